@@ -1,0 +1,163 @@
+"""`kpi load`: read every file, validate, check references, then write all in one transaction.
+
+Nothing is written until every file has been read; a file that cannot be read at all stops
+the load with the store unchanged. A file already loaded (same SHA-256) is skipped. Within
+one load a repeated key is quarantined; a later load that brings a key again replaces the
+row (exports repeat open dossiers with their new status).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..schema import LOAD_ORDER, TABLES
+from ..store import run
+from .errors import LoadError
+from .readers import SUPPORTED, read_file
+from .validate import recognise, validate
+
+
+@dataclass
+class FileResult:
+    file: str
+    table: str
+    read: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    skipped: bool = False
+    unknown_columns: list = field(default_factory=list)
+    reasons: dict = field(default_factory=dict)
+
+
+@dataclass
+class LoadReport:
+    files: list = field(default_factory=list)
+
+    @property
+    def read(self):
+        return sum(f.read for f in self.files)
+
+    @property
+    def loaded(self):
+        return sum(f.loaded for f in self.files)
+
+    @property
+    def quarantined(self):
+        return sum(f.quarantined for f in self.files)
+
+
+def expand(paths) -> list[Path]:
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED
+                          and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise LoadError(f"{p}: không tìm thấy tệp hoặc thư mục — kiểm tra lại đường dẫn.")
+    return out
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _keys(con, table: str, column: str, batch: dict) -> set:
+    known = {r[0] for r in run(con, f'SELECT DISTINCT "{column}" FROM "{table}"')}
+    for frame in batch.get(table, []):
+        known.update(frame[column].dropna().astype(str))
+    return known
+
+
+def check_references(con, table, good: pd.DataFrame, batch: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows pointing at unknown units/procedures/dossiers go to quarantine."""
+    bad_rows = []
+    keep = pd.Series(True, index=good.index)
+    for col, (ref_table, ref_col) in table.references.items():
+        known = _keys(con, ref_table, ref_col, batch)
+        if ref_table == table.name:
+            known |= set(good[ref_col].dropna().astype(str))
+        vals = good[col]
+        bad = vals.notna() & ~vals.astype(str).isin(known) & keep
+        if bad.any():
+            bad_rows.append(pd.DataFrame({
+                "file": good.loc[bad, "_file"], "line": good.loc[bad, "_line"], "table_name": table.name,
+                "column_name": col,
+                "reason": vals[bad].map(lambda v: f"mã '{v}' ở cột {col} không có trong bảng {ref_table} — "
+                                                  f"nạp {ref_table} trước hoặc sửa mã"),
+                "raw": vals[bad].astype(str)}))
+            keep &= ~bad
+    quarantine = pd.concat(bad_rows, ignore_index=True) if bad_rows else None
+    return good[keep].reset_index(drop=True), quarantine
+
+
+def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None) -> LoadReport:
+    from tqdm.auto import tqdm
+
+    files = expand(paths)
+    if not files:
+        raise LoadError(f"{', '.join(map(str, paths))}: không có tệp CSV, XLSX, Parquet hay JSON nào để nạp.")
+    report = LoadReport()
+    loaded_hashes = {r[0] for r in run(con, "SELECT sha256 FROM loaded_files")}
+    staged = []   # (table, FileResult, good frame, quarantine frame, hash)
+    bar = tqdm(files, desc="Đọc tệp", unit="tệp", disable=not progress)
+    for path in bar:
+        bar.set_postfix_str(path.name)
+        digest = sha256(path)
+        if digest in loaded_hashes:
+            report.files.append(FileResult(str(path), "-", skipped=True))
+            continue
+        loaded_hashes.add(digest)
+        for sheet in read_file(path):
+            table = recognise(sheet, TABLES)
+            good, quarantine, unknown = validate(sheet, table, now=now)
+            res = FileResult(str(path), table.name, read=len(sheet.frame), unknown_columns=unknown)
+            staged.append((table, res, good, quarantine, digest))
+    staged.sort(key=lambda s: LOAD_ORDER.index(s[0].name))
+    batch: dict[str, list] = {}
+    for i, (table, res, good, quarantine, digest) in enumerate(staged):
+        good, ref_bad = check_references(con, table, good, batch)
+        if ref_bad is not None:
+            quarantine = pd.concat([quarantine, ref_bad], ignore_index=True)
+        batch.setdefault(table.name, []).append(good)
+        res.loaded, res.quarantined = len(good), len(quarantine)
+        res.reasons = quarantine["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts().to_dict() \
+            if len(quarantine) else {}
+        staged[i] = (table, res, good, quarantine, digest)
+    _write(con, staged, progress)
+    report.files += [s[1] for s in staged]
+    return report
+
+
+def _write(con, staged, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    now = dt.datetime.now().replace(microsecond=0)
+    run(con, "BEGIN TRANSACTION")
+    try:
+        for table, res, good, quarantine, digest in tqdm(staged, desc="Ghi vào kho", unit="bảng", disable=not progress):
+            if len(good):
+                con.register("_good", good)
+                cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
+                run(con, f'INSERT OR REPLACE INTO "{table.name}" ({cols}) SELECT {cols} FROM _good')
+                con.unregister("_good")
+            if len(quarantine):
+                q = quarantine.assign(loaded_at=now)
+                con.register("_q", q)
+                run(con, "INSERT INTO quarantine SELECT file, line, table_name, column_name, reason, raw, loaded_at FROM _q")
+                con.unregister("_q")
+            run(con, "INSERT INTO loaded_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [res.file, digest, table.name, res.read, res.loaded, res.quarantined, now])
+        run(con, "COMMIT")
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise

@@ -1,0 +1,174 @@
+"""Readers: CSV (any of the encodings exports come in), XLSX, Parquet, JSON → frames of text.
+
+Every reader returns `Sheet`s whose values are strings (or None) and whose `lines` are the
+line (row) numbers in the source file, so a quarantine row can point at the place to fix.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import LoadError
+
+SUPPORTED = {".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".json"}
+
+
+@dataclass
+class Sheet:
+    file: Path
+    name: str            # file stem, or "stem#sheet" for a workbook sheet
+    frame: pd.DataFrame  # all text, original headers
+    lines: list          # source line/row number of each row
+
+
+def decode(raw: bytes, path: Path) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (BOM), else Windows-1258; NFC-normalised."""
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # UTF-16 without BOM shows NULs in every other byte
+        if raw[1:200:2].count(0) > 50:
+            text = raw.decode("utf-16-le", errors="strict")
+        else:
+            raise LoadError(f"{path}: tệp có byte NUL, không phải văn bản CSV hợp lệ — hãy xuất lại tệp từ hệ thống dưới dạng CSV UTF-8.")
+    elif raw.startswith(b"\xef\xbb\xbf"):
+        text = raw[3:].decode("utf-8", errors="strict")
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1258", errors="replace")
+    if "\x00" in text:
+        raise LoadError(f"{path}: tệp chứa ký tự NUL — hãy xuất lại tệp từ hệ thống dưới dạng CSV UTF-8.")
+    return unicodedata.normalize("NFC", text)
+
+
+def read_csv(path: Path) -> list[Sheet]:
+    text = decode(path.read_bytes(), path)
+    if not text.strip():
+        raise LoadError(f"{path}: tệp rỗng — không có dòng tiêu đề nào; hãy xuất lại dữ liệu.")
+    first = text.splitlines()[0]
+    try:
+        delim = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delim = ","
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False,
+                            na_values=[], engine="c", skip_blank_lines=True)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise LoadError(f"{path}: không đọc được CSV ({str(exc).splitlines()[0]}) — kiểm tra dấu phân cách và dấu ngoặc kép.") from None
+    lines = _csv_lines(text, delim, len(frame))
+    frame = frame.replace({"": None})
+    return [Sheet(path, path.stem, frame, lines)]
+
+
+def _csv_lines(text: str, delim: str, n: int) -> list[int]:
+    """Physical line where each record starts (exact even with quoted newlines)."""
+    if '"' not in text:
+        lines, ln = [], 1
+        for i, line in enumerate(text.splitlines()[1:], start=2):
+            if line.strip():
+                lines.append(i)
+        return lines[:n] if len(lines) >= n else list(range(2, n + 2))
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    next(reader, None)
+    out = []
+    while True:
+        start = reader.line_num + 1
+        row = next(reader, None)
+        if row is None:
+            break
+        if any(cell.strip() for cell in row):
+            out.append(start)
+    return out[:n] if len(out) >= n else list(range(2, n + 2))
+
+
+def _cell(v):
+    if v is None:
+        return None
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    s = str(v)
+    return s if s.strip() else None
+
+
+def read_xlsx(path: Path) -> list[Sheet]:
+    from openpyxl import load_workbook
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken zip
+        raise LoadError(f"{path}: không mở được tệp Excel ({type(exc).__name__}) — hãy mở bằng Excel và lưu lại dạng .xlsx.") from None
+    sheets = []
+    for ws in wb.worksheets:
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None or all(h is None for h in header):
+            continue
+        header = [str(h).strip() if h is not None else f"_col{i}" for i, h in enumerate(header)]
+        data, lines = [], []
+        for r, row in enumerate(rows, start=2):
+            vals = [_cell(v) for v in row[: len(header)]]
+            if any(v is not None for v in vals):
+                data.append(vals + [None] * (len(header) - len(vals)))
+                lines.append(r)
+        name = path.stem if len(wb.worksheets) == 1 else f"{path.stem}#{ws.title}"
+        sheets.append(Sheet(path, name, pd.DataFrame(data, columns=header, dtype=object), lines))
+    wb.close()
+    if not sheets:
+        raise LoadError(f"{path}: tệp Excel không có trang tính nào có dữ liệu.")
+    return sheets
+
+
+def read_parquet(path: Path) -> list[Sheet]:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:
+        raise LoadError(f"{path}: không đọc được Parquet ({type(exc).__name__}) — tệp có thể bị hỏng; hãy xuất lại.") from None
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame = frame.map(_cell)
+    return [Sheet(path, path.stem, frame, list(range(1, len(frame) + 1)))]
+
+
+def read_json_records(path: Path, payload) -> list[Sheet]:
+    """JSON: a list of records, or {"table": [records]} / {"data": [records]}."""
+    if isinstance(payload, dict):
+        for key in ("data", "rows", "records", "items"):
+            if isinstance(payload.get(key), list):
+                payload = payload[key]
+                break
+    if not isinstance(payload, list) or not all(isinstance(r, dict) for r in payload):
+        raise LoadError(f"{path}: JSON không phải danh sách bản ghi (hay phản hồi của Cổng DVCQG) — kiểm tra lại tệp.")
+    frame = pd.DataFrame(payload, dtype=object)
+    frame = frame.map(_cell)
+    return [Sheet(path, path.stem, frame, list(range(1, len(frame) + 1)))]
+
+
+def load_json(path: Path):
+    try:
+        return json.loads(decode(path.read_bytes(), path))
+    except json.JSONDecodeError as exc:
+        raise LoadError(f"{path}: JSON hỏng ở dòng {exc.lineno}, cột {exc.colno} ({exc.msg}) — tệp bị cắt ngang hoặc không phải JSON; hãy tải lại.") from None
+
+
+def read_file(path: Path) -> list[Sheet]:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return read_csv(path)
+    if suffix in (".xlsx", ".xlsm"):
+        return read_xlsx(path)
+    if suffix == ".parquet":
+        return read_parquet(path)
+    if suffix == ".json":
+        return read_json_records(path, load_json(path))
+    raise LoadError(f"{path}: không hỗ trợ định dạng '{suffix}' — dùng CSV, XLSX, Parquet hoặc JSON.")

@@ -1,0 +1,253 @@
+"""Validation: map headers, parse types, apply the row rules of DATA_CONTRACT.md.
+
+Vectorised over whole columns; every failing row becomes one quarantine row naming the
+file, line, column and reason (the first problem found in the row).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import numpy as np
+import pandas as pd
+
+from .. import config
+from ..schema import BOOL_ALIASES, RATING_NUMBERS, Table, fold, header_map
+from .errors import LoadError
+from .readers import Sheet
+
+MAX_TEXT = 4000
+EARLIEST = pd.Timestamp("2000-01-01")
+TRUE = {"1", "true", "t", "yes", "y", "co", "có", "x", "đúng", "dung"}
+
+ENUM_ALIASES = {
+    "channel": {"truc tiep": "1", "direct": "1", "truc tuyen": "2", "online": "2", "buu chinh": "3",
+                "buu chinh cong ich": "3", "postal": "3"},
+    "level": {"tinh": "province", "so": "department", "so_ban_nganh": "department", "huyen": "district",
+              "xa": "commune", "phuong": "commune", "dac khu": "commune", "mot phan": "partial",
+              "toan trinh": "full"},
+    "online_level": {"mot phan": "partial", "toan trinh": "full", "khong": "none", "": "none"},
+    "rating": {fold(k): v for k, v in RATING_NUMBERS.items()},
+    "paid_online": {"khong": "0", "dvcqg": "1", "cong dvcqg": "1", "cong thanh toan tinh": "2"},
+}
+
+
+class Problems:
+    """Collects the first problem of each row."""
+
+    def __init__(self, n: int):
+        self.column = np.full(n, None, dtype=object)
+        self.reason = np.full(n, None, dtype=object)
+        self.values = None   # the raw values of the column being checked
+
+    def add(self, mask, column: str, reason) -> None:
+        mask = np.asarray(pd.array(np.asarray(mask, dtype=object), dtype="boolean").fillna(False), dtype=bool) \
+            & pd.isna(self.reason)
+        if not mask.any():
+            return
+        self.column[mask] = column
+        if callable(reason):   # built only for the failing rows: cheap on a clean million-row file
+            self.reason[mask] = [reason(v) for v in self.values[mask]] if self.values is not None \
+                else [reason(None)] * int(mask.sum())
+        elif isinstance(reason, (pd.Series, np.ndarray)):
+            self.reason[mask] = np.asarray(reason, dtype=object)[mask]
+        else:
+            self.reason[mask] = reason
+
+    @property
+    def bad(self) -> np.ndarray:
+        return ~pd.isna(self.reason)
+
+
+def recognise(sheet: Sheet, tables: dict[str, Table]) -> Table:
+    """Which table a sheet holds: by its (sheet or file) name, else by its headers."""
+    stem = fold(sheet.name.split("#")[-1])
+    named = [(len(alias) + (stem == alias) * 1000, t) for t in tables.values()
+             for alias in map(fold, (t.name,) + t.file_aliases)
+             if stem == alias or stem.startswith(alias + "_") or stem.endswith("_" + alias)]
+    if named:
+        return max(named, key=lambda x: x[0])[1]
+    headers = {fold(h) for h in sheet.frame.columns}
+    best, best_score = None, 0
+    for t in tables.values():
+        hmap = header_map(t)
+        cols = {hmap[h] for h in headers if h in hmap}
+        required = {c.name for c in t.columns if c.required}
+        if required <= cols and len(cols) > best_score:
+            best, best_score = t, len(cols)
+    if best is None:
+        raise LoadError(f"{sheet.file}: không nhận ra bảng dữ liệu ({sheet.name}) — đặt tên tệp theo bảng "
+                        f"(vd. dossiers.csv, units.csv) hoặc dùng tiêu đề cột theo DATA_CONTRACT.md.")
+    return best
+
+
+def map_headers(sheet: Sheet, table: Table) -> tuple[pd.DataFrame, list[str]]:
+    hmap = header_map(table)
+    rename, unknown = {}, []
+    for h in sheet.frame.columns:
+        canon = hmap.get(fold(h))
+        if canon and canon not in rename.values():
+            rename[h] = canon
+        else:
+            unknown.append(str(h))
+    frame = sheet.frame[list(rename)].rename(columns=rename)
+    missing = [c.name for c in table.columns if c.required and c.name not in frame.columns]
+    if missing:
+        hints = "; ".join(f"{m} (hoặc {', '.join(table.column(m).aliases[:2])})" if table.column(m).aliases else m
+                          for m in missing)
+        raise LoadError(f"{sheet.file}: bảng {table.name} thiếu cột bắt buộc: {hints} — thêm cột này vào tệp rồi nạp lại.")
+    for c in table.columns:
+        if c.name not in frame.columns:
+            frame[c.name] = None
+    return frame[table.names].reset_index(drop=True), unknown
+
+
+def parse_timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Text → naive local timestamps. Accepts ISO (with or without offset), day-first
+    (25/08/2026, 25/08/2026 14:05, 25-08-2026) and Excel serial numbers. Returns (values, bad)."""
+    text = s.astype("string").str.strip()
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    present = text.notna() & (text != "")
+    iso = present & text.str.match(r"^\d{4}-\d{2}-\d{2}")
+    tz = iso & text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    naive = iso & ~tz
+    if naive.any():
+        out[naive] = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").astype("datetime64[us]")
+    if tz.any():
+        v = pd.to_datetime(text[tz], format="ISO8601", errors="coerce", utc=True)
+        out[tz] = v.dt.tz_convert(config.TIMEZONE).dt.tz_localize(None).astype("datetime64[us]")
+    dayfirst = present & text.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}")
+    if dayfirst.any():
+        norm = text[dayfirst].str.replace(r"[.-]", "/", regex=True, n=2)
+        parsed = pd.Series(pd.NaT, index=norm.index, dtype="datetime64[us]")
+        for fmt in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"):
+            todo = parsed.isna()
+            if not todo.any():
+                break
+            parsed[todo] = pd.to_datetime(norm[todo], format=fmt, errors="coerce").astype("datetime64[us]")
+        out[dayfirst] = parsed
+    serial = present & text.str.match(r"^\d{4,5}(?:\.\d+)?$")
+    if serial.any():
+        num = pd.to_numeric(text[serial], errors="coerce")
+        ok = num.between(20000, 80000)
+        vals = pd.to_datetime(num.where(ok), unit="D", origin="1899-12-30").dt.round("s")
+        out[serial] = vals.astype("datetime64[us]")
+    bad = (present & out.isna()).to_numpy()
+    return out, bad
+
+
+def _by_unique(s: pd.Series, fn) -> pd.Series:
+    """Apply fn once per distinct value (exports repeat a handful of codes a million times)."""
+    text = s.astype("string").str.strip()
+    uniq = {v: fn(v) for v in text.dropna().unique()}
+    return text.map(uniq, na_action="ignore").astype(object).where(text.notna(), None)
+
+
+def _bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    known_values = BOOL_ALIASES | TRUE
+    mapped = _by_unique(s, lambda v: (v.lower() in TRUE) if v.lower() in known_values else "\x00bad")
+    bad = (mapped == "\x00bad").to_numpy(dtype=bool)
+    return mapped.where(~bad, None).astype("boolean"), bad
+
+
+def _enum(name: str, s: pd.Series, values: tuple) -> tuple[pd.Series, np.ndarray]:
+    aliases = ENUM_ALIASES.get(name, {})
+    allowed = set(values)
+
+    def one(raw: str):
+        if raw in allowed:
+            return raw
+        if raw.lower() in allowed:
+            return raw.lower()
+        if raw.endswith(".0") and raw[:-2] in allowed:
+            return raw[:-2]
+        return aliases.get(fold(raw).replace("_", " "), aliases.get(fold(raw), "\x00bad"))
+
+    mapped = _by_unique(s, one)
+    bad = (mapped == "\x00bad").to_numpy(dtype=bool)
+    return mapped.where(~bad, None), bad
+
+
+def _number_text(s: pd.Series) -> pd.Series:
+    """'50.000' (Vietnamese thousands) → '50000'; '2,5' → '2.5'."""
+    text = s.astype("string").str.strip()
+    thousands = text.str.match(r"^-?\d{1,3}(\.\d{3})+$").fillna(False)
+    text = text.where(~thousands, text.str.replace(".", "", regex=False))
+    return text.str.replace(",", ".", regex=False)
+
+
+def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Returns (typed good rows with _file/_line, quarantine rows, unknown headers)."""
+    frame, unknown = map_headers(sheet, table)
+    n = len(frame)
+    probs = Problems(n)
+    lines = np.asarray(sheet.lines[:n] if len(sheet.lines) >= n else range(2, n + 2))
+    now_ts = pd.Timestamp(now or dt.datetime.now()) + pd.Timedelta(days=1)
+    out = pd.DataFrame(index=frame.index)
+    for c in table.columns:
+        s = frame[c.name]
+        s = s.where(s.notna() & (s.astype("string").str.strip() != ""), None)
+        probs.values = s.to_numpy(dtype=object)
+        if c.not_null:
+            probs.add(s.isna(), c.name, f"thiếu giá trị bắt buộc ở cột {c.name}")
+        if c.type == "str":
+            text = s.astype("string").str.strip()
+            probs.add((text.str.len() > MAX_TEXT).fillna(False).to_numpy(dtype=bool), c.name,
+                      f"giá trị quá dài ở cột {c.name} (> {MAX_TEXT} ký tự)")
+            if c.values:
+                text, bad = _enum(c.name, text, c.values)
+                probs.add(bad, c.name, lambda v: f"giá trị '{str(v)[:40]}' không hợp lệ ở cột {c.name}; "
+                                                 f"cho phép: {', '.join(c.values)}")
+            out[c.name] = text.astype("string")
+        elif c.type in ("ts", "date"):
+            vals, bad = parse_timestamps(s)
+            probs.add(bad, c.name, lambda v: f"ngày giờ '{str(v)[:40]}' không đọc được ở cột {c.name}; "
+                                             "dùng dạng 25/08/2026 14:05 hoặc 2026-08-25")
+            probs.add((vals < EARLIEST).to_numpy(), c.name, f"ngày ở cột {c.name} trước năm 2000 — kiểm tra lại")
+            if not c.future_ok:
+                probs.add((vals > now_ts).to_numpy(), c.name, f"ngày ở cột {c.name} nằm trong tương lai — kiểm tra lại")
+            out[c.name] = vals.dt.normalize().dt.date if c.type == "date" else vals
+        elif c.type in ("int", "float"):
+            num = pd.to_numeric(_number_text(s), errors="coerce")
+            probs.add((s.notna() & num.isna()).to_numpy(), c.name,
+                      lambda v: f"'{str(v)[:40]}' không phải số ở cột {c.name}")
+            if c.type == "int":
+                probs.add((num.notna() & (num != num.round())).to_numpy(), c.name, f"cột {c.name} phải là số nguyên")
+            if c.min_value is not None:
+                probs.add((num < c.min_value).to_numpy(), c.name, f"giá trị âm ở cột {c.name}")
+            out[c.name] = num.astype("Int64") if c.type == "int" else num.astype("Float64")
+        elif c.type == "bool":
+            vals, bad = _bool(s)
+            probs.add(bad, c.name, lambda v: f"'{str(v)[:40]}' không phải có/không (1/0) ở cột {c.name}")
+            out[c.name] = vals
+    for later, earlier in table.checks:
+        labels = {"due_at": "ngày hẹn trả", "finished_at": "ngày xử lý xong", "returned_at": "ngày trả kết quả",
+                  "received_at": "ngày tiếp nhận", "valid_to": "hiệu lực đến", "valid_from": "hiệu lực từ",
+                  "period_end": "đến ngày", "period_start": "từ ngày"}
+        mask = (out[later] < out[earlier]).fillna(False).to_numpy(dtype=bool)
+        probs.add(mask, later, f"{labels.get(later, later)} trước {labels.get(earlier, earlier)}")
+    # duplicate keys inside this sheet: the first stays, the others are quarantined
+    key = list(table.key)
+    keyed = out[key].astype("string").fillna("")
+    dup = keyed.duplicated(keep="first").to_numpy() & ~probs.bad
+    if dup.any():
+        first_line = pd.Series(lines, index=out.index).groupby([keyed[k] for k in key]).transform("first")
+        content = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
+        first_content = content.groupby([keyed[k] for k in key]).transform("first")
+        same = (content == first_content).to_numpy()
+        probs.add(dup & same, table.key[0],
+                  first_line.map(lambda l: f"trùng lặp giống hệt dòng {l} (bản ghi đã được nạp một lần)"))
+        probs.add(dup & ~same, table.key[0],
+                  first_line.map(lambda l: f"mã trùng với dòng {l} nhưng nội dung khác — giữ dòng {l}, "
+                                           "hãy kiểm tra bản ghi nào đúng"))
+    out["_file"] = str(sheet.file)
+    out["_line"] = lines
+    bad = probs.bad
+    quarantine = pd.DataFrame({
+        "file": str(sheet.file), "line": lines[bad], "table_name": table.name,
+        "column_name": probs.column[bad], "reason": probs.reason[bad],
+        "raw": [json.dumps(r, ensure_ascii=False, default=str)[:500]
+                for r in frame[bad].to_dict("records")],
+    })
+    return out[~bad].reset_index(drop=True), quarantine, unknown

@@ -1,0 +1,1 @@
+"""Reports: Vietnamese formats, offline charts, the Papermill runner."""
