@@ -87,6 +87,78 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _rounded(frame, cols=("rate", "points", "max_points", "total", "previous_total", "change")):
+    """Figures as the portal publishes them: half-up to 2 decimals."""
+    import pandas as pd
+    from .report.fmt import round_half_up
+    out = frame.copy()
+    for c in out.columns:
+        if c in cols or (c.startswith("group_") and c != "group_code"):
+            out[c] = out[c].map(lambda v: None if pd.isna(v) else round_half_up(float(v), 2))
+        elif c in ("numerator", "denominator"):   # counts stay whole; a mean's sum keeps 2 decimals
+            out[c] = out[c].map(lambda v: None if pd.isna(v) else
+                                int(v) if float(v).is_integer() else round_half_up(float(v), 2)).astype(object)
+    return out
+
+
+def cmd_score(args) -> int:
+    import pandas as pd
+    from . import api
+    from .labels import METRICS
+    from .periods import PeriodError, parse
+    from .report.fmt import fmt_number, fmt_pct
+    from .scoring import ProfileError
+    from .store import StoreError
+    try:
+        as_of = parse(args.as_of + ".." + args.as_of).start if args.as_of else None
+    except PeriodError:
+        raise UsageError(f"--as-of '{args.as_of}' không hợp lệ — dùng dạng 2026-08-20") from None
+    try:
+        parse(args.period)
+        with api.session(_store(args), profile=args.profile) as engine:
+            s = api.scores_with(engine, args.period, unit=args.unit, subtree=args.subtree, as_of=as_of,
+                                official=args.official)
+            t = None
+            if args.format == "table" and not args.unit and not args.official:
+                t = api.totals_with(engine, args.period, as_of=as_of, subtree=args.subtree)
+    except (PeriodError, api.ScopeError, ProfileError) as exc:
+        raise UsageError(str(exc)) from None
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    out = _rounded(s[api.SCORE_COLUMNS])
+    if args.format == "csv":
+        text = out.to_csv(index=False, lineterminator="\n")
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(text, encoding="utf-8-sig")
+            print(f"Đã ghi {args.out} ({len(out)} dòng).")
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.format == "xlsx":
+        from .publish import write_xlsx
+        target = Path(args.out or f"outputs/{parse(args.period).label}/diem-766-{parse(args.period).label}.xlsx")
+        write_xlsx({"Điểm": out}, target)
+        print(f"Đã ghi {target} ({len(out)} dòng).")
+        return 0
+    if t is not None:
+        print(f"Bộ chỉ số 766 — kỳ {args.period}{' (đến ' + args.as_of + ')' if args.as_of else ''}")
+        print(f"{'Hạng':>4}  {'Mã':12} {'Đơn vị':40} {'Tổng điểm':>9}  Xếp loại")
+        for r in t.itertuples():
+            rank = "" if pd.isna(r.rank) else str(r.rank)
+            print(f"{rank:>4}  {r.unit_code:12} {r.unit_name[:40]:40} {fmt_number(r.total):>9}  {r.grade_label}")
+        return 0
+    who = args.official or args.unit
+    means = {c for c, m in engine.profile["metrics"].items() if m["rule"] == "mean"}
+    print(f"Bộ chỉ số 766 — {who} — kỳ {args.period}")
+    for r in out.itertuples():
+        print(f"  {r.group_code:6} {METRICS.get(r.metric_code, r.metric_code)[:58]:58} "
+              f"{int(r.numerator) if r.numerator == int(r.numerator) else fmt_number(r.numerator):>8}/"
+              f"{int(r.denominator):<8} {(fmt_number(r.rate) if r.metric_code in means else fmt_pct(r.rate)):>9} "
+              f"{fmt_number(r.points):>7}/{fmt_number(r.max_points)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kpi", description="Bộ chỉ số 766 — tính, giải thích và công khai.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -108,6 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+")
     s.set_defaults(func=cmd_load)
 
+    s = sub.add_parser("score", help="tính điểm Bộ chỉ số 766")
+    common(s)
+    s.add_argument("--period", required=True, help="2026-08, 2026-Q3, 2026-H1, 2026-9M, 2026 hoặc 2026-08-01..2026-08-20")
+    s.add_argument("--unit", help="mã đơn vị")
+    s.add_argument("--subtree", action="store_true", help="đơn vị và toàn bộ đơn vị trực thuộc")
+    s.add_argument("--official", help="mã cán bộ")
+    s.add_argument("--as-of", help="tính đến ngày (YYYY-MM-DD)")
+    s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
+    s.add_argument("--format", choices=["table", "csv", "xlsx"], default="table")
+    s.add_argument("--out", help="tệp kết quả")
+    s.set_defaults(func=cmd_score)
+
     s = sub.add_parser("status", help="tình trạng kho dữ liệu")
     common(s)
     s.add_argument("--json", action="store_true")
@@ -128,6 +212,8 @@ def main(argv=None) -> int:
     except (LoadError, StoreError) as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:   # `kpi score … | head`
+        return 0
     except KeyboardInterrupt:
         print("Đã dừng theo yêu cầu; kho dữ liệu không đổi.", file=sys.stderr)
         return 130

@@ -1,0 +1,4 @@
+"""kpi766 — the Decision 766 service-quality index from dossier data."""
+from .api import evidence, official_index, scores, totals
+
+__all__ = ["scores", "totals", "evidence", "official_index"]

@@ -1,0 +1,260 @@
+"""The public API: scores, totals, evidence — tidy frames over the store."""
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from . import labels
+from .engine import Engine, available_metrics
+from .periods import Period, parse
+from .scoring import grade, group_points, load_profile, rank_min, score_frame
+from .store import StoreError, connect, run
+
+SCORE_COLUMNS = ["period", "unit_code", "unit_name", "group_code", "metric_code", "numerator", "denominator",
+                 "rate", "points", "max_points"]
+
+
+class ScopeError(ValueError):
+    """Unknown unit, official or procedure (a user error, exit code 2 on the CLI)."""
+
+
+@contextmanager
+def session(store=None, con=None, profile=None):
+    """An Engine on an open store connection (opened read-only here unless one is given)."""
+    own = con is None
+    if own:
+        con = connect(store, read_only=True)
+    try:
+        if run(con, "SELECT count(*) FROM dossiers")[0][0] == 0 and run(con, "SELECT count(*) FROM units")[0][0] == 0:
+            raise StoreError("kho dữ liệu trống — hãy chạy `kpi load data/raw` trước.")
+        yield Engine(con, load_profile(profile))
+    finally:
+        if own:
+            con.close()
+
+
+def _as_date(x) -> dt.date | None:
+    if x is None or isinstance(x, dt.date) and not isinstance(x, dt.datetime):
+        return x
+    return pd.Timestamp(x).date()
+
+
+def _units_frame(engine: Engine, period: Period, merged: bool) -> pd.DataFrame:
+    u = engine.con.execute("SELECT unit_code, unit_name, parent_code, level, valid_from, valid_to, successor_code "
+                           "FROM units").df()
+    if merged:
+        return u[u.valid_to.isna()].reset_index(drop=True)
+    start, last = pd.Timestamp(period.start), pd.Timestamp(period.effective_last)
+    vf = pd.to_datetime(u.valid_from).fillna(pd.Timestamp("1900-01-01"))
+    vt = pd.to_datetime(u.valid_to).fillna(pd.Timestamp("2999-12-31"))
+    return u[(vf <= last) & (vt >= start)].reset_index(drop=True)
+
+
+def _metric_codes(engine: Engine, include_tracked: bool, official: bool = False) -> list[str]:
+    prof = engine.profile
+    codes = [c for c in prof["metrics"] if c in set(available_metrics())]
+    if official:
+        return [c for c in prof["official"]["metrics"] if c in codes]
+    codes = [c for c in codes if not prof["metrics"][c].get("official_only")]
+    if not include_tracked:
+        codes = [c for c in codes if float(prof["metrics"][c].get("max", 0)) > 0]
+    return codes
+
+
+def _check_unit(engine: Engine, unit: str) -> None:
+    if not run(engine.con, "SELECT 1 FROM units WHERE unit_code = ?", [unit]):
+        raise ScopeError(f"không có đơn vị '{unit}' trong kho — xem danh sách bằng `kpi status` hoặc bảng units")
+
+
+def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = None, subtree: bool = False,
+                as_of=None, merged: bool = False, include_tracked: bool = True, official: str | None = None,
+                procedure: str | None = None) -> pd.DataFrame:
+    """Tidy scores for one period (see `scores`)."""
+    p = parse(period, _as_date(as_of))
+    if unit:
+        _check_unit(engine, unit)
+    if scope == "official" or official:
+        return _official_scores(engine, p, official, unit)
+    if scope == "procedure" or procedure:
+        return _procedure_scores(engine, p, unit, procedure, include_tracked)
+    units = _units_frame(engine, p, merged)
+    mode = "subtree" if (subtree or scope == "subtree") else "own"
+    if unit:
+        units = units[units.unit_code == unit]
+        if units.empty:
+            raise ScopeError(f"đơn vị '{unit}' không tồn tại trong kỳ {p.label}")
+    codes = _metric_codes(engine, include_tracked)
+    counts = pd.concat([engine.count(c, p, mode=mode, merged=merged) for c in codes], ignore_index=True)
+    grid = units[["unit_code", "unit_name"]].merge(pd.DataFrame({"metric_code": codes}), how="cross")
+    grid = grid.merge(counts.rename(columns={"scope_code": "unit_code"}), on=["unit_code", "metric_code"], how="left")
+    grid["numerator"] = grid.numerator.fillna(0)
+    grid["denominator"] = grid.denominator.fillna(0)
+    scored = score_frame(grid, engine.profile)
+    scored.insert(0, "period", p.label)
+    return scored[SCORE_COLUMNS].reset_index(drop=True)
+
+
+def _procedure_scores(engine, p, unit, procedure, include_tracked):
+    codes = [c for c in _metric_codes(engine, include_tracked)]
+    counts = pd.concat([engine.count(c, p, by="procedure", units=[unit] if unit else None) for c in codes],
+                       ignore_index=True)
+    procs = engine.con.execute("SELECT procedure_code, procedure_name FROM procedures").df()
+    if procedure:
+        if procedure not in set(procs.procedure_code):
+            raise ScopeError(f"không có thủ tục '{procedure}' trong kho")
+        counts = counts[counts.scope_code == procedure]
+    counts = counts.rename(columns={"scope_code": "procedure_code"})
+    scored = score_frame(counts, engine.profile).merge(procs, on="procedure_code", how="left")
+    scored.insert(0, "period", p.label)
+    scored["unit_code"] = unit
+    scored["unit_name"] = scored.procedure_name
+    return scored[SCORE_COLUMNS + ["procedure_code"]].reset_index(drop=True)
+
+
+def _official_scores(engine, p, official, unit):
+    codes = _metric_codes(engine, True, official=True)
+    offs = engine.con.execute("SELECT o.official_id, o.full_name, o.unit_code, u.unit_name FROM officials o "
+                              "LEFT JOIN units u USING (unit_code)").df()
+    if official:
+        if official not in set(offs.official_id):
+            raise ScopeError(f"không có cán bộ '{official}' trong kho")
+        offs = offs[offs.official_id == official]
+    elif unit:
+        sub = {r[0] for r in run(engine.con, "SELECT unit_code FROM units")}  # validated above
+        offs = offs[offs.unit_code.isin(_subtree_codes(engine, unit))] if sub else offs
+    counts = pd.concat([engine.count(c, p, by="official") for c in codes], ignore_index=True)
+    grid = offs.merge(pd.DataFrame({"metric_code": codes}), how="cross")
+    grid = grid.merge(counts.rename(columns={"scope_code": "official_id"}), on=["official_id", "metric_code"],
+                      how="left")
+    grid["numerator"] = grid.numerator.fillna(0)
+    grid["denominator"] = grid.denominator.fillna(0)
+    scored = score_frame(grid, engine.profile)
+    # a metric with nothing to count does not apply to this official: neither earned nor maximum
+    scored.loc[scored.denominator == 0, "points"] = pd.NA
+    scored.insert(0, "period", p.label)
+    return scored[SCORE_COLUMNS + ["official_id", "full_name"]].reset_index(drop=True)
+
+
+def _subtree_codes(engine, unit) -> list[str]:
+    engine.prepare(engine._last_period) if False else None
+    return [r[0] for r in run(engine.con, """
+        WITH RECURSIVE t(c) AS (SELECT ?::VARCHAR UNION ALL SELECT u.unit_code FROM units u JOIN t ON u.parent_code = t.c)
+        SELECT c FROM t""", [unit])]
+
+
+def scores(period, scope: str = "unit", unit: str | None = None, subtree: bool = False, as_of=None,
+           profile=None, store=None, con=None, merged: bool = False, include_tracked: bool = True,
+           official: str | None = None, procedure: str | None = None) -> pd.DataFrame:
+    """Every metric for a period as a tidy frame:
+    period, unit_code, unit_name, group_code, metric_code, numerator, denominator, rate, points, max_points.
+
+    scope: 'unit' (each unit's own dossiers; the province row is its whole tree), 'subtree' (each unit
+    with everything below it), 'procedure' or 'official'. as_of: the real-time figure up to that date.
+    merged: units merged in 2025 count for their successors (for trends)."""
+    with session(store, con, profile) as engine:
+        return scores_with(engine, period, scope, unit, subtree, as_of, merged, include_tracked, official, procedure)
+
+
+def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = None, subtree: bool = False,
+                as_of=None, merged: bool = False, view: str = "portal", compare: bool = True) -> pd.DataFrame:
+    """Per unit: total, grade, ranks, change versus the previous period of the same kind, and the groups."""
+    p = parse(period, _as_date(as_of))
+    s = scores_with(engine, p, scope, unit, subtree, None if p.as_of is None else p.as_of, merged,
+                    include_tracked=False)
+    out = _totals_from_scores(engine, s, view)
+    levels = engine.con.execute("SELECT unit_code, level FROM units").df()
+    out = out.merge(levels, on="unit_code", how="left")
+    ranked = out.level.isin(["department", "commune", "district"])
+    out["rank"] = pd.NA
+    out.loc[ranked, "rank"] = rank_min(out.loc[ranked, "total"]).values
+    out["rank_in_level"] = pd.NA
+    for lv, idx in out[ranked].groupby("level").groups.items():
+        out.loc[idx, "rank_in_level"] = rank_min(out.loc[idx, "total"]).values
+    out["rank"] = out["rank"].astype("Int64")
+    out["rank_in_level"] = out["rank_in_level"].astype("Int64")
+    out["previous_total"] = pd.NA
+    if compare and p.kind != "range" or compare and p.kind == "range":
+        try:
+            prev = scores_with(engine, p.previous(), scope, unit, subtree, None, merged, include_tracked=False)
+            pt = _totals_from_scores(engine, prev, view)[["unit_code", "total"]].rename(
+                columns={"total": "previous_total"})
+            out = out.drop(columns="previous_total").merge(pt, on="unit_code", how="left")
+        except ScopeError:
+            pass
+    out["change"] = out.total - out.previous_total.astype("Float64")
+    cols = ["period", "unit_code", "unit_name", "level", "total", "grade", "grade_label", "rank", "rank_in_level",
+            "previous_total", "change"]
+    return out[cols + [c for c in out.columns if c.startswith("group_")]].sort_values(
+        ["rank", "unit_code"], na_position="first").reset_index(drop=True)
+
+
+def _totals_from_scores(engine: Engine, s: pd.DataFrame, view: str) -> pd.DataFrame:
+    g = group_points(s, engine.profile, ["period", "unit_code", "unit_name"], view=view)
+    wide = g.pivot_table(index=["period", "unit_code", "unit_name"], columns="group_code", values="points",
+                         aggfunc="sum").reset_index()
+    groups = [c for c in wide.columns if c not in ("period", "unit_code", "unit_name")]
+    wide["total"] = wide[groups].sum(axis=1)
+    wide = wide.rename(columns={c: f"group_{c}" for c in groups})
+    wide["grade"] = wide.total.map(lambda t: grade(t, engine.profile))
+    wide["grade_label"] = wide.grade.map(labels.GRADES)
+    wide.columns.name = None
+    return wide
+
+
+def totals(period, scope: str = "unit", unit: str | None = None, subtree: bool = False, as_of=None, profile=None,
+           store=None, con=None, merged: bool = False, view: str = "portal", compare: bool = True) -> pd.DataFrame:
+    """Per unit total (exact; shown rounded half-up to 2 decimals), grade (on the rounded total),
+    rank among departments, districts and communes (ties share a rank), rank within its level,
+    and change versus the previous period of the same kind. view='decision' gives five groups."""
+    with session(store, con, profile) as engine:
+        return totals_with(engine, period, scope, unit, subtree, as_of, merged, view, compare)
+
+
+def official_index(scored: pd.DataFrame) -> pd.DataFrame:
+    """An official's index = points earned on the applicable metrics ÷ their maximum × 100."""
+    s = scored[scored.points.notna() & (scored.max_points > 0)]
+    g = s.groupby(["period", "official_id", "full_name", "unit_code", "unit_name"], dropna=False).agg(
+        earned=("points", "sum"), maximum=("max_points", "sum"),
+        metrics=("metric_code", lambda x: ", ".join(x))).reset_index()
+    g["index"] = 100 * g.earned.astype(float) / g.maximum.astype(float)
+    g["grade"] = g["index"].map(lambda t: grade(t))
+    g["grade_label"] = g.grade.map(labels.GRADES)
+    return g
+
+
+def evidence_with(engine: Engine, metric_code: str, unit_code: str | None, period, as_of=None,
+                  subtree: bool = True, personal: bool = False) -> pd.DataFrame:
+    """The rows behind a figure: one per counted entity, with in_numerator, in_denominator and the reason."""
+    p = parse(period, _as_date(as_of))
+    if metric_code not in set(available_metrics()):
+        raise ScopeError(f"không có chỉ số '{metric_code}'")
+    ev = engine.evidence(metric_code, p)
+    if unit_code:
+        _check_unit(engine, unit_code)
+        engine.set_scope("subtree" if subtree else "own")
+        keep = {r[0] for r in run(engine.con, "SELECT unit_code FROM _scope_units WHERE scope_code = ?", [unit_code])}
+        ev = ev[ev.unit_code.isin(keep)]
+    ev = ev[ev.in_den].copy()
+    ev["in_numerator"] = ev.in_num.astype(bool)
+    ev["in_denominator"] = True
+    ev = ev.drop(columns=["in_num", "in_den", "charged"]).drop_duplicates("entity")
+    if ev.entity.str.contains("-", regex=False).any():
+        cols = "dossier_code, received_at, due_at, finished_at, status, channel"
+        if personal:
+            cols += ", applicant_name, applicant_id_number, applicant_phone, applicant_address"
+        d = engine.con.execute(f"SELECT {cols} FROM dossiers").df()
+        ev = ev.merge(d, left_on="entity", right_on="dossier_code", how="left").drop(columns="dossier_code")
+    ev.insert(0, "metric_code", metric_code)
+    ev.insert(0, "period", p.label)
+    return ev.reset_index(drop=True)
+
+
+def evidence(metric_code: str, unit_code: str | None, period, as_of=None, store=None, con=None, profile=None,
+             subtree: bool = True, personal: bool = False) -> pd.DataFrame:
+    """Rows counted in the numerator and denominator of a metric for a unit (and its sub-tree) and period,
+    with the reason each row counts or fails. Applicant personal data only when personal=True."""
+    with session(store, con, profile) as engine:
+        return evidence_with(engine, metric_code, unit_code, period, as_of, subtree, personal)

@@ -1,0 +1,144 @@
+"""Counting: run the metric SQL files (kpi/metrics/*.sql) against the store for a period and a scope.
+
+Each metric file returns one evidence row per counted entity (dossier, procedure, service,
+feedback, commune) with `in_num`, `in_den` and the reason. Counting a scope is then one
+generic query: a unit's own rows, its whole sub-tree (a recount over all descendants — never a
+mean of children), a procedure, or an official (a late dossier charged to whoever held the
+overrunning step).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pandas as pd
+
+from . import config
+from .periods import Period
+from .store import run
+
+PARAM = re.compile(r"\$([a-z_]+)")
+
+
+@lru_cache(maxsize=None)
+def sql_text(name: str) -> str:
+    return (config.METRICS_DIR / name).read_text(encoding="utf-8")
+
+
+def metric_file(code: str) -> str:
+    return f"{code.lower()}.sql"
+
+
+def available_metrics() -> list[str]:
+    return sorted(p.stem.upper() for p in config.METRICS_DIR.glob("*.sql") if "." not in p.stem)
+
+
+def _params(sql: str, values: dict) -> dict:
+    return {k: values[k] for k in set(PARAM.findall(sql))}
+
+
+class Engine:
+    """Holds a connection and the per-period working tables (_dossier_eval, _authority, …)."""
+
+    def __init__(self, con, profile: dict):
+        self.con = con
+        self.profile = profile
+        self._prepared: tuple | None = None
+        self._scope_key: tuple | None = None
+
+    def values(self, period: Period) -> dict:
+        months = {"month": 1, "quarter": 3, "half": 6, "9m": 9, "year": 12}.get(period.kind, 0)
+        v = {"ps": period.start_ts, "pe": period.end_ts, "months": months}
+        v.update({k: val for k, val in self.profile.items() if isinstance(val, (int, float))})
+        return v
+
+    def execute(self, sql: str, period: Period):
+        return self.con.execute(sql, _params(sql, self.values(period)))
+
+    def frame(self, sql: str, period: Period) -> pd.DataFrame:
+        return self.execute(sql, period).df()
+
+    def prepare(self, period: Period) -> None:
+        key = (period.start_ts, period.end_ts)
+        if self._prepared == key:
+            return
+        for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
+            code = "\n".join(line for line in sql_text(f"_prepare/{f.name}").splitlines()
+                             if not line.lstrip().startswith("--"))
+            for stmt in code.split(";"):
+                if stmt.strip():
+                    self.execute(stmt, period).fetchall()
+        self._prepared = key
+
+    def set_scope(self, mode: str, merged: bool = False) -> None:
+        """_scope_units(scope_code, unit_code): which units' rows count for each scope.
+        mode 'own': a unit alone (the province: its whole tree); 'subtree': a unit and all below it.
+        merged: units that were merged away count for their final successor (trends across 2025)."""
+        key = (mode, merged)
+        if self._scope_key == key:
+            return
+        succ = "s.current_code" if merged else "c.unit_code"
+        if mode == "own":
+            sql = f"""CREATE OR REPLACE TEMP TABLE _scope_units AS
+                SELECT DISTINCT {succ if merged else 'c.unit_code'} AS scope_code, c.unit_code
+                FROM _closure c JOIN _successor s ON s.unit_code = c.unit_code WHERE c.ancestor = c.unit_code
+                UNION
+                SELECT DISTINCT cl.ancestor, cl.unit_code FROM _closure cl JOIN units u ON u.unit_code = cl.ancestor
+                WHERE u.level = 'province'"""
+        else:
+            sql = f"""CREATE OR REPLACE TEMP TABLE _scope_units AS
+                SELECT DISTINCT c.ancestor AS scope_code, s0.unit_code
+                FROM _successor s0 JOIN _closure c ON c.unit_code = {('s0.current_code' if merged else 's0.unit_code')}
+                UNION
+                SELECT DISTINCT c.ancestor, c.unit_code FROM _closure c"""
+        run(self.con, sql)
+        self._scope_key = key
+
+    def evidence(self, code: str, period: Period) -> pd.DataFrame:
+        """All evidence rows of a metric for the period (every unit)."""
+        self.prepare(period)
+        return self.frame(sql_text(metric_file(code)), period)
+
+    def count(self, code: str, period: Period, by: str = "unit", units: list[str] | None = None,
+              mode: str = "own", merged: bool = False) -> pd.DataFrame:
+        """Numerator and denominator of one metric per scope_code.
+        by: 'unit' (scope = unit code), 'procedure' or 'official'; `units` restricts the rows
+        (for procedure/official) to those units' sub-trees."""
+        self.prepare(period)
+        self.set_scope(mode, merged)
+        metric = sql_text(metric_file(code))
+        mean = self.profile["metrics"].get(code, {}).get("rule") == "mean"
+        num = "sum(ev.value) FILTER (WHERE ev.in_num AND ev.in_den)" if mean else \
+            "count(DISTINCT ev.entity) FILTER (WHERE ev.in_num AND ev.in_den)"
+        restrict = ""
+        if units:
+            codes = ", ".join("'" + u.replace("'", "''") + "'" for u in units)
+            restrict = f"AND ev.unit_code IN (SELECT unit_code FROM _closure WHERE ancestor IN ({codes}))"
+        if by == "unit":
+            sql = f"""WITH ev AS ({metric})
+                SELECT s.scope_code, {num} AS numerator,
+                       count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
+                FROM ev JOIN _scope_units s ON s.unit_code = ev.unit_code GROUP BY s.scope_code"""
+        elif by == "procedure":
+            sql = f"""WITH ev AS ({metric})
+                SELECT ev.procedure_code AS scope_code, {num} AS numerator,
+                       count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
+                FROM ev WHERE ev.procedure_code IS NOT NULL {restrict} GROUP BY 1"""
+        elif by == "official":
+            onum = num.replace("ev.in_num AND", "(ev.in_num OR NOT list_contains(ev.charged, ev.off)) AND")
+            sql = f"""WITH ev0 AS ({metric}),
+                ev AS (SELECT *, unnest(list_distinct(list_concat(coalesce(charged, []), [official_id]))) AS off
+                       FROM ev0)
+                SELECT ev.off AS scope_code, {onum} AS numerator,
+                       count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
+                FROM ev WHERE ev.off IS NOT NULL {restrict} GROUP BY 1"""
+        else:
+            raise ValueError(by)
+        agg = self.frame(sql, period)
+        adjust = config.METRICS_DIR / f"{code.lower()}.adjust.sql"
+        if by == "unit" and adjust.exists():
+            self.con.register("_agg", agg)
+            agg = self.frame(sql_text(adjust.name), period)
+            self.con.unregister("_agg")
+        agg.insert(1, "metric_code", code)
+        return agg

@@ -1,0 +1,19 @@
+-- DOSSIER_RECEIVING_SATISFACTION = (dossiers received and processed − dossiers late, rated unsatisfied, or
+-- complained about) / dossiers received in the period and processed by its end.
+WITH unsatisfied AS (
+    SELECT DISTINCT dossier_code FROM ratings WHERE rating = 'unsatisfied' AND rated_at < $pe
+),
+complained AS (
+    SELECT DISTINCT dossier_code FROM feedback WHERE dossier_code IS NOT NULL AND sent_at < $pe
+)
+SELECT e.dossier_code AS entity, e.unit_code, e.procedure_code, e.handling_official_id AS official_id,
+       CASE WHEN e.late THEN coalesce(nullif(e.overrun_officials, []), [e.handling_official_id])
+            ELSE [e.handling_official_id] END AS charged,
+       NOT (e.late OR u.dossier_code IS NOT NULL OR c.dossier_code IS NOT NULL) AS in_num,
+       true AS in_den, NULL::DOUBLE AS value,
+       CASE WHEN e.late THEN 'trễ hạn' WHEN u.dossier_code IS NOT NULL THEN 'đánh giá không hài lòng'
+            WHEN c.dossier_code IS NOT NULL THEN 'bị phản ánh, kiến nghị' ELSE 'hài lòng' END AS reason
+FROM _dossier_eval e
+LEFT JOIN unsatisfied u USING (dossier_code)
+LEFT JOIN complained c USING (dossier_code)
+WHERE e.received_in_period AND e.end_kind IN ('finished', 'returned')
