@@ -96,8 +96,8 @@ def _rounded(frame, cols=("rate", "points", "max_points", "total", "previous_tot
         if c in cols or (c.startswith("group_") and c != "group_code"):
             out[c] = out[c].map(lambda v: None if pd.isna(v) else round_half_up(float(v), 2))
         elif c in ("numerator", "denominator"):   # counts stay whole; a mean's sum keeps 2 decimals
-            out[c] = out[c].map(lambda v: None if pd.isna(v) else
-                                int(v) if float(v).is_integer() else round_half_up(float(v), 2)).astype(object)
+            out[c] = pd.Series([None if pd.isna(v) else int(v) if float(v).is_integer() else round_half_up(float(v), 2)
+                                for v in out[c]], index=out.index, dtype=object)
     return out
 
 

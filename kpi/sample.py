@@ -59,6 +59,7 @@ ACTIONS = ["Cấp", "Cấp lại", "Điều chỉnh", "Gia hạn", "Đăng ký",
            "Cấp đổi", "Thu hồi"]
 OBJECTS = ["giấy phép", "giấy chứng nhận", "hồ sơ", "quyết định", "chứng chỉ hành nghề", "văn bản chấp thuận",
            "giấy xác nhận", "đăng ký"]
+COMMUNE_ONLINE_SERVICES = 30   # the most requested commune procedures get an online service
 SCORED_METRICS = ["PUBLISH_ON_TIME", "PUBLIC_UPDATE_ON_TIME", "PUBLIC_CONTENT_FULL", "DOSSIER_SYNC", "ON_TIME",
                   "ONLINE_PROVISION", "ONLINE_SERVICE_USED", "ONLINE_SUBMISSION", "PAID_ONLINE",
                   "FEE_PROCEDURES_PAID_ONLINE", "FEE_PROCEDURES_WITH_DOSSIERS", "ORIGINAL_RESULT_AVAILABLE",
@@ -76,7 +77,7 @@ def _names(rng, n):
 
 def make_units(rng):
     rows = [dict(unit_code=PROVINCE, unit_name="UBND tỉnh Tây Ninh", parent_code=None, level="province",
-                 valid_from="2025-07-01", valid_to=None, successor_code=None)]
+                 valid_from="2010-01-01", valid_to=None, successor_code=None)]
     for i, name in enumerate(DEPARTMENTS, start=1):
         rows.append(dict(unit_code=f"{PROVINCE}.{i:02d}", unit_name=name, parent_code=PROVINCE, level="department",
                          valid_from="2020-01-01", valid_to="2025-06-30" if "(cũ)" in name else None,
@@ -103,8 +104,10 @@ def make_units(rng):
                              successor_code=code))
     units = pd.DataFrame(rows)
     # quality: spread so that every grade band appears; the province itself is not scored on dossiers
-    q = np.clip(rng.beta(2.2, 1.4, len(units)), 0.02, 0.995)
-    q[1:6] = [0.99, 0.15, 0.55, 0.8, 0.35]
+    q = np.clip(rng.beta(2.4, 1.3, len(units)), 0.02, 0.995)
+    q[::9] = 0.995                      # a few exemplary units (Xuất sắc)
+    q[5::23] = 0.08                     # and a few struggling ones (Yếu)
+    q[1:6] = [0.995, 0.15, 0.55, 0.8, 0.35]
     return units, q
 
 
@@ -154,7 +157,7 @@ def make_procedures(rng, units):
         "max_processing_time": limit, "time_unit": unit_of_time, "online_level": online,
         "full_online_eligible": np.where((online == "full") | (rng.random(n) < 0.2), "1", "0"),
         "paper_result_required": np.where(rng.random(n) < 0.6, "1", "0"),
-        "has_fee": np.where(rng.random(n) < 0.4, "1", "0"),
+        "has_fee": np.where(rng.random(n) < np.where(level == "commune", 0.12, 0.4), "1", "0"),
         "for_citizens": np.where(rng.random(n) < 0.75, "1", "0"),
         "status": rng.choice(["public", "public_amended", "abolished"], n, p=[0.9, 0.07, 0.03]),
         "publication_decision_date": decision.date, "legal_basis_effective_date": effective.date,
@@ -183,10 +186,16 @@ def make_decisions(rng, procedures):
 
 
 def make_online_services(rng, units, procedures):
+    """Departments offer every online procedure of theirs; a commune registers the online services
+    of the commune procedures people actually use (the most requested ones)."""
     communes = units[(units.level == "commune") & units.valid_to.isna()].unit_code.to_numpy()
+    commune_codes = procedures[(procedures.authority_level == "commune")].procedure_code.tolist()
+    popular = set(commune_codes[:COMMUNE_ONLINE_SERVICES])
     rows = []
     for p in procedures.itertuples():
         if p.online_level == "none" or p.status == "abolished":
+            continue
+        if p.authority_level == "commune" and p.procedure_code not in popular:
             continue
         targets = [p.agency_code] if p.authority_level == "province" else communes
         for u in targets:
@@ -247,7 +256,7 @@ def make_dossiers(rng, units, quality, officials, slowness, procedures, months, 
         pool = by_agency.get(agency, all_prov)
         w = 1.0 / (np.arange(len(pool)) + 1.5)
         pidx[m] = pool[rng.choice(len(pool), m.sum(), p=w / w.sum())]
-    wc = 1.0 / (np.arange(len(comm_idx)) + 2.0)
+    wc = 1.0 / (np.arange(len(comm_idx)) + 4.0) ** 1.3
     pidx[~is_dept] = comm_idx[rng.choice(len(comm_idx), (~is_dept).sum(), p=wc / wc.sum())]
     p = procs.loc[pidx].reset_index(drop=True)
 
@@ -332,8 +341,8 @@ def make_dossiers(rng, units, quality, officials, slowness, procedures, months, 
     paper = p.paper_result_required.to_numpy() == "1"
     e_result = np.isin(status, ["finished", "returned"]) & (rng.random(n) < np.clip(0.1 + 0.9 * q, 0, 0.99))
     digitized = rng.random(n) < np.clip(0.1 + 0.9 * q, 0, 0.99)
-    reused = rng.random(n) < np.clip(0.6 * q ** 2, 0, 0.95)
-    personal = rng.random(n) < np.clip(0.5 * q ** 2, 0, 0.9)
+    reused = rng.random(n) < np.clip(0.85 * q ** 1.5, 0, 0.95)
+    personal = rng.random(n) < np.clip(0.95 * q ** 2, 0, 0.95)
     vneid = rng.random(n) < np.clip(0.15 + 0.8 * q, 0, 0.99)
 
     yymmdd = pd.Series(recv_day).dt.strftime("%y%m%d").to_numpy()
