@@ -26,6 +26,8 @@ load: sample
 
 report: load
 	$(BIN)/kpi status
+	$(BIN)/kpi report monthly $(if $(PERIOD),--period $(PERIOD),)
+	$(BIN)/kpi publish $(if $(PERIOD),--period $(PERIOD),)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -123,8 +123,7 @@ def _official_scores(engine, p, official, unit):
             raise ScopeError(f"không có cán bộ '{official}' trong kho")
         offs = offs[offs.official_id == official]
     elif unit:
-        sub = {r[0] for r in run(engine.con, "SELECT unit_code FROM units")}  # validated above
-        offs = offs[offs.unit_code.isin(_subtree_codes(engine, unit))] if sub else offs
+        offs = offs[offs.unit_code.isin(engine.scope_members(unit))]
     counts = pd.concat([engine.count(c, p, by="official") for c in codes], ignore_index=True)
     grid = offs.merge(pd.DataFrame({"metric_code": codes}), how="cross")
     grid = grid.merge(counts.rename(columns={"scope_code": "official_id"}), on=["official_id", "metric_code"],
@@ -136,13 +135,6 @@ def _official_scores(engine, p, official, unit):
     scored.loc[scored.denominator == 0, "points"] = pd.NA
     scored.insert(0, "period", p.label)
     return scored[SCORE_COLUMNS + ["official_id", "full_name"]].reset_index(drop=True)
-
-
-def _subtree_codes(engine, unit) -> list[str]:
-    engine.prepare(engine._last_period) if False else None
-    return [r[0] for r in run(engine.con, """
-        WITH RECURSIVE t(c) AS (SELECT ?::VARCHAR UNION ALL SELECT u.unit_code FROM units u JOIN t ON u.parent_code = t.c)
-        SELECT c FROM t""", [unit])]
 
 
 def scores(period, scope: str = "unit", unit: str | None = None, subtree: bool = False, as_of=None,
@@ -234,9 +226,7 @@ def evidence_with(engine: Engine, metric_code: str, unit_code: str | None, perio
     ev = engine.evidence(metric_code, p)
     if unit_code:
         _check_unit(engine, unit_code)
-        engine.set_scope("subtree" if subtree else "own")
-        keep = {r[0] for r in run(engine.con, "SELECT unit_code FROM _scope_units WHERE scope_code = ?", [unit_code])}
-        ev = ev[ev.unit_code.isin(keep)]
+        ev = ev[ev.unit_code.isin(engine.scope_members(unit_code, subtree))]
     ev = ev[ev.in_den].copy()
     ev["in_numerator"] = ev.in_num.astype(bool)
     ev["in_denominator"] = True

@@ -159,6 +159,63 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .periods import PeriodError, parse
+    from .report.content import last_complete_month
+    from .report.runner import ReportError, render
+    from .store import StoreError, connect
+    store = _store(args)
+    try:
+        if args.period:
+            p = parse(args.period)
+        else:
+            con = connect(store, read_only=True)
+            p = parse(last_complete_month(con))
+            con.close()
+            if args.kind == "quarterly":
+                p = parse(f"{p.start.year}-Q{(p.start.month - 1) // 3 + 1}")
+        if args.kind == "quarterly" and p.kind != "quarter":
+            raise UsageError(f"báo cáo quý cần kỳ dạng 2026-Q3, không phải '{args.period}'")
+        if args.kind == "unit" and not args.unit:
+            raise UsageError("báo cáo đơn vị cần --unit MÃ_ĐƠN_VỊ")
+        if args.unit:
+            con = connect(store, read_only=True)
+            known = con.execute("SELECT count(*) FROM units WHERE unit_code = ?", [args.unit]).fetchone()[0]
+            con.close()
+            if not known:
+                raise UsageError(f"không có đơn vị '{args.unit}' trong kho")
+        print(f"Đang lập báo cáo {args.kind} kỳ {p.label}{' — ' + args.unit if args.unit else ''} …")
+        path, secs = render(args.kind, p.label, args.unit if args.kind == "unit" else None, args.profile, str(store),
+                            args.out, progress=not args.quiet)
+    except (PeriodError, StoreError) as exc:
+        raise UsageError(str(exc)) from None
+    except ReportError as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 1
+    print(f"Đã ghi {path} ({path.stat().st_size / 1024:,.0f} KB) trong {secs:.1f} giây.".replace(",", "."))
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from . import api
+    from .periods import PeriodError, parse
+    from .publish import package_frames, write_package
+    from .report.content import last_complete_month
+    from .store import StoreError
+    try:
+        with api.session(_store(args), profile=args.profile) as engine:
+            p = parse(args.period or last_complete_month(engine.con))
+            frames = package_frames(engine, p)
+    except (PeriodError, StoreError, api.ScopeError) as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out) if args.out else config.outputs_dir() / p.label / "cong-khai"
+    for path in write_package(frames, out):
+        print(f"Đã ghi {path}")
+    late = frames["danh-sach-ho-so-tre-han"]
+    print(f"Kỳ {p.label}: {len(late)} hồ sơ trễ hạn; gói công khai không chứa thông tin cá nhân của người nộp.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kpi", description="Bộ chỉ số 766 — tính, giải thích và công khai.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -191,6 +248,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["table", "csv", "xlsx"], default="table")
     s.add_argument("--out", help="tệp kết quả")
     s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("report", help="lập báo cáo HTML (tháng, quý, đơn vị)")
+    common(s)
+    s.add_argument("kind", choices=["monthly", "quarterly", "unit"])
+    s.add_argument("--period", help="mặc định: tháng (quý) đầy đủ gần nhất của dữ liệu")
+    s.add_argument("--unit", help="mã đơn vị (báo cáo đơn vị)")
+    s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
+    s.add_argument("--out", help="tệp HTML kết quả")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("publish", help="gói công khai hằng tháng (XLSX, CSV)")
+    common(s)
+    s.add_argument("--period", help="mặc định: tháng đầy đủ gần nhất của dữ liệu")
+    s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
+    s.add_argument("--out", help="thư mục kết quả (mặc định outputs/KỲ/cong-khai)")
+    s.set_defaults(func=cmd_publish)
 
     s = sub.add_parser("status", help="tình trạng kho dữ liệu")
     common(s)

@@ -94,6 +94,18 @@ class Engine:
         run(self.con, sql)
         self._scope_key = key
 
+    def query(self, name: str, period: Period) -> pd.DataFrame:
+        """A named query from kpi/queries/ over the period's working tables."""
+        self.prepare(period)
+        sql = (config.PACKAGE_DIR / "queries" / f"{name}.sql").read_text(encoding="utf-8")
+        return self.frame(sql, period)
+
+    def scope_members(self, unit: str, subtree: bool = True) -> set[str]:
+        """The units whose rows count for `unit` (itself, or its whole sub-tree)."""
+        rows = run(self.con, """WITH RECURSIVE t(c) AS (SELECT ?::VARCHAR UNION
+                   SELECT u.unit_code FROM units u JOIN t ON u.parent_code = t.c) SELECT c FROM t""", [unit])
+        return {r[0] for r in rows} if subtree else {unit}
+
     def evidence(self, code: str, period: Period) -> pd.DataFrame:
         """All evidence rows of a metric for the period (every unit)."""
         self.prepare(period)

@@ -43,3 +43,94 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
                 ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width, 60)
             ws.freeze_panes = "A2"
     return path
+
+
+# ------------------------------------------------------------------ the monthly publication package
+
+LATE_RATE_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Tên đơn vị", "level_label": "Khối",
+                     "handled": "Số hồ sơ phải giải quyết", "on_time": "Số hồ sơ đúng hạn", "late": "Số hồ sơ trễ hạn",
+                     "late_rate": "Tỷ lệ hồ sơ trễ hạn (%)"}
+LATE_LIST_COLUMNS = {"stt": "STT", "dossier_code": "Mã hồ sơ", "unit_name": "Đơn vị giải quyết",
+                     "procedure_code": "Mã TTHC", "procedure_name": "Tên thủ tục hành chính",
+                     "received": "Ngày tiếp nhận", "due": "Ngày hẹn trả", "finished": "Ngày hoàn thành",
+                     "overdue_wd": "Số ngày làm việc trễ hạn", "why": "Lý do tính trễ hạn",
+                     "apology": "Đã gửi thư xin lỗi"}
+ONLINE_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Tên đơn vị", "level_label": "Khối",
+                  "received": "Số hồ sơ tiếp nhận", "online": "Số hồ sơ trực tuyến", "online_rate": "Tỷ lệ hồ sơ trực tuyến (%)",
+                  "services": "Số DVC trực tuyến", "services_used": "DVC trực tuyến có hồ sơ"}
+PERSONAL_COLUMNS = ("applicant_name", "applicant_id_number", "applicant_phone", "applicant_address")
+
+
+def package_frames(engine, period) -> dict[str, pd.DataFrame]:
+    """The three public tables, with Vietnamese headers. Built from the late-dossier query and the
+    ON_TIME / ONLINE_SUBMISSION / ONLINE_SERVICE_USED counts — never from applicant columns."""
+    from . import labels
+    from .api import scores_with
+    from .periods import parse
+    from .report.fmt import fmt_date, round_half_up
+
+    p = parse(period)
+    s = scores_with(engine, p)
+    units = engine.con.execute("SELECT unit_code, level FROM units").df()
+    by = {code: s[s.metric_code == code].set_index("unit_code") for code in
+          ("ON_TIME", "ONLINE_SUBMISSION", "ONLINE_SERVICE_USED")}
+    base = s[["unit_code", "unit_name"]].drop_duplicates().merge(units, on="unit_code")
+    base["level_label"] = base.level.map(labels.LEVELS)
+    base = base.sort_values(["level", "unit_code"], key=lambda c: c.map({"province": 0, "department": 1,
+                                                                          "district": 2, "commune": 3}).fillna(9)
+                            if c.name == "level" else c)
+
+    def pct(n, d):
+        return [round_half_up(100 * a / b, 2) if b else None for a, b in zip(n, d)]
+
+    late_rate = base.copy()
+    ot = by["ON_TIME"].reindex(late_rate.unit_code)
+    late_rate["handled"] = ot.denominator.to_numpy()
+    late_rate["on_time"] = ot.numerator.to_numpy()
+    late_rate["handled"] = late_rate.handled.astype("Int64")
+    late_rate["on_time"] = late_rate.on_time.astype("Int64")
+    late_rate["late"] = late_rate.handled - late_rate.on_time
+    late_rate["late_rate"] = pct(late_rate.late, late_rate.handled)
+
+    online = base.copy()
+    on = by["ONLINE_SUBMISSION"].reindex(online.unit_code)
+    used = by["ONLINE_SERVICE_USED"].reindex(online.unit_code)
+    online["received"] = on.denominator.to_numpy()
+    online["online"] = on.numerator.to_numpy()
+    online["online"] = online.online.astype("Int64")
+    online["online_rate"] = pct(online.online, online.received)
+    online["services"] = used.denominator.to_numpy()
+    online["services_used"] = pd.array(used.numerator.to_numpy(), dtype="Int64")
+
+    late = engine.query("late_dossiers", p)
+    late = late.drop(columns=[c for c in PERSONAL_COLUMNS if c in late.columns])
+    late.insert(0, "stt", range(1, len(late) + 1))
+    late["received"] = late.received_at.map(fmt_date)
+    late["due"] = late.due_at.map(fmt_date)
+    late["finished"] = [fmt_date(f) if not o and pd.notna(f) else "Đang giải quyết" if o else
+                        ("Chờ bổ sung" if k == "supplement" else "—")
+                        for f, o, k in zip(late.finished_at, late.is_open, late.end_kind)]
+    late["apology"] = late.apology.map({True: "Có", False: "Không"})
+    late["overdue_wd"] = late.overdue_wd.astype("Int64")
+    late["why"] = ["Yêu cầu bổ sung hồ sơ lần thứ hai" if n >= 2 else
+                   ("Quá hạn, chưa giải quyết xong" if o else "Giải quyết quá hạn")
+                   for n, o in zip(late.n_req, late.is_open)]
+    return {
+        "ty-le-ho-so-tre-han": late_rate[list(LATE_RATE_COLUMNS)].rename(columns=LATE_RATE_COLUMNS),
+        "danh-sach-ho-so-tre-han": late[list(LATE_LIST_COLUMNS)].rename(columns=LATE_LIST_COLUMNS),
+        "ty-le-dvc-truc-tuyen": online[list(ONLINE_COLUMNS)].rename(columns=ONLINE_COLUMNS),
+    }
+
+
+SHEET_TITLES = {"ty-le-ho-so-tre-han": "Tỷ lệ trễ hạn", "danh-sach-ho-so-tre-han": "Hồ sơ trễ hạn",
+                "ty-le-dvc-truc-tuyen": "Tỷ lệ DVC trực tuyến"}
+
+
+def write_package(frames: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
+    """Each table as CSV (UTF-8 with BOM, so Excel shows diacritics) and XLSX."""
+    out_dir = Path(out_dir)
+    written = []
+    for name, frame in frames.items():
+        written.append(write_csv(frame, out_dir / f"{name}.csv"))
+        written.append(write_xlsx({SHEET_TITLES[name]: frame}, out_dir / f"{name}.xlsx"))
+    return written

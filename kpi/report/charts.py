@@ -1,0 +1,113 @@
+"""Charts: Altair specs rendered to SVG by vl-convert — offline, no Vega from a CDN, Vietnamese
+number format (97,75) and labels."""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from .. import labels
+
+VI_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " đ"]}
+GRADE_ORDER = list(labels.GRADES.values())
+GRADE_SCALE = alt.Scale(domain=GRADE_ORDER, range=[labels.GRADE_COLORS[k] for k in labels.GRADES])
+BANDS = pd.DataFrame({"from": [0, 50, 70, 80, 90], "to": [50, 70, 80, 90, 100],
+                      "grade": ["Yếu", "Trung bình", "Khá", "Tốt", "Xuất sắc"]})
+FONT = "Segoe UI, Roboto, 'Noto Sans', 'DejaVu Sans', Arial, sans-serif"
+
+
+def _config(chart: alt.Chart) -> alt.Chart:
+    return chart.configure(font=FONT).configure_view(strokeWidth=0).configure_axis(
+        labelFontSize=11, titleFontSize=12).configure_title(fontSize=14, anchor="start")
+
+
+def svg(chart: alt.Chart) -> str:
+    """The chart as an SVG string (rendered here, so the page needs no script to show it)."""
+    import vl_convert as vlc
+    return vlc.vegalite_to_svg(_config(chart).to_dict(), format_locale=VI_LOCALE)
+
+
+def grade_bands(y_title: str = "Điểm") -> alt.Chart:
+    return alt.Chart(BANDS).mark_rect(opacity=0.12).encode(
+        y=alt.Y("from:Q", title=y_title, scale=alt.Scale(domain=[0, 100])), y2="to:Q",
+        color=alt.Color("grade:N", scale=GRADE_SCALE, legend=None))
+
+
+def ranking(t: pd.DataFrame, title: str) -> alt.Chart:
+    """Horizontal bars of units' totals, coloured by grade band."""
+    d = t[["unit_name", "total", "grade_label"]].copy()
+    d["total"] = d.total.astype(float)
+    height = max(120, 16 * len(d))
+    return alt.Chart(d, title=title).mark_bar().encode(
+        x=alt.X("total:Q", title="Tổng điểm", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("unit_name:N", sort="-x", title=None),
+        color=alt.Color("grade_label:N", title="Xếp loại", scale=GRADE_SCALE),
+        tooltip=["unit_name", alt.Tooltip("total:Q", format=",.2f"), "grade_label"],
+    ).properties(width=520, height=height)
+
+
+def trend(tr: pd.DataFrame, title: str) -> alt.Chart:
+    """Total over time with the grade bands behind it."""
+    d = tr.copy()
+    d["total"] = d.total.astype(float)
+    line = alt.Chart(d).mark_line(point=True, color="#1f3b73").encode(
+        x=alt.X("period_label:N", sort=list(d.period_label), title=None),
+        y=alt.Y("total:Q", title="Tổng điểm", scale=alt.Scale(domain=[0, 100])),
+        tooltip=["period_label", alt.Tooltip("total:Q", format=",.2f")])
+    bands = alt.Chart(BANDS).mark_rect(opacity=0.12).encode(
+        y="from:Q", y2="to:Q", color=alt.Color("grade:N", scale=GRADE_SCALE, title="Xếp loại"))
+    return alt.layer(bands, line, title=title).properties(width=560, height=260)
+
+
+def group_trend(g: pd.DataFrame, title: str) -> alt.Chart:
+    """Each group's points as a share of its maximum, over time."""
+    d = g.copy()
+    d["pct"] = 100 * d.points.astype(float) / d.max_points.astype(float)
+    return alt.Chart(d, title=title).mark_line(point=True).encode(
+        x=alt.X("period_label:N", sort=list(dict.fromkeys(d.period_label)), title=None),
+        y=alt.Y("pct:Q", title="% điểm tối đa của nhóm", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("group_label:N", title="Nhóm chỉ số"),
+        tooltip=["period_label", "group_label", alt.Tooltip("pct:Q", format=",.2f")],
+    ).properties(width=560, height=260)
+
+
+def groups_bar(g: pd.DataFrame, title: str) -> alt.Chart:
+    d = g.copy()
+    d["points"] = d.points.astype(float)
+    base = alt.Chart(d, title=title).encode(y=alt.Y("group_label:N", title=None, sort=None))
+    mx = base.mark_bar(color="#e5e7eb").encode(x=alt.X("max_points:Q", title="Điểm"))
+    got = base.mark_bar(color="#1f6feb").encode(x="points:Q",
+                                                 tooltip=["group_label", alt.Tooltip("points:Q", format=",.2f"),
+                                                          "max_points"])
+    text = base.mark_text(align="left", dx=4).encode(x="max_points:Q", text=alt.Text("points:Q", format=",.2f"))
+    return alt.layer(mx, got, text).properties(width=480, height=30 * len(d))
+
+
+def grade_distribution(t: pd.DataFrame, title: str) -> alt.Chart:
+    d = t.groupby(["level_label", "grade_label"]).size().reset_index(name="n")
+    return alt.Chart(d, title=title).mark_bar().encode(
+        x=alt.X("grade_label:N", sort=GRADE_ORDER, title="Xếp loại"),
+        y=alt.Y("n:Q", title="Số đơn vị"),
+        color=alt.Color("grade_label:N", scale=GRADE_SCALE, legend=None),
+        column=alt.Column("level_label:N", title=None),
+        tooltip=["level_label", "grade_label", "n"]).properties(width=220, height=200)
+
+
+def late_vs_online(rates: pd.DataFrame, title: str) -> alt.Chart:
+    d = rates.copy()
+    for c in ("late_rate", "online_rate"):
+        d[c] = d[c].astype(float)
+    return alt.Chart(d, title=title).mark_circle(size=70, opacity=0.8).encode(
+        x=alt.X("online_rate:Q", title="Tỷ lệ hồ sơ nộp trực tuyến (%)"),
+        y=alt.Y("late_rate:Q", title="Tỷ lệ hồ sơ trễ hạn (%)"),
+        color=alt.Color("grade_label:N", scale=GRADE_SCALE, title="Xếp loại"),
+        tooltip=["unit_name", alt.Tooltip("late_rate:Q", format=",.2f"), alt.Tooltip("online_rate:Q", format=",.2f")],
+    ).properties(width=520, height=320)
+
+
+def lost_points(lost: pd.DataFrame, title: str) -> alt.Chart:
+    d = lost.copy()
+    d["lost"] = d.lost.astype(float)
+    return alt.Chart(d, title=title).mark_bar(color="#cf222e").encode(
+        x=alt.X("lost:Q", title="Điểm bị mất (bình quân đơn vị)"),
+        y=alt.Y("metric_label:N", sort="-x", title=None),
+        tooltip=["metric_label", alt.Tooltip("lost:Q", format=",.2f")]).properties(width=480, height=22 * len(d))

@@ -1,0 +1,365 @@
+"""What the monthly, quarterly and unit reports say, computed once from the store.
+
+`Report` holds the frames (tested against kpi.totals); `render_*` methods turn them into HTML
+sections for the notebook to display. The notebook holds no formulas.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import labels
+from ..api import ScopeError, _check_unit, scores_with, session, totals_with
+from ..periods import Period, label_vi, parse
+from ..scoring import group_points
+from ..store import run
+from . import charts
+from . import html as h
+from .fmt import fmt_datetime, fmt_int, fmt_number, fmt_pct
+
+
+def last_complete_month(con) -> str:
+    """The latest month whose data is complete: the month before the newest dossier's month,
+    unless that dossier came on the month's last day."""
+    newest = run(con, "SELECT max(received_at) FROM dossiers")[0][0]
+    if newest is None:
+        raise ScopeError("kho chưa có hồ sơ nào — hãy nạp dữ liệu trước")
+    d = newest.date()
+    month_end = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    if d == month_end:
+        return f"{d:%Y-%m}"
+    prev = d.replace(day=1) - dt.timedelta(days=1)
+    return f"{prev:%Y-%m}"
+
+
+def trend_periods(p: Period, first_data: dt.date) -> list[Period]:
+    n = 12 if p.kind == "month" else 6
+    out = [parse(p.label)]
+    while len(out) < n:
+        prev = out[-1].previous()
+        if prev.last < first_data:
+            break
+        out.append(prev)
+    return out[::-1]
+
+
+@dataclass
+class Report:
+    period: Period
+    unit: str | None
+    profile_name: str
+    totals: pd.DataFrame
+    scores: pd.DataFrame
+    groups: pd.DataFrame
+    trend: pd.DataFrame
+    trend_groups: pd.DataFrame
+    rates: pd.DataFrame
+    procedures: pd.DataFrame
+    lost: pd.DataFrame
+    owners: pd.DataFrame
+    quarantine: pd.DataFrame
+    unsynced: pd.DataFrame
+    files: pd.DataFrame
+    late: pd.DataFrame
+    officials: pd.DataFrame
+    generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
+
+    @property
+    def top(self) -> pd.Series:
+        """The headline row: the province, or the unit the report is about (its whole sub-tree)."""
+        code = self.unit or self.province_code
+        return self.totals.set_index("unit_code").loc[code]
+
+    @property
+    def province_code(self) -> str:
+        return self.totals[self.totals.level == "province"].unit_code.iloc[0]
+
+
+def build(period: str | None = None, unit: str | None = None, profile=None, store=None, progress=None) -> Report:
+    """Compute everything a report shows. unit: restrict to one unit's sub-tree (unit report)."""
+    from tqdm.auto import tqdm
+    with session(store, None, profile) as engine:
+        con = engine.con
+        period = period or last_complete_month(con)
+        p = parse(period)
+        if unit:
+            _check_unit(engine, unit)
+        first = run(con, "SELECT min(received_at) FROM dossiers")[0][0].date()
+        steps = trend_periods(p, first)
+        bar = tqdm(total=len(steps) + 6, desc="Tính số liệu báo cáo", unit="bước", disable=progress is False)
+        # the headline figures: every unit's own, the province (or the chosen unit) as a sub-tree
+        t = totals_with(engine, p)
+        s = scores_with(engine, p)
+        bar.update(2)
+        if unit:
+            members = engine.scope_members(unit)
+            sub_t = totals_with(engine, p, unit=unit, subtree=True)
+            sub_s = scores_with(engine, p, unit=unit, subtree=True)
+            t = pd.concat([sub_t, t[t.unit_code.isin(members - {unit})]], ignore_index=True)
+            s = pd.concat([sub_s, s[s.unit_code.isin(members - {unit})]], ignore_index=True)
+        head_code = unit or t[t.level == "province"].unit_code.iloc[0]
+        g = group_points(s[s.unit_code == head_code], engine.profile, ["unit_code"])
+        g["group_label"] = g.group_code.map(labels.GROUPS)
+        # trend: merged units count for their successors so the line does not break in 7/2025
+        tr_rows, tg_rows = [], []
+        for q in steps:
+            ss = scores_with(engine, q, unit=head_code, subtree=bool(unit), merged=True, include_tracked=False)
+            gg = group_points(ss, engine.profile, ["unit_code"])
+            gg["period_label"] = label_vi(q).replace("Tháng ", "")
+            tg_rows.append(gg)
+            tr_rows.append({"period": q.label, "period_label": gg.period_label.iloc[0] if len(gg) else q.label,
+                            "total": gg.points.sum()})
+            bar.update(1)
+        trend = pd.DataFrame(tr_rows)
+        tgroups = pd.concat(tg_rows, ignore_index=True)
+        tgroups["group_label"] = tgroups.group_code.map(labels.GROUPS)
+        # late and online rates per unit (the directive's monthly publication)
+        rates = unit_rates(s, t)
+        # procedures that cost the most ON_TIME points
+        procs = scores_with(engine, p, scope="procedure", unit=unit, include_tracked=False)
+        procs = procedure_losses(procs, s[s.unit_code == head_code])
+        bar.update(1)
+        lost = lost_points(s[s.unit_code != head_code], t)
+        owners = con.execute("SELECT unit_code, metric_code, owner_name, owner_title FROM owners").df()
+        if unit:
+            owners = owners[owners.unit_code.isin(set(t.unit_code))]
+        quarantine = con.execute("SELECT table_name, reason, count(*) AS n FROM quarantine GROUP BY ALL "
+                                 "ORDER BY n DESC").df()
+        unsynced = engine.query("data_quality", p)
+        unsynced = unsynced[unsynced.unit_code.isin(set(t.unit_code))]
+        files = con.execute("SELECT file, sha256, rows_loaded, strftime(loaded_at, '%Y-%m-%d %H:%M') AS loaded_at "
+                            "FROM loaded_files ORDER BY file").df()
+        late = engine.query("late_dossiers", p)
+        late = late[late.unit_code.isin(engine.scope_members(unit))] if unit else late
+        bar.update(1)
+        officials = pd.DataFrame()
+        if unit:
+            from ..api import official_index
+            officials = official_index(scores_with(engine, p, scope="official", unit=unit))
+        bar.update(2)
+        bar.close()
+        return Report(p, unit, engine.profile.get("name", "?"), t, s, g, trend, tgroups, rates, procs, lost,
+                      owners, quarantine, unsynced, files, late, officials)
+
+
+def unit_rates(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
+    """Per unit: dossiers due, late, late rate; received, online, online rate (ON_TIME, ONLINE_SUBMISSION)."""
+    ot = s[s.metric_code == "ON_TIME"].set_index("unit_code")
+    on = s[s.metric_code == "ONLINE_SUBMISSION"].set_index("unit_code")
+    out = t[["unit_code", "unit_name", "level", "grade_label"]].set_index("unit_code")
+    out["handled"] = ot.denominator
+    out["late"] = ot.denominator - ot.numerator
+    out["late_rate"] = (100 * out.late / out.handled.where(out.handled > 0)).astype("Float64")
+    out["received"] = on.denominator
+    out["online"] = on.numerator
+    out["online_rate"] = (100 * out.online / out.received.where(out.received > 0)).astype("Float64")
+    return out.reset_index()
+
+
+def procedure_losses(procs: pd.DataFrame, head: pd.DataFrame) -> pd.DataFrame:
+    """Procedures by late dossiers, with the ON_TIME points of the headline scope they cost:
+    20 × late / (all dossiers the headline figure counts)."""
+    ot = procs[procs.metric_code == "ON_TIME"].copy()
+    ot["late"] = ot.denominator - ot.numerator
+    den = head[head.metric_code == "ON_TIME"].denominator
+    total = float(den.iloc[0]) if len(den) and den.iloc[0] else 0
+    mx = float(head[head.metric_code == "ON_TIME"].max_points.iloc[0]) if len(den) else 20.0
+    ot["points_lost"] = mx * ot.late / total if total else 0.0
+    ot["late_rate"] = 100 * ot.late / ot.denominator.where(ot.denominator > 0)
+    return ot.sort_values(["late", "procedure_code"], ascending=[False, True])[
+        ["procedure_code", "unit_name", "denominator", "late", "late_rate", "points_lost"]].rename(
+        columns={"unit_name": "procedure_name"}).reset_index(drop=True)
+
+
+def lost_points(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
+    """Points each unit lost on each scored metric (max − points), largest first."""
+    d = s[s.max_points > 0].copy()
+    d["lost"] = d.max_points - d.points.astype("Float64").fillna(0.0)
+    d = d[d.lost > 0.005]
+    d["metric_label"] = d.metric_code.map(labels.METRICS)
+    return d.merge(t[["unit_code", "grade_label"]], on="unit_code", how="left").sort_values(
+        ["lost", "unit_code"], ascending=[False, True]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- rendering (HTML for the notebook)
+
+def render_title(r: Report) -> str:
+    who = r.top.unit_name
+    kind = {"month": "tháng", "quarter": "quý"}.get(r.period.kind, "kỳ")
+    return (f'<header class="report"><h1>Báo cáo Bộ chỉ số 766 {kind} — {h.esc(label_vi(r.period))}</h1>'
+            f'<p class="lead">{h.esc(who)} · Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ '
+            f'người dân, doanh nghiệp (Quyết định 766/QĐ-TTg)</p></header>')
+
+
+def render_summary(r: Report) -> str:
+    top = r.top
+    ranked = r.totals[r.totals["rank"].notna()]
+    counts = ranked.grade_label.value_counts()
+    dist = " · ".join(f"{g}: {fmt_int(counts.get(g, 0))}" for g in labels.GRADES.values())
+    return h.section("1. Kết quả chung", h.cards([
+        ("Tổng điểm", fmt_number(top.total), f"trên 100 điểm · {h.badge(top.grade)}"),
+        ("Thay đổi so với kỳ trước", h.change(top.change), f"kỳ trước: {fmt_number(top.previous_total)}"),
+        ("Số đơn vị được đánh giá", fmt_int(len(ranked)), h.esc(dist)),
+        ("Hồ sơ trễ hạn trong kỳ", fmt_int(len(r.late)),
+         f"tỷ lệ đúng hạn {fmt_pct(_metric(r, 'ON_TIME').rate)}"),
+    ]))
+
+
+def _metric(r: Report, code: str):
+    s = r.scores
+    return s[(s.unit_code == (r.unit or r.province_code)) & (s.metric_code == code)].iloc[0]
+
+
+def render_groups(r: Report) -> str:
+    code = r.unit or r.province_code
+    s = r.scores[(r.scores.unit_code == code) & (r.scores.max_points > 0)].copy()
+    s["group_label"] = s.group_code.map(labels.GROUPS)
+    s["metric_label"] = s.metric_code.map(labels.METRICS)
+    owners = r.owners[r.owners.unit_code == code].set_index("metric_code").owner_name
+    s["owner"] = s.metric_code.map(owners)
+    g = r.groups.copy()
+    g["group_label"] = g.group_code.map(labels.GROUPS)
+    body = h.figure(charts.svg(charts.groups_bar(g, "Điểm theo nhóm chỉ số")))
+    body += h.table(s, {"group_label": ("Nhóm", "text"), "metric_label": ("Chỉ số", "text"),
+                        "numerator": ("Tử số", "num"), "denominator": ("Mẫu số", "int"),
+                        "rate": ("Tỷ lệ", "pct"), "points": ("Điểm", "num"), "max_points": ("Tối đa", "num"),
+                        "owner": ("Người phụ trách", "text")})
+    return h.section("2. Sáu nhóm chỉ số", body,
+                     "Điểm hiển thị làm tròn 2 chữ số; tỷ lệ “—” là mẫu số bằng 0 (không tính điểm theo quy tắc của chỉ số).")
+
+
+RANK_COLUMNS = {"rank_in_level": ("Hạng", "int"), "unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"),
+                "total": ("Tổng điểm", "num"), "grade": ("Xếp loại", "grade"), "change": ("So với kỳ trước", "change"),
+                "group_CKMB": ("CKMB", "num"), "group_TDGQ": ("TDGQ", "num"), "group_DVCTT": ("DVCTT", "num"),
+                "group_TTTT": ("TTTT", "num"), "group_MDSH": ("MDSH", "num"), "group_MDHL": ("MDHL", "num")}
+
+
+def render_ranking(r: Report) -> str:
+    body = ""
+    for level, title in (("department", "Sở, ban, ngành"), ("district", "Huyện (trước 7/2025)"),
+                         ("commune", "Xã, phường")):
+        t = r.totals[r.totals.level == level].sort_values(["rank_in_level", "unit_code"])
+        if r.unit:
+            t = t[t.unit_code != r.unit]
+        if t.empty:
+            continue
+        body += f"<h3>{h.esc(title)} ({fmt_int(len(t))} đơn vị)</h3>"
+        if len(t) <= 40:
+            body += h.figure(charts.svg(charts.ranking(t, f"Xếp hạng {title.lower()}")))
+        body += h.table(t, RANK_COLUMNS)
+    return h.section("3. Xếp hạng đơn vị", body or "<p>Không có đơn vị trực thuộc.</p>",
+                     "Đơn vị cùng điểm (làm tròn 2 chữ số) cùng hạng. CKMB: công khai, minh bạch · TDGQ: tiến độ "
+                     "giải quyết · DVCTT: dịch vụ công trực tuyến · TTTT: thanh toán trực tuyến · MDSH: số hóa · "
+                     "MDHL: hài lòng.")
+
+
+def render_trend(r: Report) -> str:
+    body = h.figure(charts.svg(charts.trend(r.trend, "Tổng điểm theo kỳ")))
+    body += h.figure(charts.svg(charts.group_trend(r.trend_groups, "Từng nhóm chỉ số theo kỳ (% điểm tối đa)")))
+    return h.section("4. Xu hướng", body, "Đơn vị sáp nhập năm 2025 được tính vào đơn vị kế thừa để xu hướng liên tục.")
+
+
+def render_distribution(r: Report) -> str:
+    t = r.totals[r.totals["rank"].notna()].copy()
+    if r.unit:
+        t = t[t.unit_code != r.unit]
+    if t.empty:
+        return ""
+    t["level_label"] = t.level.map(labels.LEVELS)
+    return h.section("5. Phân bố xếp loại", h.figure(charts.svg(charts.grade_distribution(t, "Số đơn vị theo xếp loại"))))
+
+
+def render_rates(r: Report) -> str:
+    d = r.rates[r.rates.level != "province"].sort_values(["late_rate", "unit_code"], ascending=[False, True])
+    body = h.figure(charts.svg(charts.late_vs_online(d.dropna(subset=["late_rate", "online_rate"]),
+                                                   "Tỷ lệ trễ hạn và tỷ lệ nộp trực tuyến theo đơn vị")))
+    body += h.table(d, {"unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"),
+                        "handled": ("Hồ sơ phải giải quyết", "int"), "late": ("Trễ hạn", "int"),
+                        "late_rate": ("Tỷ lệ trễ hạn", "pct"), "received": ("Hồ sơ tiếp nhận", "int"),
+                        "online": ("Nộp trực tuyến", "int"), "online_rate": ("Tỷ lệ trực tuyến", "pct")})
+    return h.section("6. Hồ sơ trễ hạn và dịch vụ công trực tuyến theo đơn vị", body)
+
+
+def render_losses(r: Report) -> str:
+    by_metric = (r.lost.groupby("metric_label").lost.sum() / max(r.lost.unit_code.nunique(), 1)).reset_index()
+    body = h.figure(charts.svg(charts.lost_points(by_metric.sort_values("lost", ascending=False).head(12),
+                                                  "Chỉ số làm mất nhiều điểm nhất")))
+    worst = r.lost.merge(r.owners, on=["unit_code", "metric_code"], how="left")
+    worst = worst.merge(r.totals[["unit_code", "unit_name"]].drop_duplicates(), on="unit_code", how="left",
+                        suffixes=("", "_t"))
+    body += "<h3>Đơn vị và chỉ số mất nhiều điểm nhất</h3>" + h.table(worst, {
+        "unit_name": ("Đơn vị", "text"), "metric_label": ("Chỉ số", "text"), "rate": ("Tỷ lệ đạt", "pct"),
+        "points": ("Điểm", "num"), "max_points": ("Tối đa", "num"), "lost": ("Điểm mất", "num"),
+        "owner_name": ("Người phụ trách", "text"), "owner_title": ("Chức vụ", "text")}, max_rows=30)
+    body += "<h3>Thủ tục có nhiều hồ sơ trễ hạn nhất</h3>" + h.table(r.procedures, {
+        "procedure_code": ("Mã TTHC", "text"), "procedure_name": ("Thủ tục", "text"),
+        "denominator": ("Hồ sơ phải giải quyết", "int"), "late": ("Trễ hạn", "int"),
+        "late_rate": ("Tỷ lệ trễ hạn", "pct"), "points_lost": ("Điểm TDGQ bị mất", "num")}, max_rows=15)
+    return h.section("7. Điểm bị mất ở đâu, vì sao", body,
+                     "“Điểm TDGQ bị mất” = 20 × số hồ sơ trễ hạn của thủ tục ÷ tổng số hồ sơ phải giải quyết trong kỳ.")
+
+
+def render_owners(r: Report) -> str:
+    o = r.owners.merge(r.totals[["unit_code", "unit_name"]], on="unit_code", how="inner")
+    o["metric_label"] = o.metric_code.map(labels.METRICS)
+    body = h.details(f"Danh sách người phụ trách từng chỉ số ({fmt_int(len(o))} dòng)", h.table(
+        o.sort_values(["unit_code", "metric_code"]), {"unit_name": ("Đơn vị", "text"),
+                                                       "metric_label": ("Chỉ số", "text"),
+                                                       "owner_name": ("Người phụ trách", "text"),
+                                                       "owner_title": ("Chức vụ", "text")}))
+    return h.section("8. Người phụ trách chỉ số", body)
+
+
+def render_officials(r: Report) -> str:
+    if r.officials.empty:
+        return ""
+    o = r.officials.sort_values(["index", "official_id"])
+    return h.section("Cán bộ", h.table(o, {"official_id": ("Mã cán bộ", "text"), "full_name": ("Họ tên", "text"),
+                                           "unit_name": ("Đơn vị", "text"), "index": ("Chỉ số cá nhân", "num"),
+                                           "grade": ("Xếp loại", "grade"), "metrics": ("Tính trên các chỉ số", "text")}),
+                     "Chỉ số cá nhân = điểm đạt trên các chỉ số gắn với cán bộ ÷ điểm tối đa × 100.")
+
+
+def render_late_list(r: Report) -> str:
+    if not r.unit:
+        return ""
+    d = r.late.copy()
+    d["state"] = d.is_open.map({True: "Đang giải quyết", False: "Đã giải quyết"})
+    return h.section("Danh sách hồ sơ trễ hạn", h.table(d, {
+        "dossier_code": ("Mã hồ sơ", "text"), "unit_name": ("Đơn vị", "text"), "procedure_name": ("Thủ tục", "text"),
+        "received_at": ("Tiếp nhận", "date"), "due_at": ("Hẹn trả", "date"), "finished_at": ("Hoàn thành", "date"),
+        "state": ("Tình trạng", "text"), "overdue_wd": ("Số ngày trễ", "int")}, max_rows=200))
+
+
+def render_quality(r: Report) -> str:
+    total_q = int(r.quarantine.n.sum()) if len(r.quarantine) else 0
+    never = int(r.unsynced.never_synced.sum()) if len(r.unsynced) else 0
+    body = h.cards([("Dòng bị cách ly khi nạp", fmt_int(total_q), "không được tính vào chỉ số"),
+                    ("Hồ sơ chưa đồng bộ lên Cổng DVCQG", fmt_int(never),
+                     f"trên {fmt_int(r.unsynced.received.sum() if len(r.unsynced) else 0)} hồ sơ tiếp nhận trong kỳ")])
+    if total_q:
+        body += h.table(r.quarantine, {"table_name": ("Bảng", "text"), "reason": ("Lý do", "text"), "n": ("Số dòng", "int")},
+                        max_rows=15)
+    body += "<h3>Đơn vị có nhiều hồ sơ chưa đồng bộ</h3>" + h.table(
+        r.unsynced[r.unsynced.never_synced > 0], {"unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"),
+                                                  "received": ("Tiếp nhận", "int"),
+                                                  "never_synced": ("Chưa đồng bộ", "int")}, max_rows=15)
+    return h.section("9. Chất lượng dữ liệu", body)
+
+
+def render_footer(r: Report) -> str:
+    files = "".join(f"<li>{h.esc(Path(f).name)} — sha256 {h.esc(s[:16])}… ({fmt_int(n)} dòng, nạp {h.esc(t)})</li>"
+                    for f, s, n, t in r.files[["file", "sha256", "rows_loaded", "loaded_at"]].itertuples(index=False))
+    return (f'<footer><p>Cấu hình chấm điểm: <b>{h.esc(r.profile_name)}</b> · Lập lúc {h.esc(fmt_datetime(r.generated_at))}'
+            f' · Phần mềm kpi766</p><details><summary>Tệp dữ liệu đã dùng ({len(r.files)})</summary><ul>{files}</ul>'
+            f'</details></footer>')
+
+
+def render_all(r: Report) -> list[str]:
+    parts = [render_title(r), render_summary(r), render_groups(r), render_ranking(r), render_trend(r),
+             render_distribution(r), render_rates(r), render_losses(r), render_officials(r), render_late_list(r),
+             render_owners(r), render_quality(r), render_footer(r)]
+    return [p for p in parts if p]

@@ -1,0 +1,66 @@
+"""Run a report notebook with Papermill and convert it to one self-contained HTML file."""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from .. import config
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+NOTEBOOKS = {"monthly": "01_monthly_report.ipynb", "quarterly": "01_monthly_report.ipynb",
+             "unit": "01_monthly_report.ipynb"}
+
+
+class ReportError(Exception):
+    pass
+
+
+def notebook_path(name: str) -> Path:
+    p = config.project_root() / "notebooks" / name
+    if not p.exists():
+        raise ReportError(f"không tìm thấy sổ tay {p} — chạy lệnh từ thư mục gốc của kpi766")
+    return p
+
+
+def output_path(kind: str, period: str, unit: str | None) -> Path:
+    name = f"bao-cao-766-{period}" + (f"-{unit}" if unit else "") + ".html"
+    return config.outputs_dir() / period / name
+
+
+def render(kind: str, period: str, unit: str | None = None, profile: str | None = None, store: str | None = None,
+           out: Path | None = None, progress: bool = True) -> tuple[Path, float]:
+    """Execute the notebook with the parameters, export HTML with inputs hidden; returns (path, seconds)."""
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    start = time.perf_counter()
+    store = str(Path(store or config.default_store()).resolve())
+    params = {"period": period, "unit": unit, "profile": str(Path(profile).resolve()) if profile else None,
+              "store": store}
+    target = Path(out) if out else output_path(kind, period, unit)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        executed = Path(tmp) / "executed.ipynb"
+        try:
+            pm.execute_notebook(str(notebook_path(NOTEBOOKS[kind])), str(executed), parameters=params,
+                                progress_bar=progress, cwd=str(config.project_root()), kernel_name="python3",
+                                log_output=False)
+        except pm.PapermillExecutionError as exc:
+            raise ReportError(f"sổ tay báo cáo lỗi ở ô {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+        nb = nbformat.read(executed, as_version=4)
+    nb.metadata["title"] = target.stem
+    exporter = HTMLExporter(template_name="kpi766", extra_template_basedirs=[str(TEMPLATES)],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            exclude_markdown=True)
+    body, _ = exporter.from_notebook_node(nb)
+    body = body.replace('<html lang="en">', '<html lang="vi">')
+    if re.search(r"<script[^>]*\ssrc=|<link[^>]*href=\"https?:", body):
+        raise ReportError("báo cáo có tài nguyên tải từ mạng — không được phép")
+    tmp_target = target.with_suffix(".tmp")
+    tmp_target.write_text(body, encoding="utf-8")
+    os.replace(tmp_target, target)      # never a half-written report
+    return target, time.perf_counter() - start

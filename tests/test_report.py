@@ -1,0 +1,165 @@
+"""Reports and the publication package: real Papermill runs, figures checked against kpi.totals,
+offline rendering in headless Chromium, no personal data, no injection."""
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+import kpi
+from conftest import run_kpi
+from kpi.report.fmt import fmt_number
+
+PERIOD = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def monthly(sample_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep") / "monthly.html"
+    r = run_kpi("report", "monthly", "--period", PERIOD, "--store", sample_store, "--out", out, "-q")
+    assert r.returncode == 0, r.stderr
+    assert "giây" in r.stdout           # the CLI prints how long the report took
+    return out
+
+
+def test_report_is_one_offline_file(monthly):
+    html = monthly.read_text(encoding="utf-8")
+    assert '<html lang="vi">' in html
+    assert not re.search(r"<script[^>]*\ssrc=", html)
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+    assert not re.search(r"@import|url\(\s*['\"]?https?:", html)
+    assert len(re.findall(r'<svg[^>]*class="marks"', html)) >= 6
+
+
+def test_report_figures_match_totals(monthly, sample_store):
+    html = monthly.read_text(encoding="utf-8")
+    t = kpi.totals(PERIOD, store=sample_store)
+    prov = t[t.level == "province"].iloc[0]
+    assert f'<div class="value">{fmt_number(prov.total)}</div>' in html
+    for r in t[t.level != "province"].itertuples():
+        row = re.search(rf"<td>{re.escape(r.unit_code)}</td><td[^>]*>[^<]*</td><td class=\"n\">([^<]+)</td>", html)
+        assert row, r.unit_code
+        assert row.group(1) == fmt_number(r.total)
+    for text in ("Tháng 10/2026", "Xuất sắc", "Trung bình", "Người phụ trách", "sha256", "dvcqg-2026",
+                 "Chất lượng dữ liệu", "Xu hướng"):
+        assert text in html
+
+
+def test_report_renders_offline_in_chromium(monthly, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium not installed")
+    # a copy with a probe script that counts charts that actually have a drawn size
+    probe = tmp_path / "probe.html"
+    probe.write_text(monthly.read_text(encoding="utf-8").replace(
+        "</body>", "<script>document.title = 'charts:' + [...document.querySelectorAll('svg.marks')]"
+                   ".filter(s => s.getBBox().width > 50 && s.querySelectorAll('path,rect,text').length > 5)"
+                   ".length;</script></body>"), encoding="utf-8")
+    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
+                          "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    m = re.search(r"<title>charts:(\d+)</title>", out.stdout)
+    assert m, out.stderr[-500:]
+    assert int(m.group(1)) >= 6
+
+
+def test_quarterly_and_unit_reports(sample_store, tmp_path):
+    out = tmp_path / "q.html"
+    r = run_kpi("report", "quarterly", "--period", "2026-Q3", "--store", sample_store, "--out", out, "-q")
+    assert r.returncode == 0, r.stderr
+    assert "Quý III/2026" in out.read_text(encoding="utf-8")
+    r = run_kpi("report", "quarterly", "--period", "2026-08", "--store", sample_store, "-q")
+    assert r.returncode == 2 and "2026-Q3" in r.stderr
+
+
+def test_unit_report_has_only_its_own_dossiers(sample_store, tmp_path):
+    con = duckdb.connect(str(sample_store), read_only=True)
+    dept = con.execute("SELECT unit_code FROM units WHERE level = 'department' AND valid_to IS NULL "
+                       "ORDER BY unit_code LIMIT 1 OFFSET 2").fetchone()[0]
+    codes = [r[0] for r in con.execute("SELECT dossier_code FROM dossiers WHERE received_at >= '2026-09-01'").fetchall()]
+    con.close()
+    out = tmp_path / "u.html"
+    r = run_kpi("report", "unit", "--unit", dept, "--period", PERIOD, "--store", sample_store, "--out", out, "-q")
+    assert r.returncode == 0, r.stderr
+    html = out.read_text(encoding="utf-8")
+    shown = set(re.findall(r"<td>(H44[.\d]*-\d{6}-\d{4})</td>", html))
+    assert shown, "the unit report lists its late dossiers"
+    assert all(c.startswith(dept + "-") for c in shown)
+    assert "Cán bộ" in html and "Chỉ số cá nhân" in html
+    r = run_kpi("report", "unit", "--period", PERIOD, "--store", sample_store)
+    assert r.returncode == 2
+
+
+@pytest.fixture(scope="module")
+def package(sample_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pub")
+    r = run_kpi("publish", "--period", PERIOD, "--store", sample_store, "--out", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _all_text(folder: Path) -> str:
+    from openpyxl import load_workbook
+    parts = []
+    for f in sorted(folder.iterdir()):
+        if f.suffix == ".csv":
+            raw = f.read_bytes()
+            assert raw.startswith(b"\xef\xbb\xbf"), f"{f.name} needs a BOM for Excel"
+            parts.append(raw.decode("utf-8-sig"))
+        elif f.suffix == ".xlsx":
+            wb = load_workbook(f, read_only=True)
+            for ws in wb.worksheets:
+                for row in ws.iter_rows(values_only=True):
+                    parts.append("\t".join("" if v is None else str(v) for v in row))
+    return "\n".join(parts)
+
+
+def test_package_files_and_headers(package, sample_store):
+    names = sorted(p.name for p in package.iterdir())
+    assert names == sorted(f"{n}.{e}" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han", "ty-le-dvc-truc-tuyen")
+                           for e in ("csv", "xlsx"))
+    late = pd.read_csv(package / "danh-sach-ho-so-tre-han.csv", encoding="utf-8-sig", dtype=str)
+    assert list(late.columns)[:4] == ["STT", "Mã hồ sơ", "Đơn vị giải quyết", "Mã TTHC"]
+    ev = kpi.evidence("ON_TIME", None, PERIOD, store=sample_store)
+    assert set(late["Mã hồ sơ"]) == set(ev[~ev.in_numerator].entity)
+    rates = pd.read_csv(package / "ty-le-ho-so-tre-han.csv", encoding="utf-8-sig")
+    prov = rates.iloc[0]
+    assert prov["Số hồ sơ trễ hạn"] == len(late)
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", late["Ngày tiếp nhận"].iloc[0])
+
+
+def test_package_has_no_personal_data(package, sample_dir):
+    text = _all_text(package)
+    d = pd.read_csv(sample_dir / "dossiers.csv", dtype=str)
+    for col in ("applicant_name", "applicant_id_number", "applicant_phone", "applicant_address"):
+        leaked = [v for v in d[col].dropna().unique() if v in text]
+        assert not leaked, f"{col} leaked: {leaked[:3]}"
+
+
+def test_package_neutralises_formulas_and_report_escapes_html(store_copy, tmp_path):
+    con = duckdb.connect(str(store_copy))
+    unit = con.execute("SELECT unit_code FROM dossiers ORDER BY dossier_code LIMIT 1").fetchone()[0]
+    con.execute("UPDATE units SET unit_name = '=HYPERLINK(\"http://x\",\"bấm\")' WHERE unit_code = ?", [unit]).fetchall()
+    con.execute("UPDATE procedures SET procedure_name = '<script>alert(1)</script>+SUM(A1)'").fetchall()
+    con.close()
+    out = tmp_path / "pub"
+    r = run_kpi("publish", "--period", PERIOD, "--store", store_copy, "--out", out)
+    assert r.returncode == 0, r.stderr
+    csv_text = (out / "ty-le-ho-so-tre-han.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text and ",=HYPERLINK" not in csv_text
+    from openpyxl import load_workbook
+    ws = load_workbook(out / "ty-le-ho-so-tre-han.xlsx").active
+    values = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert any(v.startswith("'=HYPERLINK") for v in values) and not any(v.startswith("=") for v in values)
+    from kpi.report import content
+    rep = content.build(PERIOD, store=store_copy, progress=False)
+    html = "".join(content.render_all(rep))
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
