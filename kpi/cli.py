@@ -43,6 +43,8 @@ def cmd_load(args) -> int:
             print(f"    cách ly {n}: {reason}")
         if f.unknown_columns:
             print(f"    bỏ qua các cột không dùng: {', '.join(f.unknown_columns[:10])}")
+        for note in f.notes:
+            print(f"    {note}")
     print(f"Tổng: đọc {report.read} = nạp {report.loaded} + cách ly {report.quarantined}. Kho: {_store(args)}")
     return 0
 
@@ -216,6 +218,51 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_portal(args) -> int:
+    from . import api, portal
+    from .load import LoadError
+    from .periods import PeriodError, parse
+    from .scoring import ProfileError
+    from .store import StoreError
+    if args.action == "check":
+        if not args.files:
+            raise UsageError("cần ít nhất một tệp JSON của Cổng DVCQG")
+        import pandas as pd
+        frames = []
+        for f in args.files:
+            frames.append(portal.parse_file(Path(f)))   # LoadError names the file
+        try:
+            rows = portal.check_rows(portal.rescore(pd.concat(frames, ignore_index=True), args.profile))
+        except ProfileError as exc:
+            raise UsageError(str(exc)) from None
+        out = Path(args.out or "outputs/portal-check.csv")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_csv(out, index=False, encoding="utf-8-sig")
+        rates = portal.match_rates(rows)
+        print("Khớp điểm (lệch ≤ 0,015) theo chỉ số:")
+        for r in rates.itertuples():
+            print(f"  {r.metric_code:36s} {r.matched:>5d}/{r.rows:<5d} {r.match_rate:6.2f}%".replace(".", ","))
+        total = rates.matched.sum() / rates.rows.sum() * 100 if rates.rows.sum() else 0
+        print(f"Tổng: {rates.matched.sum()}/{rates.rows.sum()} ({total:.2f}%). Chi tiết: {out}".replace(".", ",", 1))
+        return 0
+    try:
+        with api.session(_store(args), profile=args.profile) as engine:
+            from .report.content import last_complete_month
+            p = parse(args.period or last_complete_month(engine.con))
+            rec = portal.reconcile(engine, p)
+    except (PeriodError, StoreError, api.ScopeError, ProfileError) as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out or config.outputs_dir() / p.label / f"doi-chieu-cong-dvcqg-{p.label}.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rec.to_csv(out, index=False, encoding="utf-8-sig")
+    diff = rec[rec.explanation != "khớp"]
+    print(f"Đối chiếu kỳ {p.label}: {len(rec)} cặp đơn vị × chỉ số, {len(rec) - len(diff)} khớp, {len(diff)} lệch.")
+    for r in diff.head(args.top).itertuples():
+        print(f"  {str(r.unit_code or '?'):12s} {r.metric_code:30s} lệch {r.diff:+.2f}: {r.explanation}")
+    print(f"Chi tiết: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kpi", description="Bộ chỉ số 766 — tính, giải thích và công khai.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -264,6 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
     s.add_argument("--out", help="thư mục kết quả (mặc định outputs/KỲ/cong-khai)")
     s.set_defaults(func=cmd_publish)
+
+    s = sub.add_parser("portal", help="số liệu công bố của Cổng DVCQG: chấm lại (check), đối chiếu (reconcile)")
+    common(s)
+    s.add_argument("action", choices=["check", "reconcile"])
+    s.add_argument("files", nargs="*", help="tệp JSON của Cổng DVCQG (check)")
+    s.add_argument("--period", help="kỳ đối chiếu (reconcile)")
+    s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
+    s.add_argument("--out", help="tệp CSV kết quả")
+    s.add_argument("--top", type=int, default=15, help="số dòng lệch in ra màn hình")
+    s.set_defaults(func=cmd_portal)
 
     s = sub.add_parser("status", help="tình trạng kho dữ liệu")
     common(s)

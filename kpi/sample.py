@@ -538,13 +538,14 @@ PROCEDURE_HEADERS_VI = {
     "legal_basis_effective_date": "Ngày hiệu lực căn cứ pháp lý", "made_public_at": "Ngày công khai"}
 
 
-def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_000, progress: bool = True) -> dict:
+def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_000, progress: bool = True,
+             portal: bool = True) -> dict:
     """Write the sample province into `out`; returns row counts per file."""
     from tqdm.auto import tqdm
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    steps = tqdm(total=8, desc="Tạo tỉnh mẫu", unit="bước", disable=not progress)
+    steps = tqdm(total=8, desc="Tạo tỉnh mẫu", unit="bước", disable=None if progress else True)
     units, quality = make_units(rng)
     officials, slowness = make_officials(rng, units)
     procedures = make_procedures(rng, units)
@@ -589,5 +590,37 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
     csv(national, "national_report.csv")
     csv(owners, "owners.csv")
     steps.update(1)
+    if portal:
+        counts.update(_portal(out, dossiers, events))
     steps.close()
     return counts
+
+
+def _portal(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame) -> dict:
+    """The portal's responses for the last complete month, computed from a store of the recent months."""
+    import shutil
+    import tempfile
+    from .load import load_paths
+    from .sample_portal import write_portal_files
+    from .store import connect
+    start = (pd.Period(END_MONTH, "M") - 3).start_time
+    with tempfile.TemporaryDirectory() as tmp:
+        sub = Path(tmp) / "raw"
+        sub.mkdir()
+        for f in out.glob("*.*"):
+            if f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv") and f.is_file():
+                shutil.copy(f, sub / f.name)
+        ratings = pd.read_csv(out / "ratings.csv", dtype=str)
+        recent = dossiers[pd.to_datetime(dossiers.received_at) >= start]
+        codes = set(recent.dossier_code)
+        _fmt_ts(recent, ["submitted_at", "received_at", "due_at", "finished_at", "returned_at", "synced_at"]).to_csv(
+            sub / "dossiers.csv", index=False)
+        _fmt_ts(events[events.dossier_code.isin(codes)], ["at", "step_due_at"]).to_csv(
+            sub / "dossier_events.csv", index=False)
+        ratings[ratings["Mã hồ sơ"].isin(codes)].to_csv(sub / "ratings.csv", index=False)
+        store = Path(tmp) / "kpi.duckdb"
+        con = connect(store)
+        load_paths(con, [sub], progress=False)
+        con.close()
+        files = write_portal_files(store, END_MONTH, out / "portal")
+    return {f"portal/{f.name}": 1 for f in files}

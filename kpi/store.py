@@ -18,6 +18,12 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE TABLE IF NOT EXISTS loaded_files (
     file VARCHAR, sha256 VARCHAR, table_name VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
     rows_quarantined BIGINT, loaded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS published_scores (
+    period VARCHAR, endpoint VARCHAR, group_code VARCHAR, scope VARCHAR, department_id VARCHAR,
+    department_code VARCHAR, department_type VARCHAR, unit_name VARCHAR, unit_code VARCHAR, metric_code VARCHAR,
+    metric_name VARCHAR, numerator DOUBLE, denominator DOUBLE, ratio DOUBLE, published_points DOUBLE,
+    max_points DOUBLE, dq_status VARCHAR, dq_message VARCHAR, file VARCHAR, captured_at TIMESTAMP,
+    sha256 VARCHAR, is_current BOOLEAN, matched BOOLEAN);
 CREATE TABLE IF NOT EXISTS calendar (
     d DATE PRIMARY KEY, is_working BOOLEAN, wd_index BIGINT);
 """
@@ -70,4 +76,5 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def table_counts(con) -> dict[str, int]:
-    return {name: run(con, f'SELECT count(*) FROM "{name}"')[0][0] for name in TABLES}
+    names = list(TABLES) + ["published_scores"]
+    return {name: run(con, f'SELECT count(*) FROM "{name}"')[0][0] for name in names}

@@ -11,7 +11,8 @@ from kpi.store import connect, run, table_counts
 
 
 def _digest(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_sample_is_deterministic(tmp_path, sample_dir):
@@ -80,7 +81,8 @@ def test_cli_status_json(sample_store):
     data = json.loads(r.stdout)
     assert data["tables"]["dossiers"] > 1000
     assert data["quarantined"] == 0
-    assert len(data["files"]) == 12 and all(len(f["sha256"]) == 64 for f in data["files"])
+    assert len(data["files"]) == 18 and all(len(f["sha256"]) == 64 for f in data["files"])   # 12 tables + 6 portal
+    assert data["tables"]["published_scores"] > 0
 
 
 def test_cli_load_and_store_env(tmp_path, sample_dir):

@@ -17,7 +17,8 @@ import pandas as pd
 from ..schema import LOAD_ORDER, TABLES
 from ..store import run
 from .errors import LoadError
-from .readers import SUPPORTED, read_file
+from .. import portal
+from .readers import SUPPORTED, read_file, read_json_records
 from .validate import recognise, validate
 
 
@@ -31,6 +32,7 @@ class FileResult:
     skipped: bool = False
     unknown_columns: list = field(default_factory=list)
     reasons: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
 
 @dataclass
@@ -109,7 +111,8 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
     report = LoadReport()
     loaded_hashes = {r[0] for r in run(con, "SELECT sha256 FROM loaded_files")}
     staged = []   # (table, FileResult, good frame, quarantine frame, hash)
-    bar = tqdm(files, desc="Đọc tệp", unit="tệp", disable=not progress)
+    portal_staged = []   # (FileResult, published rows, hash)
+    bar = tqdm(files, desc="Đọc tệp", unit="tệp", disable=None if progress else True)
     for path in bar:
         bar.set_postfix_str(path.name)
         digest = sha256(path)
@@ -117,7 +120,17 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
             report.files.append(FileResult(str(path), "-", skipped=True))
             continue
         loaded_hashes.add(digest)
-        for sheet in read_file(path):
+        if path.suffix.lower() == ".json":
+            payload = portal.read_payload(path)
+            if isinstance(payload, dict) and "code" in payload:
+                frame = portal.parse_file(path, payload)
+                portal_staged.append((FileResult(str(path), "published_scores", read=len(frame), loaded=len(frame)),
+                                      frame, digest))
+                continue
+            sheets = read_json_records(path, payload)
+        else:
+            sheets = read_file(path)
+        for sheet in sheets:
             table = recognise(sheet, TABLES)
             good, quarantine, unknown = validate(sheet, table, now=now)
             res = FileResult(str(path), table.name, read=len(sheet.frame), unknown_columns=unknown)
@@ -133,9 +146,47 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
         res.reasons = quarantine["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts().to_dict() \
             if len(quarantine) else {}
         staged[i] = (table, res, good, quarantine, digest)
+    for res, frame, digest in portal_staged:
+        matched = match_units(con, frame, batch)
+        unmatched = sorted(set(matched[~matched.matched].unit_name.dropna()))
+        if unmatched:
+            res.notes.append(f"{len(unmatched)} đơn vị không khớp với cây đơn vị (giữ lại, chưa gắn mã): "
+                             + "; ".join(unmatched[:5]) + (" …" if len(unmatched) > 5 else ""))
+        staged.append((None, res, matched.assign(sha256=digest), None, digest))
     _write(con, staged, progress)
     report.files += [s[1] for s in staged]
     return report
+
+
+def match_units(con, frame: pd.DataFrame, batch: dict) -> pd.DataFrame:
+    """Published units → our unit codes: by code, else by name (diacritics, 'UBND', '- Tỉnh X' ignored)."""
+    from ..schema import fold
+    units = run(con, "SELECT unit_code, unit_name FROM units")
+    for f in batch.get("units", []):
+        units += list(zip(f.unit_code, f.unit_name))
+    codes = {c for c, _ in units}
+
+    def strip(name) -> str:
+        n = str(name).split(" - ")[0].strip().casefold()
+        return n[5:] if n.startswith("ubnd ") else n
+
+    exact, folded = {}, {}
+    for c, n in units:
+        exact.setdefault(strip(n), c)
+        folded.setdefault(fold(strip(n)), set()).add(c)
+
+    def by_name(n):
+        if not isinstance(n, str):
+            return None
+        if strip(n) in exact:          # with diacritics: 'Long Hoa' and 'Long Hòa' are two places
+            return exact[strip(n)]
+        hits = folded.get(fold(strip(n)), set())
+        return next(iter(hits)) if len(hits) == 1 else None
+    out = frame.copy()
+    code = out.department_code.where(out.department_code.isin(codes))
+    out["unit_code"] = code.fillna(out.unit_name.map(by_name))
+    out["matched"] = out.unit_code.notna()
+    return out
 
 
 def _write(con, staged, progress: bool) -> None:
@@ -144,7 +195,17 @@ def _write(con, staged, progress: bool) -> None:
     now = dt.datetime.now().replace(microsecond=0)
     run(con, "BEGIN TRANSACTION")
     try:
-        for table, res, good, quarantine, digest in tqdm(staged, desc="Ghi vào kho", unit="bảng", disable=not progress):
+        for table, res, good, quarantine, digest in tqdm(staged, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
+            if table is None:      # the portal's published figures: kept as published, revisions side by side
+                con.register("_pub", good.assign(is_current=True))
+                run(con, "INSERT INTO published_scores BY NAME SELECT * FROM _pub")
+                con.unregister("_pub")
+                run(con, """UPDATE published_scores p SET is_current = (p.captured_at, p.file) = (
+                    SELECT max((q.captured_at, q.file)) FROM published_scores q
+                    WHERE q.endpoint = p.endpoint AND q.period = p.period)""")
+                run(con, "INSERT INTO loaded_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [res.file, digest, res.table, res.read, res.loaded, 0, now])
+                continue
             if len(good):
                 con.register("_good", good)
                 cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])

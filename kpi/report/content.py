@@ -89,7 +89,7 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
             _check_unit(engine, unit)
         first = run(con, "SELECT min(received_at) FROM dossiers")[0][0].date()
         steps = trend_periods(p, first)
-        bar = tqdm(total=len(steps) + 6, desc="Tính số liệu báo cáo", unit="bước", disable=progress is False)
+        bar = tqdm(total=len(steps) + 6, desc="Tính số liệu báo cáo", unit="bước", disable=None if progress is not False else True)
         # the headline figures: every unit's own, the province (or the chosen unit) as a sub-tree
         t = totals_with(engine, p)
         s = scores_with(engine, p)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import re
 import tempfile
 import time
@@ -47,7 +48,7 @@ def render(kind: str, period: str, unit: str | None = None, profile: str | None 
         executed = Path(tmp) / "executed.ipynb"
         try:
             pm.execute_notebook(str(notebook_path(NOTEBOOKS[kind])), str(executed), parameters=params,
-                                progress_bar=progress, cwd=str(config.project_root()), kernel_name="python3",
+                                progress_bar=progress and sys.stderr.isatty(), cwd=str(config.project_root()), kernel_name="python3",
                                 log_output=False)
         except pm.PapermillExecutionError as exc:
             raise ReportError(f"sổ tay báo cáo lỗi ở ô {exc.exec_count}: {exc.ename}: {exc.evalue}") from None

@@ -1,0 +1,81 @@
+"""The reconciliation notebook's content: how well our rules reproduce the portal's points, and where
+our dossier-based figures differ from the published ones, with the evidence."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import altair as alt
+import pandas as pd
+
+from .. import labels, portal
+from ..api import evidence_with, session
+from ..periods import label_vi, parse
+from . import charts
+from . import html as h
+
+
+@dataclass
+class Reconciliation:
+    period: str
+    check: pd.DataFrame
+    rates: pd.DataFrame
+    rec: pd.DataFrame
+    evidence: pd.DataFrame
+
+
+def build(period: str | None = None, store=None, profile=None) -> Reconciliation:
+    from .content import last_complete_month
+    with session(store, None, profile) as engine:
+        p = parse(period or last_complete_month(engine.con))
+        pub = portal.stored(engine.con, p.label)
+        check = portal.check_rows(portal.rescore(pub, profile)) if len(pub) else pd.DataFrame(columns=portal.CHECK_COLUMNS)
+        rates = portal.match_rates(check) if len(check) else pd.DataFrame(columns=["metric_code", "rows", "matched", "match_rate"])
+        rec = portal.reconcile(engine, p) if len(pub) else pd.DataFrame(columns=portal.RECONCILE_COLUMNS)
+        ev = pd.DataFrame()
+        worst = rec[rec.unsynced > 0].head(1)
+        if len(worst):
+            w = worst.iloc[0]
+            ev = evidence_with(engine, w.metric_code, w.unit_code, p)
+            codes = {c.strip() for c in str(w.unsynced_codes).split(",")}
+            ev = ev[ev.entity.isin(codes)]
+        return Reconciliation(p.label, check, rates, rec, ev)
+
+
+def render_agreement(r: Reconciliation) -> str:
+    if r.rates.empty:
+        return h.section("Chấm lại số liệu công bố", "<p>Chưa nạp tệp JSON của Cổng DVCQG cho kỳ này.</p>")
+    d = r.rates.copy()
+    d["metric_label"] = d.metric_code.map(lambda c: labels.METRICS.get(c, "Tổng điểm nhóm" if c == "_GROUP" else c))
+    chart = alt.Chart(d, title="Tỷ lệ khớp điểm khi chấm lại (lệch ≤ 0,015)").mark_bar(color="#1f6feb").encode(
+        x=alt.X("match_rate:Q", title="% khớp", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("metric_label:N", title=None, sort="x"),
+        tooltip=["metric_label", "matched", "rows"]).properties(width=420, height=18 * len(d))
+    body = h.figure(charts.svg(chart)) + h.table(d, {"metric_label": ("Chỉ số", "text"), "rows": ("Số dòng", "int"),
+                                                     "matched": ("Khớp", "int"), "match_rate": ("Tỷ lệ khớp", "pct")})
+    return h.section(f"Chấm lại số liệu công bố — {label_vi(parse(r.period))}", body,
+                     "Điểm của chúng tôi tính từ tử số, mẫu số Cổng công bố theo cấu hình chấm điểm đang dùng.")
+
+
+def render_differences(r: Reconciliation, top: int = 25) -> str:
+    d = r.rec[r.rec.explanation != "khớp"].copy()
+    d["metric_label"] = d.metric_code.map(lambda c: labels.METRICS.get(c, c))
+    n_ok = int((r.rec.explanation == "khớp").sum())
+    body = h.cards([("Cặp đơn vị × chỉ số khớp", h.esc(f"{n_ok}/{len(r.rec)}"), "điểm lệch ≤ 0,015 và số đếm bằng nhau"),
+                    ("Hồ sơ chưa đồng bộ giải thích chênh lệch",
+                     h.esc(str(int(r.rec[r.rec.unit_code.notna()].groupby('metric_code').unsynced.max().sum()
+                                   if len(r.rec) else 0))), "tổng theo chỉ số, cấp tỉnh")])
+    body += h.table(d, {"unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"), "metric_label": ("Chỉ số", "text"),
+                        "our_numerator": ("Tử số (tỉnh)", "num"), "our_denominator": ("Mẫu số (tỉnh)", "num"),
+                        "published_numerator": ("Tử số (Cổng)", "num"),
+                        "published_denominator": ("Mẫu số (Cổng)", "num"), "diff": ("Điểm lệch", "num"),
+                        "explanation": ("Nguyên nhân", "text")}, max_rows=top)
+    return h.section("Chênh lệch lớn nhất và nguyên nhân", body)
+
+
+def render_evidence(r: Reconciliation) -> str:
+    if r.evidence.empty:
+        return ""
+    e = r.evidence
+    return h.section(f"Bằng chứng: hồ sơ chưa đồng bộ ({e.metric_code.iloc[0]})", h.table(e, {
+        "entity": ("Mã hồ sơ", "text"), "unit_code": ("Đơn vị", "text"), "procedure_code": ("Mã TTHC", "text"),
+        "received_at": ("Tiếp nhận", "datetime"), "status": ("Trạng thái", "text"), "reason": ("Đánh giá", "text")}))
