@@ -127,15 +127,14 @@ def cmd_score(args) -> int:
         raise UsageError(str(exc)) from None
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    from .publish import safe_frame, write_csv
     out = _rounded(s[api.SCORE_COLUMNS])
     if args.format == "csv":
-        text = out.to_csv(index=False, lineterminator="\n")
         if args.out:
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text(text, encoding="utf-8-sig")
+            write_csv(out, Path(args.out))
             print(f"Đã ghi {args.out} ({len(out)} dòng).")
         else:
-            sys.stdout.write(text)
+            sys.stdout.write(safe_frame(out).to_csv(index=False, lineterminator="\n"))
         return 0
     if args.format == "xlsx":
         from .publish import write_xlsx
@@ -235,9 +234,8 @@ def cmd_portal(args) -> int:
             rows = portal.check_rows(portal.rescore(pd.concat(frames, ignore_index=True), args.profile))
         except ProfileError as exc:
             raise UsageError(str(exc)) from None
-        out = Path(args.out or "outputs/portal-check.csv")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        rows.to_csv(out, index=False, encoding="utf-8-sig")
+        from .publish import write_csv
+        out = write_csv(rows, Path(args.out or "outputs/portal-check.csv"))
         rates = portal.match_rates(rows)
         print("Khớp điểm (lệch ≤ 0,015) theo chỉ số:")
         for r in rates.itertuples():
@@ -252,9 +250,8 @@ def cmd_portal(args) -> int:
             rec = portal.reconcile(engine, p)
     except (PeriodError, StoreError, api.ScopeError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
-    out = Path(args.out or config.outputs_dir() / p.label / f"doi-chieu-cong-dvcqg-{p.label}.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rec.to_csv(out, index=False, encoding="utf-8-sig")
+    from .publish import write_csv
+    out = write_csv(rec, Path(args.out or config.outputs_dir() / p.label / f"doi-chieu-cong-dvcqg-{p.label}.csv"))
     diff = rec[rec.explanation != "khớp"]
     print(f"Đối chiếu kỳ {p.label}: {len(rec)} cặp đơn vị × chỉ số, {len(rec) - len(diff)} khớp, {len(diff)} lệch.")
     for r in diff.head(args.top).itertuples():

@@ -69,10 +69,15 @@ SCORED_METRICS = ["PUBLISH_ON_TIME", "PUBLIC_UPDATE_ON_TIME", "PUBLIC_CONTENT_FU
                   "PETITION_HANDLING_SATISFACTION", "DOSSIER_RECEIVING_SATISFACTION"]
 
 
-def _names(rng, n):
+# Officials and applicants take given names from disjoint halves, so a scan for applicants' names
+# in a published file can never be fooled by an official who happens to share one.
+STAFF_GIVEN, PUBLIC_GIVEN = GIVEN[0::2], GIVEN[1::2]
+
+
+def _names(rng, n, given=PUBLIC_GIVEN):
     return (np.array(FAMILY)[rng.integers(0, len(FAMILY), n)].astype(object) + " "
             + np.array(MIDDLE)[rng.integers(0, len(MIDDLE), n)].astype(object) + " "
-            + np.array(GIVEN)[rng.integers(0, len(GIVEN), n)].astype(object))
+            + np.array(given)[rng.integers(0, len(given), n)].astype(object))
 
 
 def make_units(rng):
@@ -121,7 +126,7 @@ def make_officials(rng, units):
             rows.append(dict(unit_code=code, position=pos))
     off = pd.DataFrame(rows)
     off.insert(0, "official_id", [f"CB{i:05d}" for i in range(1, len(off) + 1)])
-    off.insert(1, "full_name", _names(rng, len(off)))
+    off.insert(1, "full_name", _names(rng, len(off), STAFF_GIVEN))
     off["active"] = np.where(rng.random(len(off)) < 0.97, "1", "0")
     # some officials are chronically slow
     slowness = np.where(rng.random(len(off)) < 0.1, 3.0, 1.0)
@@ -484,7 +489,7 @@ def make_national_report(rng, units, dossiers):
 def make_owners(rng, units):
     current = units[units.valid_to.isna()]
     rows = []
-    names = _names(rng, len(current) * 6)
+    names = _names(rng, len(current) * 6, STAFF_GIVEN)
     titles = ["Phó Giám đốc", "Trưởng phòng", "Phó Chủ tịch UBND", "Công chức Văn phòng"]
     for i, code in enumerate(current.unit_code):
         for j, m in enumerate(SCORED_METRICS):

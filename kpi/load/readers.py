@@ -43,11 +43,22 @@ def decode(raw: bytes, path: Path) -> str:
     else:
         try:
             text = raw.decode("utf-8")
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if _has_utf8_multibyte(raw):
+                line = raw[:exc.start].count(b"\n") + 1
+                raise LoadError(f"{path}: tệp trộn lẫn bảng mã (UTF-8 và Windows-1258), byte lạ ở dòng {line} — "
+                                "xuất lại toàn bộ tệp dạng CSV UTF-8.") from None
             text = raw.decode("cp1258", errors="replace")
     if "\x00" in text:
         raise LoadError(f"{path}: tệp chứa ký tự NUL — hãy xuất lại tệp từ hệ thống dưới dạng CSV UTF-8.")
     return unicodedata.normalize("NFC", text)
+
+
+def _has_utf8_multibyte(raw: bytes) -> bool:
+    """True if the bytes contain well-formed UTF-8 sequences for Vietnamese letters (so the file is
+    meant to be UTF-8, and the bytes that fail are a second encoding mixed in)."""
+    import re
+    return len(re.findall(rb"[\xc3-\xc6\xe1][\x80-\xbf]{1,2}", raw)) >= 3
 
 
 def read_csv(path: Path) -> list[Sheet]:

@@ -1,0 +1,140 @@
+"""Writes the hostile-input corpus (run once; the files are committed). Each file is described in
+MANIFEST.csv with what must happen when it is loaded into the hand-worked store
+(tests/data/handworked: units P, D1, C1, C2; procedure PR1; dossier D1-A …)."""
+import csv
+import io
+import unicodedata
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DH = "dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,status,fee_amount,e_result\n"
+
+
+def row(code, received="2026-08-03 09:00", due="2026-08-10 09:00", finished="", fee="0", status="processing",
+        unit="D1", proc="PR1", e_result="0"):
+    return f"{code},{proc},{unit},1,{received},{due},{finished},{status},{fee},{e_result}\n"
+
+
+TONES = "\u0300\u0301\u0303\u0309\u0323"
+
+
+def cp1258(text: str) -> bytes:
+    """Encode as Windows-1258 does: the letter with its vowel mark precomposed, the tone mark after it."""
+    out = b""
+    for ch in text:
+        try:
+            out += ch.encode("cp1258")
+        except UnicodeEncodeError:
+            d = unicodedata.normalize("NFD", ch)
+            base = unicodedata.normalize("NFC", "".join(c for c in d if c not in TONES))
+            out += base.encode("cp1258") + "".join(c for c in d if c in TONES).encode("cp1258")
+    return out
+
+
+FILES = []   # (name, bytes, description, expect, count, fragment)
+
+
+def add(name, data, description, expect, count=0, fragment=""):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    FILES.append((name, data, description, expect, count, fragment))
+
+
+UH = "unit_code,unit_name,parent_code,level\n"
+add("dossiers_utf8_bom.csv", b"\xef\xbb\xbf" + (DH + row("B01")).encode(), "UTF-8 with BOM", "load", 1)
+add("units_cp1258.csv", cp1258(UH + "X01,UBND xã Hòa Thành Mới,P,commune\n"), "Windows-1258 export", "load", 1)
+add("units_utf16.csv", (UH + "X02,Phường Mười Sáu,P,commune\n").encode("utf-16"), "UTF-16 with BOM", "load", 1)
+add("units_mixed_encoding.csv", (UH + "X03,UBND xã Tân Phú Đông,P,commune\nX04,UBND xã Long Hựu,P,commune\n").encode()
+    + cp1258("X05,UBND xã Hòa Hội,P,commune\n"), "UTF-8 file with one Windows-1258 line", "reject", 0, "trộn lẫn bảng mã")
+add("dossiers_header_only.csv", DH, "header only, no rows", "load", 0)
+add("dossiers_empty.csv", b"", "empty file", "reject", 0, "rỗng")
+add("dossiers_missing_column.csv", "dossier_code,unit_code,received_at,status\nB02,D1,2026-08-03,received\n",
+    "required column procedure_code missing", "reject", 0, "thiếu cột bắt buộc")
+add("units_extra_columns.csv", "unit_code,unit_name,parent_code,level,ghi_chu,so_dien_thoai\nX06,Xã Thêm Cột,P,commune,abc,0900\n",
+    "unknown extra columns are ignored and named", "load", 1, "bỏ qua các cột")
+add("dossiers_day_month.csv", DH + row("B03", received="03/08/2026 09:00", due="10/08/2026 09:00"),
+    "03/08/2026 is 3 August (day first), not 8 March", "load", 1)
+add("dossiers_excel_serial.csv", DH + row("B04", received="46237.375", due="46244.375"),
+    "Excel serial dates", "load", 1)
+add("dossiers_future.csv", DH + row("B05", received="2031-01-01 09:00", due="2031-01-08 09:00"),
+    "received in the future", "quarantine", 1, "tương lai")
+add("dossiers_before_2000.csv", DH + row("B06", received="1999-12-31 09:00", due="2000-01-10 09:00"),
+    "received before 2000", "quarantine", 1, "trước năm 2000")
+add("dossiers_due_before_received.csv", DH + row("B07", due="2026-08-01 09:00"), "due date before receipt",
+    "quarantine", 1, "ngày hẹn trả trước ngày tiếp nhận")
+add("dossiers_finished_before_received.csv", DH + row("B08", finished="2026-08-02 09:00", status="finished"),
+    "finished before receipt", "quarantine", 1, "ngày xử lý xong trước ngày tiếp nhận")
+add("dossiers_duplicate_same.csv", DH + row("B09") + row("B09"), "the same dossier twice", "quarantine", 1, "giống hệt")
+add("dossiers_duplicate_different.csv", DH + row("B10") + row("B10", fee="5000"),
+    "one code, two different contents", "quarantine", 1, "nội dung khác")
+add("dossiers_unknown_unit.csv", DH + row("B11", unit="H99.99"), "unknown unit code", "quarantine", 1,
+    "không có trong bảng units")
+add("dossiers_unknown_procedure.csv", DH + row("B12", proc="9.999999"), "unknown procedure code", "quarantine", 1,
+    "không có trong bảng procedures")
+add("dossiers_negative_fee.csv", DH + row("B13", fee="-5000"), "negative fee", "quarantine", 1, "giá trị âm")
+add("dossiers_nonnumeric_fee.csv", DH + row("B14", fee="năm chục nghìn"), "fee written in words", "quarantine", 1,
+    "không phải số")
+add("ratings_long_text.csv", "dossier_code,rated_at,rating,comment\nD1-A,2026-08-08 10:00,satisfied," + "x" * 100_000 + "\n",
+    "100 KB comment", "quarantine", 1, "quá dài")
+add("dossiers_nul_bytes.csv", DH.encode() + b"B15,PR1,D1,1,2026-08-03\x00\x00,,,processing,0,0\n", "embedded NUL bytes",
+    "reject", 0, "NUL")
+add("units_formula.csv", UH + 'X07,"=HYPERLINK(""http://evil.example"",""Bấm vào"")",P,commune\n',
+    "formula text in a name: stored as text, neutralised in every output", "load", 1)
+add("units_html_script.csv", UH + "X08,<script>alert('xss')</script> UBND xã,P,commune\n",
+    "HTML and script in a name: stored as text, escaped in every output", "load", 1)
+add("dossiers_truncated.json", '[{"dossier_code": "B16", "procedure_code": "PR1", "unit_code": ', "truncated JSON",
+    "reject", 0, "JSON hỏng")
+add("transparency_2026-08_error.json", '{"code": "UNAUTHORIZED", "message": "Token hết hạn"}', "a portal error envelope",
+    "reject", 0, "trả lỗi")
+add("transparency_2026-08_gateway.json", "<!DOCTYPE html><html><body><h1>504 Gateway Time-out</h1></body></html>",
+    "an HTML page saved as JSON", "reject", 0, "HTML")
+add("units_semicolons.csv", "Mã đơn vị;Tên đơn vị;Mã đơn vị cha;Cấp\nX09;Xã Chấm Phẩy;P;Xã\n",
+    "semicolon-separated with Vietnamese headers", "load", 1)
+add("dossiers_unknown_status.csv", DH + row("B17", status="đang làm"), "a status outside the list", "quarantine", 1,
+    "không hợp lệ")
+add("dossiers_bad_boolean.csv", DH + row("B18", e_result="có lẽ"), "a yes/no column with 'có lẽ'", "quarantine", 1,
+    "không phải có/không")
+add("dossiers_broken.xlsx", b"PK\x03\x04 this is not a workbook", "an XLSX that is not a zip", "reject", 0, "Excel")
+add("whatever.csv", "a,b\n1,2\n", "a table nobody knows", "reject", 0, "không nhận ra bảng")
+add("dossier_events_unknown_dossier.csv", "dossier_code,seq,event,at\nNO-SUCH,1,received,2026-08-03 09:00\n",
+    "an event of a dossier that does not exist", "quarantine", 1, "không có trong bảng dossiers")
+add("dossiers_bad_date_text.csv", DH + row("B19", received="hôm qua"), "a date written in words", "quarantine", 1,
+    "không đọc được")
+add("units.pdf", b"%PDF-1.4 not data", "a format we do not read", "reject", 0, "không hỗ trợ định dạng")
+
+
+def workbook() -> bytes:
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "units"
+    ws.append(["unit_code", "unit_name", "parent_code", "level"])
+    ws.append(["X10", "Xã Trang Một", "P", "commune"])
+    ws2 = wb.create_sheet("officials")
+    ws2.append(["official_id", "full_name", "unit_code", "position", "active"])
+    ws2.append(["OX1", "Đặng Thị Trang", "X10", "thụ lý", 1])
+    ws3 = wb.create_sheet("Ghi chú")
+    ws3.append([None])
+    buf = io.BytesIO()
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in sorted(src.infolist(), key=lambda i: i.filename):
+            zi = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
+            dst.writestr(zi, src.read(info.filename))
+    return out.getvalue()
+
+
+add("multi_sheet.xlsx", workbook(), "a workbook with a units sheet, an officials sheet and an empty notes sheet",
+    "load", 2)
+
+if __name__ == "__main__":
+    with open(HERE / "MANIFEST.csv", "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["file", "description", "expect", "count", "message"])
+        for name, data, desc, expect, count, frag in FILES:
+            (HERE / name).write_bytes(data)
+            w.writerow([name, desc, expect, count, frag])
+    print(len(FILES), "files")
