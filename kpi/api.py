@@ -230,7 +230,8 @@ def evidence_with(engine: Engine, metric_code: str, unit_code: str | None, perio
     ev = ev[ev.in_den].copy()
     ev["in_numerator"] = ev.in_num.astype(bool)
     ev["in_denominator"] = True
-    ev = ev.drop(columns=["in_num", "in_den", "charged"]).drop_duplicates("entity")
+    ev = ev.drop(columns=[c for c in ("in_num", "in_den", "charged", "involved") if c in ev.columns])
+    ev = ev.drop_duplicates("entity")
     if ev.entity.str.contains("-", regex=False).any():
         cols = "dossier_code, received_at, due_at, finished_at, status, channel"
         if personal:

@@ -138,8 +138,12 @@ class Engine:
                 FROM ev WHERE ev.procedure_code IS NOT NULL {restrict} GROUP BY 1"""
         elif by == "official":
             onum = num.replace("ev.in_num AND", "(ev.in_num OR NOT list_contains(ev.charged, ev.off)) AND")
+            # the officials a row concerns: the accountable one, those charged, and (where the metric
+            # names them) everyone who held a step of the dossier
+            involved = ", coalesce(involved, [])" if "AS involved" in metric else ""
             sql = f"""WITH ev0 AS ({metric}),
-                ev AS (SELECT *, unnest(list_distinct(list_concat(coalesce(charged, []), [official_id]))) AS off
+                ev AS (SELECT *, unnest(list_distinct(list_filter(list_concat(coalesce(charged, []), [official_id]{involved}),
+                                                                 lambda x: x IS NOT NULL))) AS off
                        FROM ev0)
                 SELECT ev.off AS scope_code, {onum} AS numerator,
                        count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator

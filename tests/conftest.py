@@ -42,3 +42,29 @@ def store_copy(sample_store, tmp_path):
     dst = tmp_path / "kpi.duckdb"
     shutil.copy(sample_store, dst)
     return dst
+
+
+def drawn_charts(html_path, tmp_path) -> int:
+    """Open an HTML file in headless Chromium with the network unavailable and count the SVG charts that
+    were actually drawn (a real size and marks inside). Fails in CI if Chromium is missing."""
+    import os
+    import re
+    import shutil
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium not installed")
+    probe = tmp_path / ("probe-" + html_path.name)
+    probe.write_text(html_path.read_text(encoding="utf-8").replace(
+        "</body>", "<script>document.title = 'charts:' + [...document.querySelectorAll('svg.marks')]"
+                   ".filter(s => s.getBBox().width > 50 && s.querySelectorAll('path,rect,text').length > 5)"
+                   ".length;</script></body>"), encoding="utf-8")
+    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'chromium-profile'}", "--proxy-server=127.0.0.1:9",
+                          "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=180)
+    m = re.search(r"<title>charts:(\d+)</title>", out.stdout)
+    assert m, out.stderr[-500:]
+    return int(m.group(1))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import kpi
-from conftest import run_kpi
+from conftest import drawn_charts, run_kpi
 from kpi.report.fmt import fmt_number
 
 PERIOD = "2026-10"
@@ -50,25 +50,7 @@ def test_report_figures_match_totals(monthly, sample_store):
 
 
 def test_report_renders_offline_in_chromium(monthly, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs it)")
-        pytest.skip("chromium not installed")
-    # a copy with a probe script that counts charts that actually have a drawn size
-    probe = tmp_path / "probe.html"
-    probe.write_text(monthly.read_text(encoding="utf-8").replace(
-        "</body>", "<script>document.title = 'charts:' + [...document.querySelectorAll('svg.marks')]"
-                   ".filter(s => s.getBBox().width > 50 && s.querySelectorAll('path,rect,text').length > 5)"
-                   ".length;</script></body>"), encoding="utf-8")
-    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
-                          "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", probe.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    m = re.search(r"<title>charts:(\d+)</title>", out.stdout)
-    assert m, out.stderr[-500:]
-    assert int(m.group(1)) >= 6
+    assert drawn_charts(monthly, tmp_path) >= 6
 
 
 def test_quarterly_and_unit_reports(sample_store, tmp_path):

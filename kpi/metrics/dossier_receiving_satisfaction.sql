@@ -9,6 +9,7 @@ complained AS (
 SELECT e.dossier_code AS entity, e.unit_code, e.procedure_code, e.handling_official_id AS official_id,
        CASE WHEN e.late THEN coalesce(nullif(e.overrun_officials, []), [e.handling_official_id])
             ELSE [e.handling_official_id] END AS charged,
+       e.step_officials AS involved,
        NOT (e.late OR u.dossier_code IS NOT NULL OR c.dossier_code IS NOT NULL) AS in_num,
        true AS in_den, NULL::DOUBLE AS value,
        CASE WHEN e.late THEN 'trễ hạn' WHEN u.dossier_code IS NOT NULL THEN 'đánh giá không hài lòng'

@@ -36,7 +36,6 @@ def render(kind: str, period: str, unit: str | None = None, profile: str | None 
     """Execute the notebook with the parameters, export HTML with inputs hidden; returns (path, seconds)."""
     import nbformat
     import papermill as pm
-    from nbconvert import HTMLExporter
 
     start = time.perf_counter()
     store = str(Path(store or config.default_store()).resolve())
@@ -53,15 +52,22 @@ def render(kind: str, period: str, unit: str | None = None, profile: str | None 
         except pm.PapermillExecutionError as exc:
             raise ReportError(f"sổ tay báo cáo lỗi ở ô {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
         nb = nbformat.read(executed, as_version=4)
-    nb.metadata["title"] = target.stem
+    export_html(nb, target, markdown=False)
+    return target, time.perf_counter() - start
+
+
+def export_html(nb, target: Path, markdown: bool = True) -> Path:
+    """An executed notebook → one offline HTML file (inputs hidden, no script fetched at view time)."""
+    from nbconvert import HTMLExporter
+    nb.metadata["title"] = Path(target).stem
     exporter = HTMLExporter(template_name="kpi766", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            exclude_markdown=True)
+                            exclude_markdown=not markdown)
     body, _ = exporter.from_notebook_node(nb)
     body = body.replace('<html lang="en">', '<html lang="vi">')
     if re.search(r"<script[^>]*\ssrc=|<link[^>]*href=\"https?:", body):
         raise ReportError("báo cáo có tài nguyên tải từ mạng — không được phép")
-    tmp_target = target.with_suffix(".tmp")
+    tmp_target = Path(target).with_suffix(".tmp")
     tmp_target.write_text(body, encoding="utf-8")
     os.replace(tmp_target, target)      # never a half-written report
-    return target, time.perf_counter() - start
+    return Path(target)

@@ -20,7 +20,8 @@ ends AS (
            list(DISTINCT official_id) FILTER (WHERE event = 'step_done' AND step_due_at IS NOT NULL
                                               AND "at" > step_due_at AND official_id IS NOT NULL) AS overrun_officials,
            list(DISTINCT step_name) FILTER (WHERE event = 'step_done' AND step_due_at IS NOT NULL
-                                            AND "at" > step_due_at) AS overrun_steps
+                                            AND "at" > step_due_at) AS overrun_steps,
+           list(DISTINCT official_id) FILTER (WHERE event = 'step_done' AND official_id IS NOT NULL) AS step_officials
     FROM ev GROUP BY dossier_code
 ),
 supp_ev AS (
@@ -45,7 +46,7 @@ base AS (
            d.handling_official_id, d.receiving_official_id,
            coalesce(e.n_req, 0) AS n_req, coalesce(s.supp_wd, 0) AS supp_wd,
            coalesce(s.supp_seconds, 0) AS supp_seconds, coalesce(e.apology, false) AS apology,
-           e.overrun_officials, e.overrun_steps,
+           e.overrun_officials, e.overrun_steps, coalesce(e.step_officials, []) AS step_officials,
            p.max_processing_time, p.time_unit,
            CASE WHEN d.finished_at < $pe THEN d.finished_at ELSE e.fin_ev END AS fin_at,
            CASE WHEN d.returned_at < $pe THEN d.returned_at ELSE e.ret_ev END AS ret_at,

@@ -1,0 +1,89 @@
+"""HTML views for the inspection drill-down (notebook 03) and the officials notebook (04)."""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from .. import inspection, labels
+from ..api import session
+from ..periods import label_vi, parse
+from . import charts
+from . import html as h
+
+
+def units_view(engine, period) -> tuple[str, pd.DataFrame]:
+    d = inspection.late_by_unit(engine, period)
+    top = pd.concat([d.head(15), d[d.handled >= 20].nlargest(15, "late_rate")]).drop_duplicates("unit_code")
+    top = top.assign(level=top.level.map(labels.LEVELS))
+    chart = alt.Chart(top, title="Đơn vị nhiều hồ sơ trễ hạn và tỷ lệ trễ hạn cao").mark_circle(size=90).encode(
+        x=alt.X("late:Q", title="Số hồ sơ trễ hạn"), y=alt.Y("late_rate:Q", title="Tỷ lệ trễ hạn (%)"),
+        color=alt.Color("level:N", title="Khối"), tooltip=["unit_name", "late", alt.Tooltip("late_rate:Q", format=",.2f")]
+    ).properties(width=520, height=300)
+    body = h.figure(charts.svg(chart)) + h.table(top, {
+        "unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"), "handled": ("Phải giải quyết", "int"),
+        "late": ("Trễ hạn", "int"), "late_rate": ("Tỷ lệ trễ", "pct"), "apology": ("Có thư xin lỗi", "int"),
+        "apology_rate": ("Tỷ lệ xin lỗi", "pct")})
+    return h.section(f"1. Đơn vị cần kiểm tra — {label_vi(parse(period))}", body,
+                     "Nhiều hồ sơ trễ nhất (15) và tỷ lệ trễ cao nhất trong các đơn vị có từ 20 hồ sơ (15)."), d
+
+
+def unit_view(engine, period, unit, personal: bool = False, max_rows: int = 50) -> str:
+    name = engine.con.execute("SELECT unit_name FROM units WHERE unit_code = ?", [unit]).fetchone()[0]
+    ap = inspection.apology_coverage(engine, period, unit)
+    procs = inspection.late_by_procedure(engine, period, unit)
+    steps = inspection.step_overruns(engine, period, unit)
+    offs = inspection.late_by_official(engine, period, unit)
+    dossiers = inspection.late_dossiers(engine, period, unit, personal)
+    dossiers["apology"] = dossiers.apology.map({True: "Có", False: "Không"})
+    parts = [h.cards([("Hồ sơ trễ hạn", h.esc(str(ap["late"])), h.esc(name)),
+                      ("Đã gửi thư xin lỗi", h.esc(str(ap["apology"])),
+                       "tỷ lệ " + h.esc(h.FORMATS["pct"](ap["rate"])))])]
+    parts.append("<h3>2. Thủ tục</h3>" + h.table(procs, {
+        "procedure_code": ("Mã TTHC", "text"), "procedure_name": ("Thủ tục", "text"), "handled": ("Phải giải quyết", "int"),
+        "late": ("Trễ hạn", "int"), "late_rate": ("Tỷ lệ trễ", "pct")}, max_rows=15))
+    parts.append("<h3>3. Bước xử lý quá hạn (quy trình nội bộ)</h3>" + h.table(steps, {
+        "step_name": ("Bước", "text"), "full_name": ("Cán bộ giữ bước", "text"), "overruns": ("Số lần quá hạn", "int"),
+        "avg_hours_late": ("Trễ trung bình (giờ)", "num"), "dossiers": ("Số hồ sơ", "int")}, max_rows=15))
+    parts.append("<h3>4. Cán bộ</h3>" + h.table(offs, {
+        "official_id": ("Mã", "text"), "full_name": ("Họ tên", "text"), "handled": ("Hồ sơ", "int"),
+        "late_charged": ("Trễ do cán bộ", "int"), "on_time_rate": ("Tỷ lệ đúng hạn", "pct")}, max_rows=15))
+    cols = {"dossier_code": ("Mã hồ sơ", "text"), "procedure_name": ("Thủ tục", "text"),
+            "received_at": ("Tiếp nhận", "datetime"), "due_at": ("Hẹn trả", "datetime"),
+            "finished_at": ("Hoàn thành", "datetime"), "overdue_wd": ("Ngày trễ", "int"),
+            "overrun_steps": ("Bước quá hạn", "text"), "apology": ("Thư xin lỗi", "text")}
+    if personal:
+        cols.update({"applicant_name": ("Người nộp", "text"), "applicant_phone": ("Điện thoại", "text")})
+    parts.append("<h3>5. Hồ sơ trễ hạn</h3>" + h.table(dossiers, cols, max_rows=max_rows))
+    note = ("Đang hiển thị thông tin cá nhân của người nộp (chạy với allow_personal=True) — không công bố."
+            if personal else "Không hiển thị thông tin cá nhân của người nộp.")
+    return h.section(f"Đi sâu: {name} ({unit})", "".join(parts), note)
+
+
+def officials_view(engine, period, unit=None) -> str:
+    o = inspection.officials(engine, period, unit).sort_values(["index", "official_id"])
+    o["metrics"] = o.metrics.map(lambda m: "; ".join(labels.METRICS.get(c.strip(), c) for c in m.split(",")))
+    hist = inspection.officials_history(engine, period, unit, months=6)
+    worst = o.head(8).official_id
+    hh = hist[hist.official_id.isin(worst)].copy()
+    hh["period_label"] = hh.period.map(lambda p: label_vi(parse(p)).replace("Tháng ", ""))
+    chart = alt.Chart(hh, title="Lịch sử chỉ số cá nhân — 8 cán bộ thấp nhất kỳ này").mark_line(point=True).encode(
+        x=alt.X("period_label:N", sort=list(dict.fromkeys(hh.period_label)), title=None),
+        y=alt.Y("index:Q", title="Chỉ số cá nhân", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("full_name:N", title="Cán bộ"),
+        tooltip=["full_name", "period_label", alt.Tooltip("index:Q", format=",.2f")]).properties(width=520, height=280)
+    dist = o.groupby("grade_label").size().reset_index(name="n")
+    dchart = alt.Chart(dist, title="Phân bố xếp loại cán bộ").mark_bar().encode(
+        x=alt.X("grade_label:N", sort=charts.GRADE_ORDER, title=None), y=alt.Y("n:Q", title="Số cán bộ"),
+        color=alt.Color("grade_label:N", scale=charts.GRADE_SCALE, legend=None)).properties(width=360, height=200)
+    steps = inspection.step_overruns(engine, period, unit) if unit else inspection.step_overruns(
+        engine, period, engine.con.execute("SELECT unit_code FROM units WHERE level='province'").fetchone()[0])
+    body = h.figure(charts.svg(dchart)) + h.figure(charts.svg(chart))
+    body += h.table(o, {"official_id": ("Mã", "text"), "full_name": ("Họ tên", "text"), "unit_name": ("Đơn vị", "text"),
+                        "earned": ("Điểm đạt", "num"), "maximum": ("Điểm tối đa", "num"), "index": ("Chỉ số", "num"),
+                        "grade": ("Xếp loại", "grade"), "metrics": ("Tính trên các chỉ số", "text")}, max_rows=40)
+    body += "<h3>Bước xử lý quá hạn theo cán bộ</h3>" + h.table(steps, {
+        "full_name": ("Cán bộ", "text"), "step_name": ("Bước", "text"), "overruns": ("Số lần", "int"),
+        "avg_hours_late": ("Trễ TB (giờ)", "num")}, max_rows=20)
+    return h.section(f"Cán bộ — {label_vi(parse(period))}", body,
+                     "Chỉ số cá nhân = điểm đạt trên các chỉ số gắn với cán bộ ÷ điểm tối đa của chúng × 100; "
+                     "chỉ số không có hồ sơ để tính thì không đưa vào.")
