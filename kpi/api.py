@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
-from pathlib import Path
 
 import pandas as pd
 

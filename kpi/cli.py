@@ -193,7 +193,8 @@ def cmd_report(args) -> int:
     except ReportError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 1
-    print(f"Đã ghi {path} ({path.stat().st_size / 1024:,.0f} KB) trong {secs:.1f} giây.".replace(",", "."))
+    from .report.fmt import fmt_int, fmt_number
+    print(f"Đã ghi {path} ({fmt_int(path.stat().st_size / 1024)} KB) trong {fmt_number(secs, 1)} giây.")
     return 0
 
 
@@ -219,7 +220,6 @@ def cmd_publish(args) -> int:
 
 def cmd_portal(args) -> int:
     from . import api, portal
-    from .load import LoadError
     from .periods import PeriodError, parse
     from .scoring import ProfileError
     from .store import StoreError

@@ -321,10 +321,8 @@ def make_dossiers(rng, units, quality, officials, slowness, procedures, months, 
     status[supp_open] = "supplement"
     just_in = (received.values > cutoff - np.timedelta64(1, "D")) & (outcome == "done")
     status[just_in & ~supp_open] = "received"
-    open_ = np.isin(status, ["processing", "supplement", "received"])
     finished_col = np.where(np.isin(status, ["finished", "returned"]), finished, np.datetime64("NaT"))
     returned_col = np.where(status == "returned", returned, np.datetime64("NaT"))
-    ended_other = np.isin(status, ["rejected", "withdrawn", "stopped"])
     other_at = received.values + (np.ceil(used * 0.3).astype(int) * 24 + 4).astype("timedelta64[h]")
     other_at = np.minimum(other_at, cutoff)
 
@@ -343,7 +341,6 @@ def make_dossiers(rng, units, quality, officials, slowness, procedures, months, 
     obligation = fee > 0
     paid = np.where(obligation & (rng.random(n) < np.clip(0.02 + 0.9 * q ** 1.5, 0, 0.97)),
                     rng.choice(["1", "2"], n, p=[0.7, 0.3]), "0")
-    paper = p.paper_result_required.to_numpy() == "1"
     e_result = np.isin(status, ["finished", "returned"]) & (rng.random(n) < np.clip(0.1 + 0.9 * q, 0, 0.99))
     digitized = rng.random(n) < np.clip(0.1 + 0.9 * q, 0, 0.99)
     reused = rng.random(n) < np.clip(0.85 * q ** 1.5, 0, 0.95)

@@ -46,7 +46,17 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
         raise StoreError(f"Không mở được kho dữ liệu {path}: {str(exc).splitlines()[0]}") from None
     if not read_only:
         ensure_schema(con)
+    elif _outdated(con):
+        # a store made by an older version: add the missing tables once, then read as asked
+        con.close()
+        connect(path).close()
+        return connect(path, read_only=True)
     return con
+
+
+def _outdated(con) -> bool:
+    have = {r[0] for r in run(con, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
+    return not ({*TABLES, "published_scores", "quarantine", "loaded_files", "calendar"} <= have)
 
 
 def run(con, sql: str, params=None) -> list:

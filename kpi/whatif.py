@@ -10,11 +10,9 @@
 """
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from .api import ScopeError, _check_unit, scores_with, totals_with
+from .api import _check_unit, scores_with, totals_with
 from .calendar import working_days_between
 from .periods import parse
 from .report.fmt import round_half_up

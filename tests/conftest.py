@@ -37,6 +37,25 @@ def sample_store(sample_dir, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def hw(tmp_path_factory):
+    """The hand-worked province (tests/data/handworked) loaded into a store; copy it before changing it."""
+    from kpi.load import load_paths
+    from kpi.store import connect
+    path = tmp_path_factory.mktemp("hw") / "kpi.duckdb"
+    con = connect(path)
+    load_paths(con, [ROOT / "tests" / "data" / "handworked"], progress=False)
+    con.close()
+    return path
+
+
+@pytest.fixture
+def hw_copy(hw, tmp_path):
+    dst = tmp_path / "hw.duckdb"
+    shutil.copy(hw, dst)
+    return dst
+
+
 @pytest.fixture
 def store_copy(sample_store, tmp_path):
     dst = tmp_path / "kpi.duckdb"

@@ -30,20 +30,6 @@ def _file_hash(p):
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def cp1258(text: str) -> bytes:
-    """Encode as Windows-1258 does: precomposed where the code page has it, else base + tone mark."""
-    import unicodedata
-    out = b""
-    for ch in text:
-        try:
-            out += ch.encode("cp1258")
-        except UnicodeEncodeError:
-            d = unicodedata.normalize("NFD", ch)
-            out += unicodedata.normalize("NFC", d[:2]).encode("cp1258") + d[2:].encode("cp1258") \
-                if len(d) > 2 else d.encode("cp1258")
-    return out
-
-
 def _load(store, path):
     return run_kpi("load", "-q", "--store", store, path)
 
@@ -57,18 +43,6 @@ def _quarantine(store):
 
 def _row(code, unit, proc, received="2026-08-03 09:00:00", due="2026-08-10 09:00:00", fee="0", finished=""):
     return f"{code},{proc},{unit},1,{received},{due},{finished},processing,{fee}\n"
-
-
-def test_windows_1258_file_loads_with_diacritics(tmp_path, base):
-    store, unit, proc = base
-    # 'Hòa' in Windows-1258 uses a base letter + combining tone mark: it must come back as NFC text
-    f = tmp_path / "units_cp1258.csv"
-    f.write_bytes(cp1258("unit_code,unit_name,parent_code,level\nX1,UBND xã Hòa Thành Mới,H44,commune\n"))
-    r = _load(store, f)
-    assert r.returncode == 0, r.stderr
-    con = connect(store, read_only=True)
-    assert run(con, "SELECT unit_name FROM units WHERE unit_code = 'X1'")[0][0] == "UBND xã Hòa Thành Mới"
-    con.close()
 
 
 def test_utf16_and_bom_and_semicolons(tmp_path, base):

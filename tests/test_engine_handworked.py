@@ -11,26 +11,15 @@ August 2026. D1 (department, procedure PR1: 5 working days, fee, paper result):
   L no due date: 6 working days used > 5 → late · M rejected on time · N returned only, late
   ON_TIME = 7/13.  C1 (commune): PC1 3 wd, PH 8 hours; only C1-H2 (25 h) is late: 3/4.
 """
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import kpi
 from conftest import ROOT, run_kpi
-from kpi.load import load_paths
 from kpi.store import connect
 
 DATA = ROOT / "tests" / "data" / "handworked"
-
-
-@pytest.fixture(scope="module")
-def hw(tmp_path_factory):
-    path = tmp_path_factory.mktemp("hw") / "kpi.duckdb"
-    con = connect(path)
-    load_paths(con, [DATA], progress=False)
-    con.close()
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,10 @@
 """Properties on the sample province: bounds, roll-up = recount, monotonicity, all grade bands."""
-import shutil
 
 import duckdb
-import pandas as pd
 import pytest
 
 import kpi
-from kpi.store import connect, run
+from kpi.store import connect
 
 PERIOD = "2026-10"
 

@@ -2,7 +2,6 @@
 killed mid-way, privacy scans and injection in every output."""
 import csv
 import hashlib
-import os
 import re
 import shutil
 import signal
@@ -14,11 +13,8 @@ import pandas as pd
 import pytest
 
 from conftest import KPI, ROOT, run_kpi
-from kpi.load import load_paths
-from kpi.store import connect
 
 BAD = ROOT / "tests" / "data" / "bad"
-HW = ROOT / "tests" / "data" / "handworked"
 MANIFEST = list(csv.DictReader(open(BAD / "MANIFEST.csv", encoding="utf-8")))
 
 
@@ -26,15 +22,6 @@ def test_corpus_is_large_and_described():
     assert len(MANIFEST) >= 30
     assert all(m["description"] and m["expect"] in ("load", "quarantine", "reject") for m in MANIFEST)
     assert {p.name for p in BAD.iterdir()} >= {m["file"] for m in MANIFEST}
-
-
-@pytest.fixture(scope="module")
-def hw_store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("hw") / "kpi.duckdb"
-    con = connect(path)
-    load_paths(con, [HW], progress=False)
-    con.close()
-    return path
 
 
 def _snapshot(store):
@@ -50,9 +37,8 @@ def _snapshot(store):
 
 
 @pytest.mark.parametrize("case", MANIFEST, ids=[m["file"] for m in MANIFEST])
-def test_corpus_file(case, hw_store, tmp_path):
-    store = tmp_path / "kpi.duckdb"
-    shutil.copy(hw_store, store)
+def test_corpus_file(case, hw_copy):
+    store = hw_copy
     before = _snapshot(store)
     r = run_kpi("load", "--store", store, BAD / case["file"])
     assert "Traceback" not in r.stderr + r.stdout
@@ -83,9 +69,8 @@ def test_corpus_file(case, hw_store, tmp_path):
             assert file.endswith(case["file"]) and line >= 2 and column and case["message"] in reason
 
 
-def test_encodings_and_dates_are_understood(hw_store, tmp_path):
-    store = tmp_path / "kpi.duckdb"
-    shutil.copy(hw_store, store)
+def test_encodings_and_dates_are_understood(hw_copy):
+    store = hw_copy
     for f in ("dossiers_day_month.csv", "dossiers_excel_serial.csv", "units_cp1258.csv", "units_utf16.csv"):
         assert run_kpi("load", "--store", store, BAD / f).returncode == 0
     con = duckdb.connect(str(store), read_only=True)
@@ -97,9 +82,8 @@ def test_encodings_and_dates_are_understood(hw_store, tmp_path):
     assert names == {"X01": "UBND xã Hòa Thành Mới", "X02": "Phường Mười Sáu"}
 
 
-def test_injection_neutralised_in_every_output(hw_store, tmp_path):
-    store = tmp_path / "kpi.duckdb"
-    shutil.copy(hw_store, store)
+def test_injection_neutralised_in_every_output(hw_copy, tmp_path):
+    store = hw_copy
     for f in ("units_formula.csv", "units_html_script.csv"):
         assert run_kpi("load", "--store", store, BAD / f).returncode == 0
     con = duckdb.connect(str(store))

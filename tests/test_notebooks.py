@@ -3,7 +3,6 @@ rendered HTML shows drawn charts in Chromium with no network."""
 import nbformat
 import pandas as pd
 import papermill as pm
-import pytest
 
 from conftest import ROOT, drawn_charts
 from kpi.report.runner import export_html

@@ -1,7 +1,5 @@
 """The national portal's published figures: every endpoint shape, rescoring, revisions, bad files,
 and reconciliation that finds the sample's unsynced dossiers."""
-import json
-import shutil
 
 import duckdb
 import pandas as pd
@@ -10,11 +8,10 @@ import pytest
 import kpi
 from conftest import ROOT, run_kpi
 from kpi import portal
-from kpi.load import LoadError, load_paths
-from kpi.store import connect
+
+
 
 PORTAL = ROOT / "tests" / "data" / "portal"
-HW = ROOT / "tests" / "data" / "handworked"
 
 
 def test_every_endpoint_parses_into_the_long_table():
@@ -64,20 +61,11 @@ def test_cli_check_writes_csv_and_reports_match_rate(tmp_path):
     assert r.returncode == 0 and "ON_TIME" in r.stdout and "100,00%" not in r.stdout.split("ON_TIME")[1].splitlines()[0]
 
 
-@pytest.fixture
-def hw_store(tmp_path):
-    path = tmp_path / "kpi.duckdb"
-    con = connect(path)
-    load_paths(con, [HW], progress=False)
-    con.close()
-    return path
-
-
-def test_load_matches_units_and_keeps_revisions(hw_store):
-    r = run_kpi("load", "-q", "--store", hw_store, PORTAL)
+def test_load_matches_units_and_keeps_revisions(hw_copy):
+    r = run_kpi("load", "-q", "--store", hw_copy, PORTAL)
     assert r.returncode == 0, r.stderr
     assert "UBND xã Không Có" in r.stdout          # reported, not dropped
-    con = duckdb.connect(str(hw_store), read_only=True)
+    con = duckdb.connect(str(hw_copy), read_only=True)
     rows = con.execute("SELECT unit_name, unit_code, matched FROM published_scores WHERE endpoint = 'transparency' "
                        "AND metric_code = '_GROUP'").fetchall()
     assert ("Sở Thử Nghiệm - Tỉnh Thử Nghiệm", "D1", True) in rows
@@ -87,7 +75,7 @@ def test_load_matches_units_and_keeps_revisions(hw_store):
     n_files = con.execute("SELECT count(DISTINCT file) FROM published_scores WHERE endpoint = 'dvc-progress-tree'").fetchone()[0]
     con.close()
     assert n_files == 2 and len(cur) == 1 and "20260915" in cur[0][0]   # the newer capture is current
-    again = run_kpi("load", "-q", "--store", hw_store, PORTAL)
+    again = run_kpi("load", "-q", "--store", hw_copy, PORTAL)
     assert "đã nạp trước đó" in again.stdout
 
 
@@ -98,16 +86,16 @@ def test_load_matches_units_and_keeps_revisions(hw_store):
     ("something_2026-08.json", '{"code": "OK", "data": {"items": []}}', "điểm cuối"),
     ("transparency.json", '{"code": "OK", "data": {"overview": {"metrics": []}, "evaluation": []}}', "kỳ"),
 ])
-def test_bad_portal_files_are_one_line_errors(hw_store, tmp_path, name, content, needle):
+def test_bad_portal_files_are_one_line_errors(hw_copy, tmp_path, name, content, needle):
     f = tmp_path / name
     f.write_text(content, encoding="utf-8")
-    before = duckdb.connect(str(hw_store), read_only=True)
+    before = duckdb.connect(str(hw_copy), read_only=True)
     n = before.execute("SELECT count(*) FROM published_scores").fetchone()[0]
     before.close()
-    r = run_kpi("load", "--store", hw_store, f)
+    r = run_kpi("load", "--store", hw_copy, f)
     assert r.returncode == 1 and needle in r.stderr and name in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
-    after = duckdb.connect(str(hw_store), read_only=True)
+    after = duckdb.connect(str(hw_copy), read_only=True)
     assert after.execute("SELECT count(*) FROM published_scores").fetchone()[0] == n
     after.close()
 

@@ -1,9 +1,6 @@
 """Reports and the publication package: real Papermill runs, figures checked against kpi.totals,
 offline rendering in headless Chromium, no personal data, no injection."""
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import duckdb
@@ -66,7 +63,6 @@ def test_unit_report_has_only_its_own_dossiers(sample_store, tmp_path):
     con = duckdb.connect(str(sample_store), read_only=True)
     dept = con.execute("SELECT unit_code FROM units WHERE level = 'department' AND valid_to IS NULL "
                        "ORDER BY unit_code LIMIT 1 OFFSET 2").fetchone()[0]
-    codes = [r[0] for r in con.execute("SELECT dossier_code FROM dossiers WHERE received_at >= '2026-09-01'").fetchall()]
     con.close()
     out = tmp_path / "u.html"
     r = run_kpi("report", "unit", "--unit", dept, "--period", PERIOD, "--store", sample_store, "--out", out, "-q")

@@ -2,7 +2,6 @@ import hashlib
 import json
 
 import pandas as pd
-import pytest
 
 from conftest import run_kpi
 from kpi.load import load_paths

@@ -9,11 +9,9 @@ import pytest
 from kpi import whatif
 from kpi.api import session
 
-from test_engine_handworked import hw  # noqa: F401  (the module-scoped store fixture)
-
 
 @pytest.fixture
-def engine(hw):  # noqa: F811
+def engine(hw):
     with session(hw) as e:
         yield e
 

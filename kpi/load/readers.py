@@ -83,7 +83,7 @@ def read_csv(path: Path) -> list[Sheet]:
 def _csv_lines(text: str, delim: str, n: int) -> list[int]:
     """Physical line where each record starts (exact even with quoted newlines)."""
     if '"' not in text:
-        lines, ln = [], 1
+        lines = []
         for i, line in enumerate(text.splitlines()[1:], start=2):
             if line.strip():
                 lines.append(i)

@@ -5,7 +5,6 @@ import altair as alt
 import pandas as pd
 
 from .. import inspection, labels
-from ..api import session
 from ..periods import label_vi, parse
 from . import charts
 from . import html as h

@@ -1,7 +1,6 @@
 """Vietnamese number and date formats: 97,75% · 1.234.567 · 25/08/2026."""
 from __future__ import annotations
 
-import datetime as dt
 import math
 from decimal import ROUND_HALF_UP, Decimal
 

@@ -65,9 +65,9 @@ def render_differences(r: Reconciliation, top: int = 25) -> str:
                      h.esc(str(int(r.rec[r.rec.unit_code.notna()].groupby('metric_code').unsynced.max().sum()
                                    if len(r.rec) else 0))), "tổng theo chỉ số, cấp tỉnh")])
     body += h.table(d, {"unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"), "metric_label": ("Chỉ số", "text"),
-                        "our_numerator": ("Tử số (tỉnh)", "num"), "our_denominator": ("Mẫu số (tỉnh)", "num"),
-                        "published_numerator": ("Tử số (Cổng)", "num"),
-                        "published_denominator": ("Mẫu số (Cổng)", "num"), "diff": ("Điểm lệch", "num"),
+                        "our_numerator": ("Tử số (tỉnh)", "int"), "our_denominator": ("Mẫu số (tỉnh)", "int"),
+                        "published_numerator": ("Tử số (Cổng)", "int"),
+                        "published_denominator": ("Mẫu số (Cổng)", "int"), "diff": ("Điểm lệch", "num"),
                         "explanation": ("Nguyên nhân", "text")}, max_rows=top)
     return h.section("Chênh lệch lớn nhất và nguyên nhân", body)
 
