@@ -61,9 +61,9 @@ def render_differences(r: Reconciliation, top: int = 25) -> str:
     d["metric_label"] = d.metric_code.map(lambda c: labels.METRICS.get(c, c))
     n_ok = int((r.rec.explanation == "khớp").sum())
     body = h.cards([("Cặp đơn vị × chỉ số khớp", h.esc(f"{n_ok}/{len(r.rec)}"), "điểm lệch ≤ 0,015 và số đếm bằng nhau"),
-                    ("Hồ sơ chưa đồng bộ giải thích chênh lệch",
-                     h.esc(str(int(r.rec[r.rec.unit_code.notna()].groupby('metric_code').unsynced.max().sum()
-                                   if len(r.rec) else 0))), "tổng theo chỉ số, cấp tỉnh")])
+                    ("Hồ sơ chưa đồng bộ lên Cổng DVCQG",
+                     h.esc(str(int(r.rec.unsynced.max()) if len(r.rec) else 0)),
+                     "cấp tỉnh, ở chỉ số có nhiều hồ sơ nhất — Cổng không thấy các hồ sơ này")])
     body += h.table(d, {"unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"), "metric_label": ("Chỉ số", "text"),
                         "our_numerator": ("Tử số (tỉnh)", "int"), "our_denominator": ("Mẫu số (tỉnh)", "int"),
                         "published_numerator": ("Tử số (Cổng)", "int"),
