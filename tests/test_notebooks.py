@@ -30,6 +30,8 @@ def test_inspection_drilldown_hides_personal_data_unless_asked(sample_store, sam
     names = set(pd.read_csv(sample_dir / "dossiers.csv", dtype=str).applicant_name)
     html, text = run("03_inspection_drilldown", tmp_path, store=str(sample_store), period=PERIOD, exercise_widgets=True)
     assert "Đi sâu" in text and "Bước xử lý quá hạn" in text and "thư xin lỗi" in text
+    # the what-if and month-end projection for the running month (data until 20/11/2026)
+    assert "tính đến 20/11/2026" in text and "Dự báo cuối kỳ" in text and "Mục tiêu tháng này" in text
     assert not any(n in text for n in names)
     assert drawn_charts(html, tmp_path) >= 1
     _, text = run("03_inspection_drilldown", tmp_path, store=str(sample_store), period=PERIOD, allow_personal=True)

@@ -86,3 +86,40 @@ def officials_view(engine, period, unit=None) -> str:
     return h.section(f"Cán bộ — {label_vi(parse(period))}", body,
                      "Chỉ số cá nhân = điểm đạt trên các chỉ số gắn với cán bộ ÷ điểm tối đa của chúng × 100; "
                      "chỉ số không có hồ sơ để tính thì không đưa vào.")
+
+
+def whatif_view(engine, unit, as_of=None) -> str:
+    """The running month for one unit: the figure today, the month-end projection, and what would change it."""
+    from .. import whatif
+    from .fmt import fmt_date, fmt_number, fmt_pct
+    newest = engine.con.execute("SELECT max(received_at) FROM dossiers").fetchone()[0]
+    as_of = pd.Timestamp(as_of or newest).date()
+    month = f"{as_of:%Y-%m}"
+    name = engine.con.execute("SELECT unit_name FROM units WHERE unit_code = ?", [unit]).fetchone()[0]
+    proj = whatif.projection(engine, month, unit, as_of)
+    proj["grade_code"] = proj.grade
+    parts = [h.table(proj, {"label": ("Kịch bản", "text"), "on_time_numerator": ("Đúng hạn", "num"),
+                            "on_time_denominator": ("Phải giải quyết", "int"), "on_time_points": ("Điểm TDGQ", "num"),
+                            "total": ("Tổng điểm", "num"), "grade_code": ("Xếp loại", "grade")})]
+    p = proj.set_index("scenario").loc["expected"]
+    parts.append(f'<p class="note">Dự báo dùng tỷ lệ đúng hạn 3 tháng trước ({h.esc(fmt_pct(100 * p.p_on_time))}) cho '
+                 f'{int(p.at_risk)} hồ sơ đến hạn trong tháng, và {int(p.arrivals)} hồ sơ dự kiến tiếp nhận thêm '
+                 'từ nay đến cuối tháng (coi là đúng hạn).</p>')
+    w = whatif.what_if_finished(engine, month, unit, as_of)
+    parts.append("<h3>Nếu giải quyết ngay hôm nay các hồ sơ đang mở đến hạn hoặc đã quá hạn</h3>" + h.table(w, {
+        "scenario": ("Kịch bản", "text"), "on_time_points": ("Điểm TDGQ dự báo", "num"), "total": ("Tổng điểm dự báo", "num"),
+        "grade": ("Xếp loại", "grade"), "change": ("Thay đổi", "change"), "note": ("Ghi chú", "text")}))
+    need = whatif.needed_for_next_band(engine, month, unit, as_of)
+    if need["target"] is None:
+        msg = "Đơn vị đã ở mức cao nhất."
+    elif need["needed"] is None:
+        msg = f"Chỉ riêng hồ sơ đúng hạn không đủ để đạt {fmt_number(need['target'], 0)} điểm trong tháng này."
+    else:
+        msg = (f"Cần thêm <b>{need['needed']}</b> hồ sơ giải quyết đúng hạn để đạt mức "
+               f"{h.badge(need['next_grade'])} ({fmt_number(need['target'], 0)} điểm).")
+    parts.append(f"<h3>Mục tiêu tháng này</h3><p>{msg}</p>")
+    r = whatif.what_if_rate(engine, month, unit, "ONLINE_SUBMISSION", 50, as_of)
+    parts.append(f"<p>Nếu tỷ lệ nộp trực tuyến đạt 50% (hiện {h.esc(fmt_pct(r['rate']))}): điểm chỉ số "
+                 f"{h.esc(fmt_number(r['points']))} → {h.esc(fmt_number(r['new_points']))}, tổng điểm "
+                 f"{h.esc(fmt_number(r['total']))} → {h.esc(fmt_number(r['new_total']))} {h.badge(r['new_grade'])}.</p>")
+    return h.section(f"Tháng đang chạy — {name}, tính đến {fmt_date(as_of)}", "".join(parts))
