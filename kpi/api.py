@@ -9,6 +9,7 @@ import pandas as pd
 from . import labels
 from .engine import Engine, available_metrics
 from .periods import Period, parse
+from .schema import PERSONAL_COLUMNS
 from .scoring import grade, group_points, load_profile, rank_min, score_frame
 from .store import StoreError, connect, run
 
@@ -87,13 +88,18 @@ def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
             raise ScopeError(f"đơn vị '{unit}' không tồn tại trong kỳ {p.label}")
     codes = _metric_codes(engine, include_tracked)
     counts = pd.concat([engine.count(c, p, mode=mode, merged=merged) for c in codes], ignore_index=True)
-    grid = units[["unit_code", "unit_name"]].merge(pd.DataFrame({"metric_code": codes}), how="cross")
-    grid = grid.merge(counts.rename(columns={"scope_code": "unit_code"}), on=["unit_code", "metric_code"], how="left")
-    grid["numerator"] = grid.numerator.fillna(0)
-    grid["denominator"] = grid.denominator.fillna(0)
-    scored = score_frame(grid, engine.profile)
+    scored = score_frame(_grid(units[["unit_code", "unit_name"]], "unit_code", codes, counts), engine.profile)
     scored.insert(0, "period", p.label)
     return scored[SCORE_COLUMNS].reset_index(drop=True)
+
+
+def _grid(entities: pd.DataFrame, key: str, codes: list[str], counts: pd.DataFrame) -> pd.DataFrame:
+    """Every entity × every metric, with its counts (0 / 0 where nothing was counted)."""
+    grid = entities.merge(pd.DataFrame({"metric_code": codes}), how="cross")
+    grid = grid.merge(counts.rename(columns={"scope_code": key}), on=[key, "metric_code"], how="left")
+    grid["numerator"] = grid.numerator.fillna(0)
+    grid["denominator"] = grid.denominator.fillna(0)
+    return grid
 
 
 def _procedure_scores(engine, p, unit, procedure, include_tracked):
@@ -124,12 +130,7 @@ def _official_scores(engine, p, official, unit):
     elif unit:
         offs = offs[offs.unit_code.isin(engine.scope_members(unit))]
     counts = pd.concat([engine.count(c, p, by="official") for c in codes], ignore_index=True)
-    grid = offs.merge(pd.DataFrame({"metric_code": codes}), how="cross")
-    grid = grid.merge(counts.rename(columns={"scope_code": "official_id"}), on=["official_id", "metric_code"],
-                      how="left")
-    grid["numerator"] = grid.numerator.fillna(0)
-    grid["denominator"] = grid.denominator.fillna(0)
-    scored = score_frame(grid, engine.profile)
+    scored = score_frame(_grid(offs, "official_id", codes, counts), engine.profile)
     # a metric with nothing to count does not apply to this official: neither earned nor maximum
     scored.loc[scored.denominator == 0, "points"] = pd.NA
     scored.insert(0, "period", p.label)
@@ -153,8 +154,7 @@ def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
                 as_of=None, merged: bool = False, view: str = "portal", compare: bool = True) -> pd.DataFrame:
     """Per unit: total, grade, ranks, change versus the previous period of the same kind, and the groups."""
     p = parse(period, _as_date(as_of))
-    s = scores_with(engine, p, scope, unit, subtree, None if p.as_of is None else p.as_of, merged,
-                    include_tracked=False)
+    s = scores_with(engine, p, scope, unit, subtree, p.as_of, merged, include_tracked=False)
     out = _totals_from_scores(engine, s, view)
     levels = engine.con.execute("SELECT unit_code, level FROM units").df()
     out = out.merge(levels, on="unit_code", how="left")
@@ -167,7 +167,7 @@ def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
     out["rank"] = out["rank"].astype("Int64")
     out["rank_in_level"] = out["rank_in_level"].astype("Int64")
     out["previous_total"] = pd.NA
-    if compare and p.kind != "range" or compare and p.kind == "range":
+    if compare:
         try:
             prev = scores_with(engine, p.previous(), scope, unit, subtree, None, merged, include_tracked=False)
             pt = _totals_from_scores(engine, prev, view)[["unit_code", "total"]].rename(
@@ -234,7 +234,7 @@ def evidence_with(engine: Engine, metric_code: str, unit_code: str | None, perio
     if ev.entity.str.contains("-", regex=False).any():
         cols = "dossier_code, received_at, due_at, finished_at, status, channel"
         if personal:
-            cols += ", applicant_name, applicant_id_number, applicant_phone, applicant_address"
+            cols += ", " + ", ".join(PERSONAL_COLUMNS)
         d = engine.con.execute(f"SELECT {cols} FROM dossiers").df()
         ev = ev.merge(d, left_on="entity", right_on="dossier_code", how="left").drop(columns="dossier_code")
     ev.insert(0, "metric_code", metric_code)

@@ -8,6 +8,7 @@ overrunning step).
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import lru_cache
 
@@ -48,7 +49,8 @@ class Engine:
 
     def values(self, period: Period) -> dict:
         months = {"month": 1, "quarter": 3, "half": 6, "9m": 9, "year": 12}.get(period.kind, 0)
-        v = {"ps": period.start_ts, "pe": period.end_ts, "months": months}
+        v = {"ps": period.start_ts, "pe": period.end_ts, "months": months,
+             "period_last": dt.datetime.combine(period.last, dt.time())}
         v.update({k: val for k, val in self.profile.items() if isinstance(val, (int, float))})
         return v
 
@@ -80,7 +82,7 @@ class Engine:
         succ = "s.current_code" if merged else "c.unit_code"
         if mode == "own":
             sql = f"""CREATE OR REPLACE TEMP TABLE _scope_units AS
-                SELECT DISTINCT {succ if merged else 'c.unit_code'} AS scope_code, c.unit_code
+                SELECT DISTINCT {succ} AS scope_code, c.unit_code
                 FROM _closure c JOIN _successor s ON s.unit_code = c.unit_code WHERE c.ancestor = c.unit_code
                 UNION
                 SELECT DISTINCT cl.ancestor, cl.unit_code FROM _closure cl JOIN units u ON u.unit_code = cl.ancestor

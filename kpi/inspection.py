@@ -6,8 +6,7 @@ import pandas as pd
 
 from .api import official_index, scores_with
 from .periods import parse
-
-PERSONAL = "applicant_name, applicant_id_number, applicant_phone, applicant_address"
+from .schema import PERSONAL_COLUMNS
 
 
 def late_by_unit(engine, period) -> pd.DataFrame:
@@ -57,7 +56,7 @@ def late_dossiers(engine, period, unit, personal: bool = False) -> pd.DataFrame:
     d = engine.query("late_dossiers", p)
     d = d[d.unit_code.isin(engine.scope_members(unit))]
     if personal:
-        extra = engine.con.execute(f"SELECT dossier_code, {PERSONAL} FROM dossiers").df()
+        extra = engine.con.execute(f"SELECT dossier_code, {', '.join(PERSONAL_COLUMNS)} FROM dossiers").df()
         d = d.merge(extra, on="dossier_code", how="left")
     return d.reset_index(drop=True)
 

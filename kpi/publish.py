@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .schema import PERSONAL_COLUMNS
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -58,7 +60,6 @@ LATE_LIST_COLUMNS = {"stt": "STT", "dossier_code": "Mã hồ sơ", "unit_name": 
 ONLINE_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Tên đơn vị", "level_label": "Khối",
                   "received": "Số hồ sơ tiếp nhận", "online": "Số hồ sơ trực tuyến", "online_rate": "Tỷ lệ hồ sơ trực tuyến (%)",
                   "services": "Số DVC trực tuyến", "services_used": "DVC trực tuyến có hồ sơ"}
-PERSONAL_COLUMNS = ("applicant_name", "applicant_id_number", "applicant_phone", "applicant_address")
 
 
 def package_frames(engine, period) -> dict[str, pd.DataFrame]:

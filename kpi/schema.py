@@ -215,6 +215,9 @@ _t(Table("owners", (
 ), key=("unit_code", "metric_code"), file_aliases=("owners", "phu_trach"),
    references={"unit_code": ("units", "unit_code")}))
 
+# Applicant personal data: never in a publication output.
+PERSONAL_COLUMNS = tuple(c.name for c in TABLES["dossiers"].columns if c.personal)
+
 # Load order: referenced tables first, so one folder loads in one go.
 LOAD_ORDER = ["units", "officials", "procedures", "publication_decisions", "online_services", "dossiers",
               "dossier_events", "feedback", "ratings", "certified_copy_units", "national_report", "owners"]

@@ -27,17 +27,8 @@ def _on_time_total(engine, p, unit):
 
 
 def _states(engine, p, unit):
-    engine.prepare(p)
-    sql = (engine_queries_dir() / "projection.sql").read_text(encoding="utf-8")
-    v = engine.values(p)
-    v["period_last"] = pd.Timestamp(p.last)
-    df = engine.con.execute(sql, {"period_last": v["period_last"]}).df()
+    df = engine.query("projection", p)
     return df[df.unit_code.isin(engine.scope_members(unit))]
-
-
-def engine_queries_dir():
-    from . import config
-    return config.PACKAGE_DIR / "queries"
 
 
 def historical_on_time_rate(engine, p, unit) -> float | None:
