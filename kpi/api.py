@@ -204,14 +204,15 @@ def totals(period, scope: str = "unit", unit: str | None = None, subtree: bool =
         return totals_with(engine, period, scope, unit, subtree, as_of, merged, view, compare)
 
 
-def official_index(scored: pd.DataFrame) -> pd.DataFrame:
-    """An official's index = points earned on the applicable metrics ÷ their maximum × 100."""
+def official_index(scored: pd.DataFrame, profile=None) -> pd.DataFrame:
+    """An official's index = points earned on the applicable metrics ÷ their maximum × 100, graded with the
+    profile's bands."""
     s = scored[scored.points.notna() & (scored.max_points > 0)]
     g = s.groupby(["period", "official_id", "full_name", "unit_code", "unit_name"], dropna=False).agg(
         earned=("points", "sum"), maximum=("max_points", "sum"),
         metrics=("metric_code", lambda x: ", ".join(x))).reset_index()
     g["index"] = 100 * g.earned.astype(float) / g.maximum.astype(float)
-    g["grade"] = g["index"].map(lambda t: grade(t))
+    g["grade"] = g["index"].map(lambda t: grade(t, profile))
     g["grade_label"] = g.grade.map(labels.GRADES)
     return g
 

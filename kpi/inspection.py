@@ -68,7 +68,7 @@ def apology_coverage(engine, period, unit) -> dict:
 
 
 def officials(engine, period, unit=None) -> pd.DataFrame:
-    return official_index(scores_with(engine, parse(period), scope="official", unit=unit))
+    return official_index(scores_with(engine, parse(period), scope="official", unit=unit), engine.profile)
 
 
 def officials_history(engine, period, unit=None, months: int = 6) -> pd.DataFrame:

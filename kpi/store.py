@@ -72,17 +72,26 @@ def table_ddl(name: str) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for name in TABLES:
-        run(con, table_ddl(name))
-    for stmt in META_DDL.split(";"):
-        if stmt.strip():
-            run(con, stmt)
-    if run(con, "SELECT count(*) FROM calendar")[0][0] == 0:
-        from .calendar import calendar_frame
-        cal = calendar_frame()
-        con.register("_cal", cal)
-        run(con, "INSERT INTO calendar SELECT d, is_working, wd_index FROM _cal")
-        con.unregister("_cal")
+    """Create whatever is missing, all in one transaction: a process killed half-way leaves no half schema."""
+    if not _outdated(con) and run(con, "SELECT count(*) FROM calendar")[0][0] > 0:
+        return
+    run(con, "BEGIN TRANSACTION")
+    try:
+        for name in TABLES:
+            run(con, table_ddl(name))
+        for stmt in META_DDL.split(";"):
+            if stmt.strip():
+                run(con, stmt)
+        if run(con, "SELECT count(*) FROM calendar")[0][0] == 0:
+            from .calendar import calendar_frame
+            cal = calendar_frame()
+            con.register("_cal", cal)
+            run(con, "INSERT INTO calendar SELECT d, is_working, wd_index FROM _cal")
+            con.unregister("_cal")
+        run(con, "COMMIT")
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise
 
 
 def table_counts(con) -> dict[str, int]:

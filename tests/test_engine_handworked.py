@@ -154,6 +154,13 @@ def test_officials_charged_for_their_own_steps(hw):
     idx = kpi.official_index(s).set_index("official_id")
     assert "ON_TIME" in idx.loc["O1", "metrics"]
     assert 0 <= idx.loc["O1", "index"] <= 100
+    # the grade follows the profile's bands: a province that grades everyone from 0 up as Xuất sắc
+    import copy
+    from kpi.scoring import load_profile
+    lenient = copy.deepcopy(load_profile(None))
+    lenient["grade_bands"] = [{"min": 0, "grade": "XUAT_SAC"}]
+    assert set(kpi.official_index(s, lenient).grade) == {"XUAT_SAC"}
+    assert idx.loc["O2", "grade"] != "XUAT_SAC"
 
 
 def test_as_of_gives_the_running_figure(hw):

@@ -138,7 +138,7 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         officials = pd.DataFrame()
         if unit:
             from ..api import official_index
-            officials = official_index(scores_with(engine, p, scope="official", unit=unit))
+            officials = official_index(scores_with(engine, p, scope="official", unit=unit), engine.profile)
         bar.update(2)
         bar.close()
         return Report(p, unit, engine.profile.get("name", "?"), t, s, g, trend, tgroups, rates, procs, lost,
