@@ -2,18 +2,15 @@
 rendered HTML shows drawn charts in Chromium with no network."""
 import nbformat
 import pandas as pd
-import papermill as pm
-
 from conftest import ROOT, drawn_charts
-from kpi.report.runner import export_html
+from kpi.report.runner import execute, export_html
 
 PERIOD = "2026-10"
 
 
 def run(name, tmp_path, **params):
     out = tmp_path / f"{name}.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
-                        progress_bar=False, kernel_name="python3", cwd=str(ROOT))
+    execute(ROOT / "notebooks" / f"{name}.ipynb", out, params)
     nb = nbformat.read(out, 4)
     html = export_html(nb, tmp_path / f"{name}.html")
     text = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))

@@ -126,11 +126,9 @@ def test_reconcile_finds_the_planted_unsynced_dossiers(sample_store, tmp_path):
 
 def test_reconciliation_notebook_runs(sample_store, tmp_path):
     import nbformat
-    import papermill as pm
+    from kpi.report.runner import execute
     out = tmp_path / "05.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / "05_reconciliation.ipynb"), str(out),
-                        parameters={"store": str(sample_store), "period": "2026-10"}, progress_bar=False,
-                        kernel_name="python3", cwd=str(ROOT))
+    execute(ROOT / "notebooks" / "05_reconciliation.ipynb", out, {"store": str(sample_store), "period": "2026-10"})
     html = "".join(o.get("data", {}).get("text/html", "") for c in nbformat.read(out, 4).cells
                    for o in c.get("outputs", []))
     assert "Chấm lại số liệu công bố" in html and "100,00%" in html

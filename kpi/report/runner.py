@@ -19,6 +19,31 @@ class ReportError(Exception):
     pass
 
 
+# A cell of the report takes seconds; a cell that runs past this has hung (e.g. a lost kernel message),
+# and the user gets an error naming the cell instead of a report that never comes.
+CELL_TIMEOUT_S = int(os.environ.get("KPI_CELL_TIMEOUT", "600"))
+KERNEL_START_TIMEOUT_S = 120
+
+
+def execute(notebook: Path, executed: Path, params: dict, progress: bool = False) -> None:
+    """Run a notebook headless with Papermill; errors and hangs become one-line ReportErrors."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    try:
+        pm.execute_notebook(str(notebook), str(executed), parameters=params, progress_bar=progress,
+                            cwd=str(config.project_root()), kernel_name="python3", log_output=False,
+                            execution_timeout=CELL_TIMEOUT_S, start_timeout=KERNEL_START_TIMEOUT_S)
+    except pm.PapermillExecutionError as exc:
+        raise ReportError(f"sổ tay {notebook.name} lỗi ở ô {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+    except CellTimeoutError:
+        raise ReportError(f"sổ tay {notebook.name}: một ô chạy quá {CELL_TIMEOUT_S} giây — nhân Python không "
+                          "phản hồi; chạy lại lệnh (hoặc đặt KPI_CELL_TIMEOUT lớn hơn nếu dữ liệu rất lớn)") from None
+    except (DeadKernelError, RuntimeError, TimeoutError) as exc:
+        raise ReportError(f"sổ tay {notebook.name}: không chạy được nhân Python ({str(exc).splitlines()[0]}) — "
+                          "kiểm tra `pip show ipykernel` trong .venv") from None
+
+
 def notebook_path(name: str) -> Path:
     p = config.project_root() / "notebooks" / name
     if not p.exists():
@@ -35,7 +60,6 @@ def render(kind: str, period: str, unit: str | None = None, profile: str | None 
            out: Path | None = None, progress: bool = True) -> tuple[Path, float]:
     """Execute the notebook with the parameters, export HTML with inputs hidden; returns (path, seconds)."""
     import nbformat
-    import papermill as pm
 
     start = time.perf_counter()
     store = str(Path(store or config.default_store()).resolve())
@@ -45,12 +69,7 @@ def render(kind: str, period: str, unit: str | None = None, profile: str | None 
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         executed = Path(tmp) / "executed.ipynb"
-        try:
-            pm.execute_notebook(str(notebook_path(NOTEBOOKS[kind])), str(executed), parameters=params,
-                                progress_bar=progress and sys.stderr.isatty(), cwd=str(config.project_root()), kernel_name="python3",
-                                log_output=False)
-        except pm.PapermillExecutionError as exc:
-            raise ReportError(f"sổ tay báo cáo lỗi ở ô {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+        execute(notebook_path(NOTEBOOKS[kind]), executed, params, progress=progress and sys.stderr.isatty())
         nb = nbformat.read(executed, as_version=4)
     export_html(nb, target, markdown=False)
     return target, time.perf_counter() - start
