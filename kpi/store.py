@@ -1,6 +1,7 @@
 """The DuckDB store: connection (never downloads an extension) and schema."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS published_scores (
 CREATE TABLE IF NOT EXISTS calendar (
     d DATE PRIMARY KEY, is_working BOOLEAN, wd_index BIGINT);
 """
+META_TABLES = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", META_DDL)
 
 
 class StoreError(Exception):
@@ -56,7 +58,7 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
 
 def _outdated(con) -> bool:
     have = {r[0] for r in run(con, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
-    return not ({*TABLES, "published_scores", "quarantine", "loaded_files", "calendar"} <= have)
+    return not ({*TABLES, *META_TABLES} <= have)
 
 
 def run(con, sql: str, params=None) -> list:

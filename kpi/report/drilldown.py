@@ -97,10 +97,9 @@ def whatif_view(engine, unit, as_of=None) -> str:
     month = f"{as_of:%Y-%m}"
     name = engine.con.execute("SELECT unit_name FROM units WHERE unit_code = ?", [unit]).fetchone()[0]
     proj = whatif.projection(engine, month, unit, as_of)
-    proj["grade_code"] = proj.grade
     parts = [h.table(proj, {"label": ("Kịch bản", "text"), "on_time_numerator": ("Đúng hạn", "num"),
                             "on_time_denominator": ("Phải giải quyết", "int"), "on_time_points": ("Điểm TDGQ", "num"),
-                            "total": ("Tổng điểm", "num"), "grade_code": ("Xếp loại", "grade")})]
+                            "total": ("Tổng điểm", "num"), "grade": ("Xếp loại", "grade")})]
     p = proj.set_index("scenario").loc["expected"]
     parts.append(f'<p class="note">Dự báo dùng tỷ lệ đúng hạn 3 tháng trước ({h.esc(fmt_pct(100 * p.p_on_time))}) cho '
                  f'{int(p.at_risk)} hồ sơ đến hạn trong tháng, và {int(p.arrivals)} hồ sơ dự kiến tiếp nhận thêm '
