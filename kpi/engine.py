@@ -19,6 +19,8 @@ from .periods import Period
 from .store import run
 
 PARAM = re.compile(r"\$([a-z_]+)")
+STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)   # a statement ends with ';' at the end of a line
+AGG_REF = re.compile(r"\b_agg_([a-z_]+)")
 
 
 @lru_cache(maxsize=None)
@@ -28,6 +30,10 @@ def sql_text(name: str) -> str:
 
 def metric_file(code: str) -> str:
     return f"{code.lower()}.sql"
+
+
+def variant_file(code: str, variant: str) -> str:
+    return f"{code.lower()}.{variant}.sql"
 
 
 def available_metrics() -> list[str]:
@@ -67,7 +73,7 @@ class Engine:
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
             code = "\n".join(line for line in sql_text(f"_prepare/{f.name}").splitlines()
                              if not line.lstrip().startswith("--"))
-            for stmt in code.split(";"):
+            for stmt in STATEMENT_END.split(code):
                 if stmt.strip():
                     self.execute(stmt, period).fetchall()
         self._prepared = key
@@ -155,8 +161,25 @@ class Engine:
         agg = self.frame(sql, period)
         adjust = config.METRICS_DIR / f"{code.lower()}.adjust.sql"
         if by == "unit" and adjust.exists():
-            self.con.register("_agg", agg)
-            agg = self.frame(sql_text(adjust.name), period)
-            self.con.unregister("_agg")
+            agg = self._rework(adjust.name, agg, period)
+        variant = self.profile["metrics"].get(code, {}).get("variant")
+        if variant:
+            # a reading of the formula that needs more than weights: `<code>.<variant>.sql` reworks the
+            # counts, reading other metrics' counts for the same scopes as _agg_<code>
+            name = variant_file(code, variant)
+            deps = {d: self.count(d.upper(), period, by, units, mode, merged)
+                    for d in sorted(set(AGG_REF.findall(sql_text(name))))}
+            agg = self._rework(name, agg, period, deps)
         agg.insert(1, "metric_code", code)
         return agg
+
+    def _rework(self, name: str, agg: pd.DataFrame, period: Period, deps: dict | None = None) -> pd.DataFrame:
+        """Run an adjust or variant SQL file over the counts `_agg` (and `_agg_<code>` of other metrics)."""
+        frames = {"_agg": agg, **{f"_agg_{d}": f for d, f in (deps or {}).items()}}
+        for n, f in frames.items():
+            self.con.register(n, f)
+        try:
+            return self.frame(sql_text(name), period)
+        finally:
+            for n in frames:
+                self.con.unregister(n)

@@ -43,6 +43,7 @@ METRICS = {
     "PETITION_PROCESSING_ON_TIME": "Tỷ lệ phản ánh, kiến nghị xử lý đúng hạn",
     "PETITION_HANDLING_SATISFACTION": "Mức độ hài lòng về xử lý phản ánh, kiến nghị",
     "DOSSIER_RECEIVING_SATISFACTION": "Mức độ hài lòng về tiếp nhận, giải quyết hồ sơ",
+    "DOSSIER_NO_COMPLAINT": "Hồ sơ không bị phản ánh, không bị đánh giá không hài lòng",
     "PETITION_CLASSIFICATION_TTHC": "Phản ánh về quy định, TTHC",
     "PETITION_CLASSIFICATION_STAFF": "Phản ánh về hành vi cán bộ",
     "STAFF_CONDUCT": "Hồ sơ không bị phản ánh về hành vi cán bộ",

@@ -55,7 +55,7 @@ LATE_RATE_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Tên đơn v�
 LATE_LIST_COLUMNS = {"stt": "STT", "dossier_code": "Mã hồ sơ", "unit_name": "Đơn vị giải quyết",
                      "procedure_code": "Mã TTHC", "procedure_name": "Tên thủ tục hành chính",
                      "received": "Ngày tiếp nhận", "due": "Ngày hẹn trả", "finished": "Ngày hoàn thành",
-                     "overdue_wd": "Số ngày làm việc trễ hạn", "why": "Lý do tính trễ hạn",
+                     "overdue_wd": "Số ngày làm việc trễ hạn", "reason": "Lý do tính trễ hạn",
                      "apology": "Đã gửi thư xin lỗi"}
 ONLINE_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Tên đơn vị", "level_label": "Khối",
                   "received": "Số hồ sơ tiếp nhận", "online": "Số hồ sơ trực tuyến", "online_rate": "Tỷ lệ hồ sơ trực tuyến (%)",
@@ -113,9 +113,6 @@ def package_frames(engine, period) -> dict[str, pd.DataFrame]:
                         for f, o, k in zip(late.finished_at, late.is_open, late.end_kind)]
     late["apology"] = late.apology.map({True: "Có", False: "Không"})
     late["overdue_wd"] = late.overdue_wd.astype("Int64")
-    late["why"] = ["Yêu cầu bổ sung hồ sơ lần thứ hai" if n >= 2 else
-                   ("Quá hạn, chưa giải quyết xong" if o else "Giải quyết quá hạn")
-                   for n, o in zip(late.n_req, late.is_open)]
     return {
         "ty-le-ho-so-tre-han": late_rate[list(LATE_RATE_COLUMNS)].rename(columns=LATE_RATE_COLUMNS),
         "danh-sach-ho-so-tre-han": late[list(LATE_LIST_COLUMNS)].rename(columns=LATE_LIST_COLUMNS),

@@ -35,9 +35,25 @@ def _load_profile(path: str) -> dict:
     return data
 
 
+def profile_path(profile: str | Path) -> Path:
+    """A profile file, or the name of a shipped one (`dvcqg-2026`, `mo-ta-cong-thuc`)."""
+    path = Path(profile)
+    shipped = config.PROFILES_DIR / f"{path.name.removesuffix('.yaml')}.yaml"
+    if not path.is_file() and path.parent == Path(".") and shipped.is_file():
+        return shipped
+    return path
+
+
+def shipped_profiles() -> list[str]:
+    return sorted(p.stem for p in config.PROFILES_DIR.glob("*.yaml"))
+
+
 def load_profile(profile: str | Path | dict | None = None) -> dict:
-    """The default profile, with a province's file (or dict) overriding any part of it."""
+    """The default profile, with a province's file (or dict, or a shipped profile's name) overriding any
+    part of it."""
     base = _load_profile(str(config.DEFAULT_PROFILE))
+    if profile is not None and not isinstance(profile, dict):
+        profile = profile_path(profile)
     if profile is None or (not isinstance(profile, dict) and Path(profile) == config.DEFAULT_PROFILE):
         merged = _deep_merge(base, {})
     else:
@@ -64,6 +80,9 @@ def _validate(p: dict) -> None:
             raise ProfileError(f"chỉ số {code}: quy tắc mẫu số 0 '{m.get('zero')}' không hợp lệ")
         if m["rule"] == "linear_target" and not m.get("target"):
             raise ProfileError(f"chỉ số {code}: linear_target cần 'target'")
+        if m.get("variant") and not (config.METRICS_DIR / f"{code.lower()}.{m['variant']}.sql").is_file():
+            raise ProfileError(f"chỉ số {code}: không có cách tính '{m['variant']}' "
+                               f"(cần tệp kpi/metrics/{code.lower()}.{m['variant']}.sql)")
         if m.get("group") not in p["groups"]:
             raise ProfileError(f"chỉ số {code}: nhóm '{m.get('group')}' không có trong profile")
 
@@ -130,8 +149,8 @@ def score_frame(counts: pd.DataFrame, profile: dict) -> pd.DataFrame:
         out.loc[forced, "rate"] = 0.0
         out.loc[forced & (out.max_points > 0), "points"] = 0.0
         out = out.drop(columns="empty_rate_zero")
-    counted = rules != "mean"
-    if counted.all():
+    whole = out.numerator.isna() | (out.numerator.astype("float") % 1 == 0)
+    if (rules != "mean").all() and whole.all():
         out["numerator"] = out.numerator.astype("Int64")
     out["denominator"] = out.denominator.astype("Int64")
     out["rate"] = out["rate"].astype("Float64")

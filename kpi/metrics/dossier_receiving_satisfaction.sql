@@ -1,5 +1,7 @@
--- DOSSIER_RECEIVING_SATISFACTION = (dossiers received and processed − dossiers late, rated unsatisfied, or
--- complained about) / dossiers received in the period and processed by its end.
+-- DOSSIER_RECEIVING_SATISFACTION = (dossiers whose processing ended in the period − those late, rated
+-- unsatisfied, or complained about) / dossiers whose processing ended (finished or returned) in the period,
+-- whatever month they were received in. `late` and `complained` feed the document's sum-of-two-rates
+-- reading (dossier_receiving_satisfaction.sum_of_rates.sql).
 WITH unsatisfied AS (
     SELECT DISTINCT dossier_code FROM ratings WHERE rating = 'unsatisfied' AND rated_at < $pe
 ),
@@ -17,4 +19,4 @@ SELECT e.dossier_code AS entity, e.unit_code, e.procedure_code, e.handling_offic
 FROM _dossier_eval e
 LEFT JOIN unsatisfied u USING (dossier_code)
 LEFT JOIN complained c USING (dossier_code)
-WHERE e.received_in_period AND e.end_kind IN ('finished', 'returned')
+WHERE e.finished_in_period

@@ -331,7 +331,8 @@ def render_late_list(r: Report) -> str:
     return h.section("Danh sách hồ sơ trễ hạn", h.table(d, {
         "dossier_code": ("Mã hồ sơ", "text"), "unit_name": ("Đơn vị", "text"), "procedure_name": ("Thủ tục", "text"),
         "received_at": ("Tiếp nhận", "date"), "due_at": ("Hẹn trả", "date"), "finished_at": ("Hoàn thành", "date"),
-        "state": ("Tình trạng", "text"), "overdue_wd": ("Số ngày trễ", "int")}, max_rows=200))
+        "state": ("Tình trạng", "text"), "overdue_wd": ("Số ngày trễ", "int"), "reason": ("Lý do tính trễ hạn", "text")},
+        max_rows=200))
 
 
 def render_quality(r: Report) -> str:

@@ -49,6 +49,7 @@ def unit_view(engine, period, unit, personal: bool = False, max_rows: int = 50) 
     cols = {"dossier_code": ("Mã hồ sơ", "text"), "procedure_name": ("Thủ tục", "text"),
             "received_at": ("Tiếp nhận", "datetime"), "due_at": ("Hẹn trả", "datetime"),
             "finished_at": ("Hoàn thành", "datetime"), "overdue_wd": ("Ngày trễ", "int"),
+            "reason": ("Lý do tính trễ hạn", "text"),
             "overrun_steps": ("Bước quá hạn", "text"), "apology": ("Thư xin lỗi", "text")}
     if personal:
         cols.update({"applicant_name": ("Người nộp", "text"), "applicant_phone": ("Điện thoại", "text")})
