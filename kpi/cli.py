@@ -28,48 +28,75 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _tally(read, loaded, superseded, quarantined, updated) -> str:
+    """`đọc N = nạp L + cách ly Q`, naming the rows left for a later record and the updates."""
+    out = f"đọc {read} = nạp {loaded}"
+    if superseded:
+        out += f" + bỏ qua {superseded} (đã có bản ghi mới hơn)"
+    out += f" + cách ly {quarantined}"
+    if updated:
+        out += f"; {updated} dòng nạp là cập nhật bản ghi đã có"
+    return out
+
+
 def cmd_load(args) -> int:
     from .load import load_paths
+    from .report.fmt import printable
     from .store import connect
     con = connect(_store(args))
-    report = load_paths(con, args.paths, progress=not args.quiet)
-    con.close()
+    try:
+        report = load_paths(con, args.paths, progress=not args.quiet)
+    finally:
+        con.close()
     for f in report.files:
         if f.skipped:
-            print(f"{f.file}: đã nạp trước đó (cùng mã băm) — bỏ qua, kho không đổi.")
+            print(f"{printable(f.file)}: đã nạp trước đó (cùng mã băm) — bỏ qua, kho không đổi.")
             continue
-        print(f"{f.file} → {f.table}: đọc {f.read} = nạp {f.loaded} + cách ly {f.quarantined}")
+        print(f"{printable(f.file)} → {f.table}: {_tally(f.read, f.loaded, f.superseded, f.quarantined, f.updated)}")
         for reason, n in list(f.reasons.items())[:5]:
-            print(f"    cách ly {n}: {reason}")
+            print(f"    cách ly {n}: {printable(reason)}")
         if f.unknown_columns:
-            print(f"    bỏ qua các cột không dùng: {', '.join(f.unknown_columns[:10])}")
+            print(f"    bỏ qua các cột không dùng: {printable(', '.join(f.unknown_columns[:10]))}")
         for note in f.notes:
-            print(f"    {note}")
-    print(f"Tổng: đọc {report.read} = nạp {report.loaded} + cách ly {report.quarantined}. Kho: {_store(args)}")
+            print(f"    {printable(note)}")
+    for f in report.ignored:
+        hint = " (Excel 97–2003: mở bằng Excel, lưu lại dạng .xlsx)" if f.lower().endswith(".xls") else ""
+        print(f"{printable(f)}: không đọc định dạng này — bỏ qua{hint}.")
+    print(f"Tổng: {_tally(report.read, report.loaded, report.superseded, report.quarantined, report.updated)}. "
+          f"Kho: {_store(args)}")
     return 0
 
 
-def status_data(con) -> dict:
-    from .store import table_counts
+def status_data(con, reasons: int = 50) -> dict:
+    """What the store holds. Quarantine reasons are grouped, their quoted values masked, and at most
+    `reasons` groups listed: the output stays small whatever was quarantined."""
+    from .store import quarantine_summary, run, table_counts
     tables = table_counts(con)
-    q = con.execute("SELECT table_name, reason, count(*) FROM quarantine GROUP BY ALL ORDER BY 3 DESC").fetchall()
+    total_q = run(con, "SELECT count(*) FROM quarantine")[0][0]
+    q = quarantine_summary(con, limit=reasons)
     files = con.execute("SELECT file, sha256, table_name, rows_read, rows_loaded, rows_quarantined, "
                         "strftime(loaded_at, '%Y-%m-%d %H:%M:%S') FROM loaded_files ORDER BY loaded_at, file").fetchall()
     period = con.execute("SELECT strftime(min(received_at), '%Y-%m-%d'), strftime(max(received_at), '%Y-%m-%d') "
                          "FROM dossiers").fetchone()
-    return {"tables": tables, "quarantined": sum(r[2] for r in q),
+    orphans = [r[0] for r in run(con, "SELECT unit_code FROM units WHERE parent_code IS NULL AND level <> 'province' "
+                                      "ORDER BY unit_code")]
+    return {"tables": tables, "quarantined": total_q,
             "quarantine_reasons": [{"table": t, "reason": r, "rows": n} for t, r, n in q],
+            "quarantine_reasons_listed": len(q),
             "period": {"from": period[0], "to": period[1]},
+            "orphan_units": orphans,
             "files": [dict(zip(["file", "sha256", "table", "rows_read", "rows_loaded", "rows_quarantined", "loaded_at"], f))
                       for f in files]}
 
 
 def cmd_status(args) -> int:
+    from .report.fmt import fmt_date, fmt_int, printable
     from .store import connect
-    from .report.fmt import fmt_date
     con = connect(_store(args), read_only=True)
-    data = status_data(con)
-    con.close()
+    try:
+        data = status_data(con)
+    finally:
+        con.close()
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -79,13 +106,17 @@ def cmd_status(args) -> int:
         print(f"Hồ sơ tiếp nhận từ {fmt_date(p['from'])} đến {fmt_date(p['to'])}")
     print("Số dòng theo bảng:")
     for t, n in data["tables"].items():
-        print(f"  {t:24s} {n:>10,d}".replace(",", "."))
-    print(f"Dòng bị cách ly: {data['quarantined']}")
+        print(f"  {t:24s} {fmt_int(n):>10}")
+    print(f"Dòng bị cách ly: {fmt_int(data['quarantined'])}")
     for r in data["quarantine_reasons"][:10]:
-        print(f"  {r['table']}: {r['rows']} — {r['reason']}")
+        print(f"  {r['table']}: {fmt_int(r['rows'])} — {printable(r['reason'])}")
+    if data["orphan_units"]:
+        o = data["orphan_units"]
+        print(f"Đơn vị không có đơn vị cha (không tính vào tổng của tỉnh): {printable(', '.join(o[:10]))}"
+              + (" …" if len(o) > 10 else ""))
     print(f"Tệp đã nạp: {len(data['files'])}")
     for f in data["files"]:
-        print(f"  {f['file']}  sha256 {f['sha256'][:12]}…  {f['rows_loaded']}/{f['rows_read']} dòng")
+        print(f"  {printable(f['file'])}  sha256 {f['sha256'][:12]}…  {f['rows_loaded']}/{f['rows_read']} dòng")
     return 0
 
 

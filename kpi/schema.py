@@ -21,6 +21,7 @@ class Column:
     future_ok: bool = True       # dates later than now are plausible (due dates)
     personal: bool = False       # applicant personal data
     min_value: float | None = None
+    unit_code: bool = False      # a unit code: upper case, letters/digits/./-/_ only (it names files)
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,14 @@ def _t(table: Table) -> Table:
 
 
 _t(Table("units", (
-    C("unit_code", required=True, not_null=True, aliases=("Mã đơn vị", "Mã định danh", "Mã cơ quan")),
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị", "Mã định danh", "Mã cơ quan")),
     C("unit_name", required=True, not_null=True, aliases=("Tên đơn vị", "Tên cơ quan")),
-    C("parent_code", aliases=("Mã đơn vị cha", "Đơn vị cấp trên", "Mã cơ quan cha")),
+    C("parent_code", unit_code=True, aliases=("Mã đơn vị cha", "Đơn vị cấp trên", "Mã cơ quan cha")),
     C("level", required=True, not_null=True, values=("province", "department", "district", "commune"),
       aliases=("Cấp", "Cấp đơn vị")),
     C("valid_from", "date", aliases=("Hiệu lực từ", "Ngày bắt đầu")),
     C("valid_to", "date", aliases=("Hiệu lực đến", "Ngày kết thúc")),
-    C("successor_code", aliases=("Đơn vị kế thừa", "Mã đơn vị kế thừa")),
+    C("successor_code", unit_code=True, aliases=("Đơn vị kế thừa", "Mã đơn vị kế thừa")),
 ), key=("unit_code",), file_aliases=("units", "don_vi", "donvi", "co_quan"),
    references={"parent_code": ("units", "unit_code"), "successor_code": ("units", "unit_code")},
    checks=(("valid_to", "valid_from"),)))
@@ -70,7 +71,7 @@ _t(Table("units", (
 _t(Table("officials", (
     C("official_id", required=True, not_null=True, aliases=("Mã cán bộ", "Mã công chức", "Tài khoản")),
     C("full_name", required=True, not_null=True, aliases=("Họ và tên", "Họ tên", "Tên cán bộ")),
-    C("unit_code", required=True, not_null=True, aliases=("Mã đơn vị",)),
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị",)),
     C("position", aliases=("Chức vụ", "Vị trí", "Vai trò")),
     C("active", "bool", aliases=("Đang công tác", "Hoạt động")),
 ), key=("official_id",), file_aliases=("officials", "can_bo", "canbo", "cong_chuc"),
@@ -81,7 +82,7 @@ _t(Table("procedures", (
     C("procedure_name", required=True, not_null=True, aliases=("Tên TTHC", "Tên thủ tục")),
     C("field", aliases=("Lĩnh vực",)),
     C("authority_level", aliases=("Cấp thực hiện",), values=("province", "commune", "district", "ministry")),
-    C("agency_code", aliases=("Cơ quan thực hiện", "Mã cơ quan thực hiện")),
+    C("agency_code", unit_code=True, aliases=("Cơ quan thực hiện", "Mã cơ quan thực hiện")),
     C("max_processing_time", "float", aliases=("Thời hạn giải quyết",), min_value=0),
     C("time_unit", aliases=("Đơn vị thời gian",), values=("working_day", "day", "hour", "month")),
     C("online_level", aliases=("Mức độ DVC", "Mức độ trực tuyến"), values=("none", "partial", "full")),
@@ -112,7 +113,7 @@ _t(Table("publication_decisions", (
 _t(Table("online_services", (
     C("service_id", required=True, not_null=True, aliases=("Mã dịch vụ", "Mã DVC")),
     C("procedure_code", required=True, not_null=True, aliases=("Mã TTHC", "Mã thủ tục")),
-    C("unit_code", required=True, not_null=True, aliases=("Mã đơn vị",)),
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị",)),
     C("level", values=("partial", "full"), aliases=("Mức độ",)),
     C("status", values=("public", "testing", "stopping"), aliases=("Trạng thái",)),
 ), key=("service_id",), file_aliases=("online_services", "dvc_truc_tuyen", "dvctt"),
@@ -121,7 +122,7 @@ _t(Table("online_services", (
 _t(Table("dossiers", (
     C("dossier_code", required=True, not_null=True, aliases=("Mã hồ sơ", "Số hồ sơ")),
     C("procedure_code", required=True, not_null=True, aliases=("Mã TTHC", "Mã thủ tục")),
-    C("unit_code", required=True, not_null=True, aliases=("Mã đơn vị", "Cơ quan giải quyết", "Mã cơ quan")),
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị", "Cơ quan giải quyết", "Mã cơ quan")),
     C("channel", values=("1", "2", "3"), aliases=("Kênh nộp", "Hình thức nộp")),
     C("submitted_at", "ts", aliases=("Ngày nộp",), future_ok=False),
     C("received_at", "ts", required=True, not_null=True, aliases=("Ngày tiếp nhận",), future_ok=False),
@@ -165,7 +166,7 @@ _t(Table("dossier_events", (
 
 _t(Table("feedback", (
     C("feedback_id", required=True, not_null=True, aliases=("Mã PAKN", "Mã phản ánh")),
-    C("unit_code", required=True, not_null=True, aliases=("Mã đơn vị",)),
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị",)),
     C("category", values=("regulation", "staff", "other"), aliases=("Phân loại", "Loại")),
     C("source", values=("direct", "transferred"), aliases=("Nguồn",)),
     C("sent_at", "ts", required=True, not_null=True, aliases=("Ngày gửi",), future_ok=False),
@@ -193,14 +194,14 @@ _t(Table("ratings", (
    references={"dossier_code": ("dossiers", "dossier_code")}))
 
 _t(Table("certified_copy_units", (
-    C("unit_code", required=True, not_null=True, aliases=("Mã đơn vị",)),
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị",)),
     C("provides_e_certified_copy", "bool", required=True, not_null=True, aliases=("Chứng thực điện tử",)),
     C("as_of", "date", required=True, not_null=True, aliases=("Ngày cập nhật",)),
 ), key=("unit_code", "as_of"), file_aliases=("certified_copy_units", "chung_thuc"),
    references={"unit_code": ("units", "unit_code")}))
 
 _t(Table("national_report", (
-    C("unit_code", required=True, not_null=True, aliases=("Mã đơn vị",)),
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị",)),
     C("period_start", "date", required=True, not_null=True, aliases=("Từ ngày",)),
     C("period_end", "date", required=True, not_null=True, aliases=("Đến ngày",)),
     C("received_count", "int", required=True, not_null=True, aliases=("Số hồ sơ tiếp nhận",), min_value=0),
@@ -208,7 +209,7 @@ _t(Table("national_report", (
    references={"unit_code": ("units", "unit_code")}, checks=(("period_end", "period_start"),)))
 
 _t(Table("owners", (
-    C("unit_code", required=True, not_null=True, aliases=("Mã đơn vị",)),
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị",)),
     C("metric_code", required=True, not_null=True, aliases=("Mã chỉ số", "Chỉ số")),
     C("owner_name", required=True, not_null=True, aliases=("Người phụ trách", "Họ tên")),
     C("owner_title", aliases=("Chức vụ",)),

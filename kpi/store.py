@@ -35,7 +35,13 @@ class StoreError(Exception):
     """A problem a user can fix (missing store, locked file); shown as one line."""
 
 
+KPI_MARKERS = {"loaded_files", "calendar"}
+
+
 def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the store. Read-only never writes: an empty file, or a store made by an older version, gets
+    its missing tables as temporary ones for this connection. A DuckDB file of another application is
+    refused (read-only or not): kpi never writes its tables into it."""
     path = Path(path) if path else config.default_store()
     if read_only and not path.exists():
         raise StoreError(f"Chưa có kho dữ liệu {path}: hãy chạy `kpi load data/raw` trước (hoặc đặt --store / KPI_STORE).")
@@ -45,20 +51,39 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=cfg)
     except duckdb.Error as exc:
-        raise StoreError(f"Không mở được kho dữ liệu {path}: {str(exc).splitlines()[0]}") from None
+        raise StoreError(_open_error(path, exc)) from None
+    have = _tables(con)
+    if have and not (have & KPI_MARKERS):
+        con.close()
+        raise StoreError(f"{path} không phải kho dữ liệu kpi766 (có {len(have)} bảng khác: "
+                         f"{', '.join(sorted(have)[:3])}…) — chọn tệp kho khác bằng --store hoặc KPI_STORE.")
     if not read_only:
         ensure_schema(con)
     elif _outdated(con):
-        # a store made by an older version: add the missing tables once, then read as asked
-        con.close()
-        connect(path).close()
-        return connect(path, read_only=True)
+        ensure_schema(con, temp=True)
     return con
 
 
+def _open_error(path: Path, exc: Exception) -> str:
+    msg = str(exc).splitlines()[0]
+    lock = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", msg)
+    if lock:
+        return (f"kho dữ liệu {path} đang được một tiến trình khác dùng ({lock.group(1)}, PID {lock.group(2)}) — "
+                f"chờ tiến trình đó xong hoặc đóng nó (sổ tay Jupyter đang mở kho?), rồi chạy lại.")
+    if "lock" in msg.lower():
+        return f"kho dữ liệu {path} đang được một tiến trình khác dùng — chờ tiến trình đó xong rồi chạy lại."
+    if "not a valid DuckDB database" in msg or "Unable to open" in msg or "IO Error" in msg:
+        return f"không mở được {path} như một kho DuckDB ({msg[:120]}) — kiểm tra đường dẫn --store / KPI_STORE."
+    return f"Không mở được kho dữ liệu {path}: {msg}"
+
+
+def _tables(con) -> set[str]:
+    return {r[0] for r in run(con, "SELECT table_name FROM information_schema.tables "
+                                   "WHERE table_schema = 'main' AND table_catalog = current_database()")}
+
+
 def _outdated(con) -> bool:
-    have = {r[0] for r in run(con, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
-    return not ({*TABLES, *META_TABLES} <= have)
+    return not ({*TABLES, *META_TABLES} <= _tables(con))
 
 
 def run(con, sql: str, params=None) -> list:
@@ -66,24 +91,29 @@ def run(con, sql: str, params=None) -> list:
     return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
 
 
-def table_ddl(name: str) -> str:
+def table_ddl(name: str, temp: bool = False) -> str:
     t = TABLES[name]
     cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.type]}' for c in t.columns)
     key = ", ".join(t.key)
-    return f'CREATE TABLE IF NOT EXISTS "{name}" ({cols}, _file VARCHAR, _line BIGINT, PRIMARY KEY ({key}))'
+    return (f'CREATE {"TEMP " if temp else ""}TABLE IF NOT EXISTS "{name}" ({cols}, _file VARCHAR, _line BIGINT, '
+            f'PRIMARY KEY ({key}))')
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create whatever is missing, all in one transaction: a process killed half-way leaves no half schema."""
+def ensure_schema(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:
+    """Create whatever is missing, all in one transaction: a process killed half-way leaves no half schema.
+    temp: as temporary tables of this connection (a read-only open of an empty or older store)."""
+    have = _tables(con)
     if not _outdated(con) and run(con, "SELECT count(*) FROM calendar")[0][0] > 0:
         return
     run(con, "BEGIN TRANSACTION")
     try:
         for name in TABLES:
-            run(con, table_ddl(name))
+            if name not in have:
+                run(con, table_ddl(name, temp))
         for stmt in META_DDL.split(";"):
-            if stmt.strip():
-                run(con, stmt)
+            table = re.search(r"EXISTS (\w+)", stmt)
+            if stmt.strip() and table.group(1) not in have:
+                run(con, stmt.replace("CREATE TABLE", "CREATE TEMP TABLE") if temp else stmt)
         if run(con, "SELECT count(*) FROM calendar")[0][0] == 0:
             from .calendar import calendar_frame
             cal = calendar_frame()
@@ -99,3 +129,20 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 def table_counts(con) -> dict[str, int]:
     names = list(TABLES) + ["published_scores"]
     return {name: run(con, f'SELECT count(*) FROM "{name}"')[0][0] for name in names}
+
+
+# A quarantine reason as shown outside the store: the quoted raw value (which may be an applicant's phone
+# number under a mislabelled column) becomes '…'; the store keeps the full reason and the raw row.
+MASKED_REASON = r"regexp_replace(reason, '''[^'']*''', '''…''', 'g')"
+
+
+def quarantine_summary(con, units: set[str] | None = None, limit: int | None = None) -> list[tuple]:
+    """(table, masked reason, rows) grouped, largest first; `units`: only rows of those units."""
+    where, params = "", None
+    if units is not None:
+        where = ("WHERE coalesce(regexp_extract(raw, '\"unit_code\": \"([^\"]*)\"', 1), '') "
+                 "IN (SELECT unnest(?::VARCHAR[]))")
+        params = [sorted(units)]
+    sql = (f"SELECT table_name, {MASKED_REASON} AS reason, count(*) AS n FROM quarantine {where} "
+           f"GROUP BY ALL ORDER BY n DESC, table_name, reason" + (f" LIMIT {int(limit)}" if limit else ""))
+    return run(con, sql, params)

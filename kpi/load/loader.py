@@ -30,6 +30,8 @@ class FileResult:
     loaded: int = 0
     quarantined: int = 0
     skipped: bool = False
+    updated: int = 0          # rows that replaced a row already in the store
+    superseded: int = 0       # rows not written: another file of this load, or the store, holds a later record
     unknown_columns: list = field(default_factory=list)
     reasons: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
@@ -38,6 +40,7 @@ class FileResult:
 @dataclass
 class LoadReport:
     files: list = field(default_factory=list)
+    ignored: list = field(default_factory=list)    # files of a folder in a format we do not read
 
     @property
     def read(self):
@@ -51,13 +54,27 @@ class LoadReport:
     def quarantined(self):
         return sum(f.quarantined for f in self.files)
 
+    @property
+    def superseded(self):
+        return sum(f.superseded for f in self.files)
 
-def expand(paths) -> list[Path]:
+    @property
+    def updated(self):
+        return sum(f.updated for f in self.files)
+
+
+def expand(paths, ignored: list | None = None) -> list[Path]:
+    """The files to read; files of a folder in a format we do not read are added to `ignored`."""
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED
-                          and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            for f in sorted(p.rglob("*")):
+                if not f.is_file() or any(part.startswith(".") for part in f.relative_to(p).parts):
+                    continue
+                if f.suffix.lower() in SUPPORTED:
+                    out.append(f)
+                elif ignored is not None:
+                    ignored.append(str(f))
         elif p.is_file():
             out.append(p)
         else:
@@ -102,13 +119,108 @@ def check_references(con, table, good: pd.DataFrame, batch: dict) -> tuple[pd.Da
     return good[keep].reset_index(drop=True), quarantine
 
 
+def check_unit_tree(con, good: pd.DataFrame, batch: dict) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
+    """The unit tree has one root, the province: a second province root and units on a cycle of parents
+    are quarantined; other units without a parent (orphans, left out of the province's total) are kept
+    and named in the load summary."""
+    known = {c: (p, lv) for c, p, lv in run(con, "SELECT unit_code, parent_code, level FROM units")}
+    for f in batch.get("units", []):
+        known.update(zip(f.unit_code, zip(f.parent_code, f.level)))
+    roots = [c for c, (p, lv) in known.items() if lv == "province" and not isinstance(p, str)]
+    tree = dict(known)
+    tree.update({c: (p if isinstance(p, str) else None, lv) for c, p, lv in zip(good.unit_code, good.parent_code, good.level)})
+    reasons = {}
+    for c, p, lv in zip(good.unit_code, good.parent_code, good.level):
+        if lv == "province" and not isinstance(p, str):
+            if roots and c not in roots:
+                reasons[c] = (f"tỉnh thứ hai trong cây đơn vị (đã có {roots[0]}) — mỗi kho một tỉnh; "
+                              "nạp tỉnh khác vào kho khác (--store)")
+            elif not roots:
+                roots.append(c)
+            continue
+        seen, cur = [c], tree.get(c, (None, None))[0]
+        while cur is not None and cur not in seen and len(seen) < 50:
+            seen.append(cur)
+            cur = tree.get(cur, (None, None))[0]
+        if cur is not None and cur in seen:
+            loop = seen[seen.index(cur):] + [cur]
+            reasons[c] = f"vòng lặp trong cây đơn vị: {' → '.join(loop)} — sửa mã đơn vị cha"
+    bad = good.unit_code.isin(reasons)
+    quarantine = None
+    if bad.any():
+        quarantine = pd.DataFrame({"file": good.loc[bad, "_file"], "line": good.loc[bad, "_line"], "table_name": "units",
+                                   "column_name": "parent_code", "reason": good.loc[bad, "unit_code"].map(reasons),
+                                   "raw": good.loc[bad, "unit_code"].astype(str)})
+    good = good[~bad].reset_index(drop=True)
+    orphans = sorted(c for c, p, lv in zip(good.unit_code, good.parent_code, good.level)
+                     if lv != "province" and not isinstance(p, str))
+    notes = [f"{len(orphans)} đơn vị không có đơn vị cha, không được tính vào tổng của tỉnh: "
+             + ", ".join(orphans[:10]) + (" …" if len(orphans) > 10 else "")] if orphans else []
+    return good, quarantine, notes
+
+
+STATUS_RANK = {"received": 0, "processing": 1, "supplement": 2, "finished": 3, "returned": 4, "rejected": 4,
+               "stopped": 4, "withdrawn": 4}
+PROGRESS_COLUMNS = ["received_at", "finished_at", "returned_at", "synced_at"]
+
+
+def progress_sql(alias: str) -> str:
+    """How far a dossier record has got, as a comparable row: its latest timestamp, then its status."""
+    latest = ", ".join(f"{alias}.{c}" for c in PROGRESS_COLUMNS)
+    rank = " ".join(f"WHEN '{k}' THEN {v}" for k, v in STATUS_RANK.items())
+    return f"(greatest({latest}), CASE {alias}.status {rank} ELSE 0 END)"
+
+
+def _progress(frame: pd.DataFrame, table) -> tuple[pd.Series, pd.Series]:
+    if table.name != "dossiers":
+        zero = pd.Series(0, index=frame.index)
+        return zero, zero
+    latest = frame[PROGRESS_COLUMNS].max(axis=1)
+    return latest.fillna(pd.Timestamp.min), frame.status.map(STATUS_RANK).fillna(0)
+
+
+def keep_latest(staged: list) -> None:
+    """Within one load, a key brought by several files keeps the record most advanced in time (for
+    dossiers: latest status or event timestamp, then status; then the file's capture time — `@…` in its
+    name, else its modification time). The others are counted as superseded, not written."""
+    by_table: dict[str, list[int]] = {}
+    for i, (table, *_rest) in enumerate(staged):
+        if table is not None:
+            by_table.setdefault(table.name, []).append(i)
+    for name, idx in by_table.items():
+        if len(idx) < 2:
+            continue
+        table = staged[idx[0]][0]
+        parts = []
+        for i in idx:
+            good = staged[i][2]
+            latest, rank = _progress(good, table)
+            parts.append(pd.DataFrame({"_src": i, "_row": range(len(good)), "_latest": latest.to_numpy(),
+                                       "_rank": rank.to_numpy(),
+                                       "_captured": portal.captured_of(Path(staged[i][1].file)),
+                                       **{k: good[k].astype("string").to_numpy() for k in table.key}}))
+        allrows = pd.concat(parts, ignore_index=True)
+        allrows = allrows.sort_values(["_latest", "_rank", "_captured", "_src"], ascending=False, kind="stable")
+        winners = allrows.drop_duplicates(list(table.key), keep="first")
+        for i in idx:
+            keep = winners[winners._src == i]._row.to_numpy()
+            table_, res, good, quarantine, digest = staged[i]
+            if len(keep) < len(good):
+                res.superseded += len(good) - len(keep)
+                good = good.iloc[sorted(keep)].reset_index(drop=True)
+                res.loaded = len(good)
+                staged[i] = (table_, res, good, quarantine, digest)
+
+
 def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None) -> LoadReport:
     from tqdm.auto import tqdm
 
-    files = expand(paths)
-    if not files:
-        raise LoadError(f"{', '.join(map(str, paths))}: không có tệp CSV, XLSX, Parquet hay JSON nào để nạp.")
     report = LoadReport()
+    files = expand(paths, report.ignored)
+    if not files:
+        raise LoadError(f"{', '.join(map(str, paths))}: không có tệp CSV, XLSX, Parquet hay JSON nào để nạp"
+                        + (f" ({len(report.ignored)} tệp định dạng khác, vd. {Path(report.ignored[0]).name})"
+                           if report.ignored else "") + " — xuất dữ liệu dạng CSV UTF-8 hoặc XLSX.")
     loaded_hashes = {r[0] for r in run(con, "SELECT sha256 FROM loaded_files")}
     staged = []   # (table, FileResult, good frame, quarantine frame, hash)
     portal_staged = []   # (FileResult, published rows, hash)
@@ -141,11 +253,17 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
         good, ref_bad = check_references(con, table, good, batch)
         if ref_bad is not None:
             quarantine = pd.concat([quarantine, ref_bad], ignore_index=True)
+        if table.name == "units":
+            good, tree_bad, notes = check_unit_tree(con, good, batch)
+            res.notes += notes
+            if tree_bad is not None:
+                quarantine = pd.concat([quarantine, tree_bad], ignore_index=True)
         batch.setdefault(table.name, []).append(good)
         res.loaded, res.quarantined = len(good), len(quarantine)
         res.reasons = quarantine["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts().to_dict() \
             if len(quarantine) else {}
         staged[i] = (table, res, good, quarantine, digest)
+    keep_latest(staged)
     for res, frame, digest in portal_staged:
         matched = match_units(con, frame, batch)
         unmatched = sorted(set(matched[~matched.matched].unit_name.dropna()))
@@ -209,7 +327,18 @@ def _write(con, staged, progress: bool) -> None:
             if len(good):
                 con.register("_good", good)
                 cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
-                run(con, f'INSERT OR REPLACE INTO "{table.name}" ({cols}) SELECT {cols} FROM _good')
+                on = " AND ".join(f'g."{k}" = t."{k}"' for k in table.key)
+                older = "false"
+                if table.name == "dossiers":    # a later export never takes a dossier back in time
+                    older = f"t.dossier_code IS NOT NULL AND {progress_sql('g')} < {progress_sql('t')}"
+                counts = run(con, f'SELECT count(t."{table.key[0]}") FILTER (WHERE NOT ({older})), '
+                                  f'count(*) FILTER (WHERE {older}) '
+                                  f'FROM _good g LEFT JOIN "{table.name}" t ON {on}')[0]
+                res.updated, stale = counts[0], counts[1]
+                res.superseded += stale
+                res.loaded -= stale
+                keep = f"WHERE NOT EXISTS (SELECT 1 FROM \"{table.name}\" t WHERE {on} AND {older})" if stale else ""
+                run(con, f'INSERT OR REPLACE INTO "{table.name}" ({cols}) SELECT {cols} FROM _good g {keep}')
                 con.unregister("_good")
             if len(quarantine):
                 q = quarantine.assign(loaded_at=now)

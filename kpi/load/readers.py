@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,21 +62,43 @@ def _has_utf8_multibyte(raw: bytes) -> bool:
     return len(re.findall(rb"[\xc3-\xc6\xe1][\x80-\xbf]{1,2}", raw)) >= 3
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")   # not \t \n \r
+
+
+def clean_text(text: str) -> str:
+    """Control characters (terminal escapes, form feeds, …) have no place in data: removed at read."""
+    return CONTROL.sub("", text) if CONTROL.search(text) else text
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter that splits the header into the most known column names (a header such as
+    `Phí, lệ phí` in a semicolon file must not make ',' win), then into the most fields."""
+    from ..schema import TABLES, fold, header_map
+    known = {h for t in TABLES.values() for h in header_map(t)}
+
+    def score(d):
+        fields = next(csv.reader([header], delimiter=d), [])
+        return sum(fold(f) in known for f in fields), len(fields)
+    return max(",;\t|", key=score)
+
+
 def read_csv(path: Path) -> list[Sheet]:
     text = decode(path.read_bytes(), path)
     if not text.strip():
         raise LoadError(f"{path}: tệp rỗng — không có dòng tiêu đề nào; hãy xuất lại dữ liệu.")
-    first = text.splitlines()[0]
-    try:
-        delim = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delim = ","
+    if "\r" in text:      # Windows (CRLF) and old Mac (CR only) line endings → \n
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = clean_text(text)
+    delim = sniff_delimiter(text.lstrip("\n").split("\n", 1)[0])
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False,
                             na_values=[], engine="c", skip_blank_lines=True)
-    except (pd.errors.ParserError, ValueError) as exc:
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise LoadError(f"{path}: không đọc được CSV ({str(exc).splitlines()[0]}) — kiểm tra dấu phân cách và dấu ngoặc kép.") from None
-    lines = _csv_lines(text, delim, len(frame))
+    try:
+        lines = _csv_lines(text, delim, len(frame))
+    except csv.Error as exc:
+        raise LoadError(f"{path}: không đọc được CSV ({exc}) — kiểm tra dấu phân cách và dấu ngoặc kép.") from None
     frame = frame.replace({"": None})
     return [Sheet(path, path.stem, frame, lines)]
 
@@ -110,7 +133,7 @@ def _cell(v):
         return v.isoformat()
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    s = str(v)
+    s = clean_text(str(v))
     return s if s.strip() else None
 
 

@@ -17,6 +17,7 @@ from .errors import LoadError
 from .readers import Sheet
 
 MAX_TEXT = 4000
+UNIT_CODE = r"[A-Z0-9][A-Z0-9._-]{0,63}"
 EARLIEST = pd.Timestamp("2000-01-01")
 TRUE = {"1", "true", "t", "yes", "y", "co", "có", "x", "đúng", "dung"}
 
@@ -102,20 +103,47 @@ def map_headers(sheet: Sheet, table: Table) -> tuple[pd.DataFrame, list[str]]:
     return frame[table.names].reset_index(drop=True), unknown
 
 
+OFFSET = r"[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"   # a time, then its offset
+
+
+def _utc_offsets(text: pd.Series) -> pd.Series:
+    """ISO text with an offset (`Z`, `+07`, `+0700`, `+07:00`) → naive local time; NaT where unreadable."""
+    norm = (text.str.replace(r"\s*Z$", "+00:00", regex=True).str.replace(r"\s+([+-]\d)", r"\1", regex=True)
+                .str.replace(r"([+-]\d{2})$", r"\1:00", regex=True)
+                .str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True))
+
+    def convert(values):
+        v = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
+        return pd.Series(v, index=values.index).dt.tz_convert(config.TIMEZONE).dt.tz_localize(None)
+    try:
+        return convert(norm).astype("datetime64[us]")
+    except (TypeError, ValueError):      # a value pandas cannot take in bulk: one distinct value at a time
+        one = {}
+        for v in norm.dropna().unique():
+            try:
+                one[v] = convert(pd.Series([v]))[0]
+            except (TypeError, ValueError):
+                one[v] = pd.NaT
+        return norm.map(one).astype("datetime64[us]")
+
+
 def parse_timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Text → naive local timestamps. Accepts ISO (with or without offset), day-first
-    (25/08/2026, 25/08/2026 14:05, 25-08-2026) and Excel serial numbers. Returns (values, bad)."""
+    """Text → naive local timestamps. Accepts ISO (with or without an offset: Z, +07, +0700, +07:00),
+    day-first (25/08/2026, 25/08/2026 14:05, 25-08-2026) and Excel serial numbers. Returns (values, bad)."""
     text = s.astype("string").str.strip()
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
     present = text.notna() & (text != "")
     iso = present & text.str.match(r"^\d{4}-\d{2}-\d{2}")
-    tz = iso & text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    tz = iso & text.str.contains(OFFSET, regex=True)
     naive = iso & ~tz
     if naive.any():
-        out[naive] = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").astype("datetime64[us]")
+        try:
+            out[naive] = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").astype("datetime64[us]")
+        except (TypeError, ValueError):
+            out[naive] = text[naive].map(lambda v: pd.to_datetime(v, format="ISO8601", errors="coerce")) \
+                .astype("datetime64[us]")
     if tz.any():
-        v = pd.to_datetime(text[tz], format="ISO8601", errors="coerce", utc=True)
-        out[tz] = v.dt.tz_convert(config.TIMEZONE).dt.tz_localize(None).astype("datetime64[us]")
+        out[tz] = _utc_offsets(text[tz])
     dayfirst = present & text.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}")
     if dayfirst.any():
         norm = text[dayfirst].str.replace(r"[.-]", "/", regex=True, n=2)
@@ -169,11 +197,16 @@ def _enum(name: str, s: pd.Series, values: tuple) -> tuple[pd.Series, np.ndarray
 
 
 def _number_text(s: pd.Series) -> pd.Series:
-    """'50.000' (Vietnamese thousands) → '50000'; '2,5' → '2.5'."""
-    text = s.astype("string").str.strip()
-    thousands = text.str.match(r"^-?\d{1,3}(\.\d{3})+$").fillna(False)
-    text = text.where(~thousands, text.str.replace(".", "", regex=False))
-    return text.str.replace(",", ".", regex=False)
+    """Numbers as exports write them → '1234.5'. Vietnamese: '.' groups thousands, ',' is the decimal
+    mark ('1.234,50', '3.000,00', '12.345.678,9', '50.000'). A comma followed by groups of exactly three
+    digits and nothing else groups thousands as well ('50,000', '1,234,567': fees are whole dong), as does
+    a comma before a point ('1,234.50'). A single comma otherwise is a decimal mark ('2,5')."""
+    text = s.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True)
+    vn = text.str.match(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$").fillna(False)
+    en = text.str.match(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$").fillna(False) & ~vn
+    text = text.where(~vn, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    text = text.where(~en, text.str.replace(",", "", regex=False))
+    return text.where(vn | en, text.str.replace(",", ".", regex=False))
 
 
 def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -192,6 +225,11 @@ def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None) -> tupl
             probs.add(s.isna(), c.name, f"thiếu giá trị bắt buộc ở cột {c.name}")
         if c.type == "str":
             text = s.astype("string").str.strip()
+            if c.unit_code:
+                text = text.str.upper()
+                probs.add((~text.str.fullmatch(UNIT_CODE) | text.str.contains("..", regex=False)).fillna(False)
+                          .to_numpy(dtype=bool), c.name,
+                          f"mã đơn vị ở cột {c.name} chứa ký tự không hợp lệ (chỉ dùng chữ, số và . - _) — sửa mã")
             probs.add((text.str.len() > MAX_TEXT).fillna(False).to_numpy(dtype=bool), c.name,
                       f"giá trị quá dài ở cột {c.name} (> {MAX_TEXT} ký tự)")
             if c.values:

@@ -15,7 +15,7 @@ from .. import labels
 from ..api import ScopeError, _check_unit, scores_with, session, totals_with
 from ..periods import Period, label_vi, parse
 from ..scoring import group_points
-from ..store import run
+from ..store import quarantine_summary, run
 from . import charts
 from . import html as h
 from .fmt import fmt_datetime, fmt_int, fmt_number, fmt_pct
@@ -126,8 +126,8 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         owners = con.execute("SELECT unit_code, metric_code, owner_name, owner_title FROM owners").df()
         if unit:
             owners = owners[owners.unit_code.isin(set(t.unit_code))]
-        quarantine = con.execute("SELECT table_name, reason, count(*) AS n FROM quarantine GROUP BY ALL "
-                                 "ORDER BY n DESC").df()
+        quarantine = pd.DataFrame(quarantine_summary(con, set(engine.scope_members(unit)) if unit else None),
+                                  columns=["table_name", "reason", "n"])
         unsynced = engine.query("data_quality", p)
         unsynced = unsynced[unsynced.unit_code.isin(set(t.unit_code))]
         files = con.execute("SELECT file, sha256, rows_loaded, strftime(loaded_at, '%Y-%m-%d %H:%M') AS loaded_at "

@@ -46,3 +46,9 @@ def fmt_datetime(d) -> str:
     if d is None or d is pd.NaT or (isinstance(d, float) and math.isnan(d)) or pd.isna(d):
         return "—"
     return f"{pd.Timestamp(d):%d/%m/%Y %H:%M}"
+
+
+def printable(text) -> str:
+    """Text for a terminal: control and escape characters (a unit name with `\x1b[2J` in it) shown as '?'."""
+    import re
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "?", str(text))
