@@ -54,15 +54,28 @@ def load_profile(profile: str | Path | dict | None = None) -> dict:
     base = _load_profile(str(config.DEFAULT_PROFILE))
     if profile is not None and not isinstance(profile, dict):
         profile = profile_path(profile)
-    if profile is None or (not isinstance(profile, dict) and Path(profile) == config.DEFAULT_PROFILE):
-        merged = _deep_merge(base, {})
-    else:
-        override = profile if isinstance(profile, dict) else _load_profile(str(profile))
-        merged = _deep_merge(base, override or {})
-    for code, m in merged.get("official", {}).get("extra_metrics", {}).items():
-        merged["metrics"].setdefault(code, {**m, "official_only": True})
-    _validate(merged)
+    override = {} if profile is None or (not isinstance(profile, dict) and Path(profile) == config.DEFAULT_PROFILE) \
+        else profile if isinstance(profile, dict) else _load_profile(str(profile))
+    if override is not None and not isinstance(override, dict):
+        raise ProfileError(f"{_name(profile)}: tệp phải là một bảng khóa: giá trị (YAML mapping), "
+                           f"không phải {type(override).__name__} — so với kpi/profiles/dvcqg-2026.yaml")
+    merged = _deep_merge(base, override or {})
+    try:
+        if not isinstance(merged.get("metrics"), dict):
+            raise ProfileError("metrics: cần danh sách chỉ số (mã chỉ số: {group: …, max: …, rule: …})")
+        for code, m in merged.get("official", {}).get("extra_metrics", {}).items():
+            merged["metrics"].setdefault(code, {**m, "official_only": True})
+        _validate(merged)
+    except ProfileError as exc:
+        raise ProfileError(f"{_name(profile)}: {exc}") from None
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise ProfileError(f"{_name(profile)}: cấu trúc không hợp lệ ({type(exc).__name__}: {exc}) — "
+                           "so với kpi/profiles/dvcqg-2026.yaml") from None
     return merged
+
+
+def _name(profile) -> str:
+    return "cấu hình chấm điểm" if profile is None or isinstance(profile, dict) else f"cấu hình {profile}"
 
 
 def _deep_merge(a: dict, b: dict) -> dict:
@@ -72,19 +85,90 @@ def _deep_merge(a: dict, b: dict) -> dict:
     return out
 
 
+PARAMS = {"publish_lead_working_days", "public_update_working_days", "feedback_answer_working_days",
+          "feedback_reject_working_days", "feedback_supplement_working_days"}
+TOP_KEYS = {"name", "description", "grade_bands", "groups", "decision_groups", "metrics", "official"} | PARAMS
+TOTAL_MAX = 100
+
+
+def _num(value, key: str, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or _isnan(value) or value < 0 \
+            or (positive and value == 0):
+        raise ProfileError(f"{key}: cần một số {'dương' if positive else 'không âm'}, không phải {value!r}")
+    return float(value)
+
+
 def _validate(p: dict) -> None:
-    for code, m in p["metrics"].items():
+    """A profile's one-line errors name the key to fix: shape, known metric codes and groups, weights ≥ 0,
+    each group's metrics summing to its maximum (more only where a cap holds it), groups summing to 100,
+    grade bands from best to worst down to 0."""
+    from .labels import GRADES
+    if not isinstance(p, dict):
+        raise ProfileError("tệp cấu hình phải là một bảng khóa: giá trị (YAML mapping)")
+    unknown = set(p) - TOP_KEYS
+    if unknown:
+        raise ProfileError(f"khóa không biết: {', '.join(sorted(unknown))} — các khóa dùng được: {', '.join(sorted(TOP_KEYS))}")
+    for k in PARAMS & set(p):
+        if _num(p[k], k) != int(p[k]):
+            raise ProfileError(f"{k}: cần số ngày làm việc nguyên, không phải {p[k]!r}")
+    groups, metrics = p.get("groups"), p.get("metrics")
+    if not isinstance(groups, dict) or not groups:
+        raise ProfileError("groups: cần danh sách nhóm (mã nhóm: {max: …})")
+    if not isinstance(metrics, dict) or not metrics:
+        raise ProfileError("metrics: cần danh sách chỉ số (mã chỉ số: {group: …, max: …, rule: …})")
+    known = {f.stem.upper() for f in config.METRICS_DIR.glob("*.sql") if "." not in f.stem}
+    for g, spec in groups.items():
+        if not isinstance(spec, dict):
+            raise ProfileError(f"groups.{g}: cần {{max: …}}, không phải {spec!r}")
+        _num(spec.get("max"), f"groups.{g}.max")
+        if spec.get("cap") is not None:
+            _num(spec["cap"], f"groups.{g}.cap")
+    for code, m in metrics.items():
+        key = f"metrics.{code}"
+        if code not in known:
+            raise ProfileError(f"{key}: không có chỉ số mã '{code}' (không có kpi/metrics/{str(code).lower()}.sql)")
+        if not isinstance(m, dict):
+            raise ProfileError(f"{key}: cần {{group: …, max: …, rule: …}}, không phải {m!r}")
         if m.get("rule") not in RULES:
-            raise ProfileError(f"chỉ số {code}: quy tắc '{m.get('rule')}' không hợp lệ ({', '.join(sorted(RULES))})")
+            raise ProfileError(f"{key}.rule: '{m.get('rule')}' không hợp lệ ({', '.join(sorted(RULES))})")
         if m.get("zero", "null_zero") not in ZERO_RULES:
-            raise ProfileError(f"chỉ số {code}: quy tắc mẫu số 0 '{m.get('zero')}' không hợp lệ")
-        if m["rule"] == "linear_target" and not m.get("target"):
-            raise ProfileError(f"chỉ số {code}: linear_target cần 'target'")
+            raise ProfileError(f"{key}.zero: '{m.get('zero')}' không hợp lệ ({', '.join(sorted(ZERO_RULES))})")
+        _num(m.get("max", 0), f"{key}.max")
+        if m["rule"] == "linear_target":
+            _num(m.get("target"), f"{key}.target", positive=True)
         if m.get("variant") and not (config.METRICS_DIR / f"{code.lower()}.{m['variant']}.sql").is_file():
-            raise ProfileError(f"chỉ số {code}: không có cách tính '{m['variant']}' "
+            raise ProfileError(f"{key}.variant: không có cách tính '{m['variant']}' "
                                f"(cần tệp kpi/metrics/{code.lower()}.{m['variant']}.sql)")
-        if m.get("group") not in p["groups"]:
-            raise ProfileError(f"chỉ số {code}: nhóm '{m.get('group')}' không có trong profile")
+        if m.get("group") not in groups:
+            raise ProfileError(f"{key}.group: nhóm '{m.get('group')}' không có trong groups")
+    for g, spec in groups.items():
+        total = sum(float(m.get("max", 0)) for m in metrics.values()
+                    if m.get("group") == g and not m.get("official_only") and m["rule"] not in ("tracked", "mean"))
+        gmax, cap = float(spec["max"]), spec.get("cap")
+        if abs(total - gmax) > 1e-9 and not (total > gmax and cap is not None and float(cap) <= gmax + 1e-9):
+            raise ProfileError(f"groups.{g}.max: các chỉ số của nhóm cộng lại {total:g} điểm, khác {gmax:g} — "
+                               "sửa 'max' của chỉ số hoặc của nhóm (hay đặt 'cap' nếu nhóm bị chặn trên)")
+    total = sum(float(spec["max"]) for spec in groups.values())
+    if abs(total - TOTAL_MAX) > 1e-9:
+        raise ProfileError(f"groups: các nhóm cộng lại {total:g} điểm, phải là {TOTAL_MAX} — sửa 'max' của các nhóm")
+    if p.get("decision_groups"):
+        for dg, dmax in p["decision_groups"].items():
+            got = sum(float(s["max"]) for g, s in groups.items() if s.get("decision_group", g) == dg)
+            if abs(got - _num(dmax, f"decision_groups.{dg}")) > 1e-9:
+                raise ProfileError(f"decision_groups.{dg}: các nhóm thuộc nhóm này cộng lại {got:g}, khác {dmax}")
+    bands = p.get("grade_bands")
+    if not isinstance(bands, list) or not bands or not all(isinstance(b, dict) for b in bands):
+        raise ProfileError("grade_bands: cần danh sách {min: …, grade: …} từ cao xuống thấp")
+    mins = [_num(b.get("min"), f"grade_bands[{i}].min") for i, b in enumerate(bands)]
+    for i, b in enumerate(bands):
+        if b.get("grade") not in GRADES:
+            raise ProfileError(f"grade_bands[{i}].grade: '{b.get('grade')}' không hợp lệ ({', '.join(GRADES)})")
+    if any(a <= b for a, b in zip(mins, mins[1:])) or mins[-1] != 0:
+        raise ProfileError(f"grade_bands: ngưỡng phải giảm dần và kết thúc ở 0, không phải {mins}")
+    official = p.get("official", {})
+    for code in official.get("metrics", []) if isinstance(official, dict) else [None]:
+        if code not in metrics:
+            raise ProfileError(f"official.metrics: chỉ số '{code}' không có trong metrics")
 
 
 def rate(numerator, denominator, rule: str = "linear") -> float | None:

@@ -263,13 +263,13 @@ def test_change_versus_previous_period(hw):
 
 def test_cli_profile_changes_points(hw, tmp_path):
     prof = tmp_path / "tinh.yaml"
-    prof.write_text("metrics:\n  ON_TIME: {max: 26}\n", encoding="utf-8")
+    prof.write_text("metrics:\n  ON_TIME: {rule: linear_target, target: 80}\n", encoding="utf-8")
     out = tmp_path / "p.csv"
     r = run_kpi("score", "--period", "2026-08", "--unit", "D1", "--profile", prof, "--format", "csv",
                 "--out", out, "--store", hw)
     assert r.returncode == 0, r.stderr
     df = pd.read_csv(out, encoding="utf-8-sig").set_index("metric_code")
-    assert df.loc["ON_TIME", "points"] == 14.0 and df.loc["ON_TIME", "max_points"] == 26   # 26 × 7/13
+    assert df.loc["ON_TIME", "points"] == 13.46 and df.loc["ON_TIME", "max_points"] == 20   # 20 × 53.85 / 80
     r = run_kpi("score", "--period", "2026-08", "--profile", tmp_path / "missing.yaml", "--store", hw)
     assert r.returncode == 2 and "missing.yaml" in r.stderr
 
@@ -415,3 +415,24 @@ def test_profile_by_name_and_unknown_variant(hw, tmp_path):
     df = pd.read_csv(out, encoding="utf-8-sig").set_index("metric_code")
     assert (df.loc["SO_HOA_GIAY_TO_GIAI_QUYET", "points"], df.loc["DOSSIER_RECEIVING_SATISFACTION", "points"]) == \
         (0.83, 3.59)
+
+
+@pytest.mark.parametrize("text,key", [
+    ("metrics:\n  ON_TIME: {max: -5}\n", "metrics.ON_TIME.max"),
+    ("metrics:\n  ON_TIME: {max: 58.66}\n", "groups.TDGQ.max"),               # a 138.66/100 index
+    ("metrics:\n  ON_TIMEE: {max: 20, group: TDGQ, rule: linear}\n", "ON_TIMEE"),
+    ("grade_bands:\n  - {min: 90, grade: SIEU}\n  - {min: 0, grade: YEU}\n", "grade_bands[0].grade"),
+    ("grade_bands:\n  - {min: 50, grade: TOT}\n  - {min: 80, grade: KHA}\n  - {min: 0, grade: YEU}\n", "grade_bands"),
+    ("groups: [1, 2]\n", "groups: cần danh sách nhóm"),
+    ("- just\n- a list\n", "YAML mapping"),
+    ("metrics:\n  ON_TIME: {rule: linear_target}\n", "metrics.ON_TIME.target"),
+    ("feedback_answer_working_days: -1\n", "feedback_answer_working_days"),
+    ("bands: []\n", "khóa không biết: bands"),
+])
+def test_profile_errors_name_the_key(hw, tmp_path, text, key):
+    prof = tmp_path / "bad.yaml"
+    prof.write_text(text, encoding="utf-8")
+    r = run_kpi("score", "--period", "2026-08", "--profile", prof, "--store", hw)
+    assert r.returncode == 2, r.stdout
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1 and key in line and "bad.yaml" in line and "không mong đợi" not in line, line
