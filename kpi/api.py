@@ -69,6 +69,32 @@ def _check_unit(engine: Engine, unit: str) -> None:
         raise ScopeError(f"không có đơn vị '{unit}' trong kho — xem danh sách bằng `kpi status` hoặc bảng units")
 
 
+def data_range(con) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The first dossier received and the latest timestamp in the data (dossiers and their events)."""
+    first, last = run(con, "SELECT min(received_at), max(greatest(received_at, finished_at, returned_at)) "
+                           "FROM dossiers")[0]
+    ev = run(con, "SELECT max(\"at\") FROM dossier_events")[0][0]
+    return first, max((x for x in (last, ev) if x is not None), default=None)
+
+
+def check_period(con, period, as_of=None, complete: bool = False) -> Period:
+    """A period the data can answer: not after the data's last timestamp nor before its first dossier
+    (a one-line error naming the data's range); `complete`: a period still running at the end of the
+    data needs an as-of date (the figure of that day)."""
+    from .report.fmt import fmt_date
+    p = parse(period, _as_date(as_of))
+    first, last = data_range(con)
+    if first is None:
+        raise StoreError("kho dữ liệu chưa có hồ sơ nào — hãy chạy `kpi load data/raw` trước.")
+    span = f"dữ liệu có từ {fmt_date(first)} đến {fmt_date(last)}"
+    if p.start > last.date() or p.last < first.date():
+        raise ScopeError(f"kỳ {p.label} nằm ngoài dữ liệu ({span}) — chọn kỳ trong khoảng này")
+    if complete and not p.as_of and p.last > last.date():
+        raise ScopeError(f"kỳ {p.label} chưa kết thúc trong dữ liệu ({span}) — thêm --as-of "
+                         f"{last.date():%Y-%m-%d} để tính đến ngày đó, hoặc chọn kỳ đã kết thúc")
+    return p
+
+
 def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = None, subtree: bool = False,
                 as_of=None, merged: bool = False, include_tracked: bool = True, official: str | None = None,
                 procedure: str | None = None) -> pd.DataFrame:
@@ -147,6 +173,7 @@ def scores(period, scope: str = "unit", unit: str | None = None, subtree: bool =
     with everything below it), 'procedure' or 'official'. as_of: the real-time figure up to that date.
     merged: units merged in 2025 count for their successors (for trends)."""
     with session(store, con, profile) as engine:
+        check_period(engine.con, period, as_of)
         return scores_with(engine, period, scope, unit, subtree, as_of, merged, include_tracked, official, procedure)
 
 
@@ -158,7 +185,12 @@ def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
     out = _totals_from_scores(engine, s, view)
     levels = engine.con.execute("SELECT unit_code, level FROM units").df()
     out = out.merge(levels, on="unit_code", how="left")
-    ranked = out.level.isin(["department", "commune", "district"])
+    # a unit that handled no dossier in the period is not graded or ranked: "không có hồ sơ", not "Yếu"
+    handled = s[s.metric_code == "ON_TIME"].set_index("unit_code").denominator
+    idle = out.unit_code.map(handled).fillna(0).astype(int).eq(0) & out.level.ne("province")
+    out.loc[idle, "grade"] = None
+    out.loc[idle, "grade_label"] = labels.NO_DOSSIERS
+    ranked = out.level.isin(["department", "commune", "district"]) & ~idle
     out["rank"] = pd.NA
     out.loc[ranked, "rank"] = rank_min(out.loc[ranked, "total"]).values
     out["rank_in_level"] = pd.NA
@@ -201,6 +233,7 @@ def totals(period, scope: str = "unit", unit: str | None = None, subtree: bool =
     rank among departments, districts and communes (ties share a rank), rank within its level,
     and change versus the previous period of the same kind. view='decision' gives five groups."""
     with session(store, con, profile) as engine:
+        check_period(engine.con, period, as_of)
         return totals_with(engine, period, scope, unit, subtree, as_of, merged, view, compare)
 
 

@@ -139,16 +139,22 @@ def cmd_score(args) -> int:
     from . import api
     from .labels import METRICS
     from .periods import PeriodError, parse
-    from .report.fmt import fmt_number, fmt_pct
+    from .report.fmt import fmt_count, fmt_int, fmt_number, fmt_pct, printable
     from .scoring import ProfileError
     from .store import StoreError
     try:
         as_of = parse(args.as_of + ".." + args.as_of).start if args.as_of else None
     except PeriodError:
         raise UsageError(f"--as-of '{args.as_of}' không hợp lệ — dùng dạng 2026-08-20") from None
+    if args.official and args.unit:
+        raise UsageError("chọn --unit hoặc --official, không cả hai (một cán bộ thuộc một đơn vị)")
+    if args.out and args.format == "table":
+        raise UsageError("--out cần --format csv hoặc xlsx")
+    _checked_out(args.out, {"csv": ".csv", "xlsx": ".xlsx"}.get(args.format))
     try:
         parse(args.period)
         with api.session(_store(args), profile=args.profile) as engine:
+            api.check_period(engine.con, args.period, as_of, complete=True)
             s = api.scores_with(engine, args.period, unit=args.unit, subtree=args.subtree, as_of=as_of,
                                 official=args.official)
             t = None
@@ -169,7 +175,8 @@ def cmd_score(args) -> int:
         return 0
     if args.format == "xlsx":
         from .publish import write_xlsx
-        target = Path(args.out or f"outputs/{parse(args.period).label}/diem-766-{parse(args.period).label}.xlsx")
+        label = parse(args.period).label
+        target = Path(args.out) if args.out else config.outputs_dir() / label / f"diem-766-{label}.xlsx"
         write_xlsx({"Điểm": out}, target)
         print(f"Đã ghi {target} ({len(out)} dòng).")
         return 0
@@ -178,48 +185,48 @@ def cmd_score(args) -> int:
         print(f"{'Hạng':>4}  {'Mã':12} {'Đơn vị':40} {'Tổng điểm':>9}  Xếp loại")
         for r in t.itertuples():
             rank = "" if pd.isna(r.rank) else str(r.rank)
-            print(f"{rank:>4}  {r.unit_code:12} {r.unit_name[:40]:40} {fmt_number(r.total):>9}  {r.grade_label}")
+            print(f"{rank:>4}  {printable(r.unit_code):12} {printable(r.unit_name)[:40]:40} {fmt_number(r.total):>9}  "
+                  f"{r.grade_label}")
         return 0
     who = args.official or args.unit
     means = {c for c, m in engine.profile["metrics"].items() if m["rule"] == "mean"}
-    print(f"Bộ chỉ số 766 — {who} — kỳ {args.period}")
+    print(f"Bộ chỉ số 766 — {printable(who)} — kỳ {args.period}")
     for r in out.itertuples():
         print(f"  {r.group_code:6} {METRICS.get(r.metric_code, r.metric_code)[:58]:58} "
-              f"{int(r.numerator) if r.numerator == int(r.numerator) else fmt_number(r.numerator):>8}/"
-              f"{int(r.denominator):<8} {(fmt_number(r.rate) if r.metric_code in means else fmt_pct(r.rate)):>9} "
+              f"{fmt_count(r.numerator):>8}/"
+              f"{fmt_int(r.denominator):<8} {(fmt_number(r.rate) if r.metric_code in means else fmt_pct(r.rate)):>9} "
               f"{fmt_number(r.points):>7}/{fmt_number(r.max_points)}")
     return 0
 
 
 def cmd_report(args) -> int:
+    from . import api
     from .periods import PeriodError, parse
     from .report.content import last_complete_month
     from .report.runner import ReportError, render
-    from .store import StoreError, connect
+    from .scoring import ProfileError
+    from .store import StoreError
     store = _store(args)
     try:
-        if args.period:
-            p = parse(args.period)
-        else:
-            con = connect(store, read_only=True)
-            p = parse(last_complete_month(con))
-            con.close()
-            if args.kind == "quarterly":
-                p = parse(f"{p.start.year}-Q{(p.start.month - 1) // 3 + 1}")
-        if args.kind == "quarterly" and p.kind != "quarter":
-            raise UsageError(f"báo cáo quý cần kỳ dạng 2026-Q3, không phải '{args.period}'")
         if args.kind == "unit" and not args.unit:
             raise UsageError("báo cáo đơn vị cần --unit MÃ_ĐƠN_VỊ")
-        if args.unit:
-            con = connect(store, read_only=True)
-            known = con.execute("SELECT count(*) FROM units WHERE unit_code = ?", [args.unit]).fetchone()[0]
-            con.close()
-            if not known:
-                raise UsageError(f"không có đơn vị '{args.unit}' trong kho")
+        with api.session(store, profile=args.profile) as engine:
+            if args.period:
+                p = parse(args.period)
+            else:
+                p = parse(last_complete_month(engine.con))
+                if args.kind == "quarterly":
+                    p = parse(f"{p.start.year}-Q{(p.start.month - 1) // 3 + 1}")
+            if args.kind == "quarterly" and p.kind != "quarter":
+                raise UsageError(f"báo cáo quý cần kỳ dạng 2026-Q3, không phải '{args.period}'")
+            api.check_period(engine.con, p.label, complete=True)
+            if args.unit:
+                api.scores_with(engine, p, unit=args.unit, include_tracked=False)   # the unit exists in the period
+        out = _checked_out(args.out, ".html")
         print(f"Đang lập báo cáo {args.kind} kỳ {p.label}{' — ' + args.unit if args.unit else ''} …")
         path, secs = render(args.kind, p.label, args.unit if args.kind == "unit" else None, args.profile, str(store),
-                            args.out, progress=not args.quiet)
-    except (PeriodError, StoreError) as exc:
+                            out, progress=not args.quiet)
+    except (PeriodError, StoreError, api.ScopeError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
     except ReportError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
@@ -229,20 +236,39 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _checked_out(out, suffix: str | None = None):
+    """An --out path is checked before any long computation: its folder can be written, its kind fits."""
+    if not out:
+        return None
+    path = Path(out)
+    if suffix and path.suffix.lower() != suffix:
+        raise UsageError(f"--out {out}: cần tệp {suffix}")
+    parent = path.parent if str(path.parent) else Path(".")
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise UsageError(f"--out {out}: không ghi được vào thư mục {parent} — chọn thư mục khác")
+    if path.is_dir():
+        raise UsageError(f"--out {out} là một thư mục — ghi tên tệp, vd. {Path(out) / ('ket-qua' + (suffix or ''))}")
+    return str(path)
+
+
 def cmd_publish(args) -> int:
     from . import api
     from .periods import PeriodError, parse
     from .publish import package_frames, write_package
     from .report.content import last_complete_month
+    from .scoring import ProfileError
     from .store import StoreError
     try:
         with api.session(_store(args), profile=args.profile) as engine:
-            p = parse(args.period or last_complete_month(engine.con))
+            p = api.check_period(engine.con, args.period or last_complete_month(engine.con), complete=True)
             frames = package_frames(engine, p)
-    except (PeriodError, StoreError, api.ScopeError) as exc:
+    except (PeriodError, StoreError, api.ScopeError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out else config.outputs_dir() / p.label / "cong-khai"
-    for path in write_package(frames, out):
+    for path in write_package(frames, out, p.label):
         print(f"Đã ghi {path}")
     late = frames["danh-sach-ho-so-tre-han"]
     print(f"Kỳ {p.label}: {len(late)} hồ sơ trễ hạn; gói công khai không chứa thông tin cá nhân của người nộp.")
@@ -357,6 +383,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _is_interrupt(exc: Exception) -> bool:
+    """A Ctrl-C that arrived while DuckDB was calling back into Python comes back as a DuckDB error."""
+    import duckdb
+    return isinstance(exc, getattr(duckdb, "InterruptException", ())) or \
+        (isinstance(exc, duckdb.Error) and "KeyboardInterrupt" in str(exc))
+
+
+def _interrupted(args) -> int:
+    """Ctrl-C: one line that says what is true, exit 130, and none of the interpreter's or the notebook
+    kernel's shutdown noise after it."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    msg = {"load": None, "report": "chưa ghi báo cáo (tệp cũ, nếu có, vẫn nguyên)",
+           "publish": "chưa ghi gói công khai (gói cũ, nếu có, vẫn nguyên)",
+           "sample": "dữ liệu mẫu có thể chưa đủ — chạy lại lệnh"}.get(args.command, "kho dữ liệu không đổi")
+    if args.command == "load":
+        from .load.loader import PROGRESS
+        msg = "kho đã nạp xong trước khi dừng" if PROGRESS["committed"] else "kho dữ liệu không đổi"
+    print(f"Đã dừng theo yêu cầu; {msg}.", file=sys.stderr)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(130)
+
+
 def main(argv=None) -> int:
     from .load import LoadError
     from .store import StoreError
@@ -367,15 +417,19 @@ def main(argv=None) -> int:
     except UsageError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
-    except (LoadError, StoreError) as exc:
+    except LoadError as exc:          # a file that cannot be read
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 1
+    except StoreError as exc:         # the store cannot be used as asked: the user chooses another
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:   # `kpi score … | head`
         return 0
     except KeyboardInterrupt:
-        print("Đã dừng theo yêu cầu; kho dữ liệu không đổi.", file=sys.stderr)
-        return 130
+        return _interrupted(args)
     except Exception as exc:  # last resort: one line, the details only on request
+        if _is_interrupt(exc):
+            return _interrupted(args)
         if os.environ.get("KPI_DEBUG"):
             raise
         print(f"Lỗi không mong đợi ({type(exc).__name__}): {exc} — chạy lại với KPI_DEBUG=1 để xem chi tiết.",

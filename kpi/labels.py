@@ -1,6 +1,7 @@
 """Every Vietnamese text a person reads, in one place."""
 
 GRADES = {"XUAT_SAC": "Xuất sắc", "TOT": "Tốt", "KHA": "Khá", "TRUNG_BINH": "Trung bình", "YEU": "Yếu"}
+NO_DOSSIERS = "Không có hồ sơ"   # a unit that handled no dossier in the period: not graded
 GRADE_COLORS = {"XUAT_SAC": "#1a7f37", "TOT": "#57ab5a", "KHA": "#d4a72c", "TRUNG_BINH": "#e16f24", "YEU": "#cf222e"}
 
 GROUPS = {

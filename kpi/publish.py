@@ -5,41 +5,54 @@ from pathlib import Path
 
 import pandas as pd
 
+from .fs import atomic_dir, atomic_path
 from .schema import PERSONAL_COLUMNS
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value):
-    """A text cell that a spreadsheet would evaluate (=, +, -, @) gets a leading apostrophe."""
+    """A CSV text cell that a spreadsheet would evaluate (=, +, -, @) gets a leading apostrophe."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
 
 
+def _text_columns(frame: pd.DataFrame) -> list:
+    return [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+
+
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
-            out[c] = out[c].map(neutralise)
+    for c in _text_columns(out):
+        out[c] = out[c].map(neutralise)
     return out
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    with atomic_path(path) as tmp:
+        safe_frame(frame).to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return path
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
-    """One workbook, a sheet per frame; text cells neutralised, columns sized to their content."""
+    """One workbook, a sheet per frame, columns sized to their content. Text is stored as text: a cell
+    beginning with '=' is a string, never a formula (so no apostrophe is needed), and characters a
+    workbook cannot hold (control characters) are dropped."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
         for name, frame in sheets.items():
-            safe_frame(frame).to_excel(xw, sheet_name=name[:31], index=False)
+            frame = frame.copy()
+            for c in _text_columns(frame):
+                frame[c] = frame[c].map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v)
+            frame.to_excel(xw, sheet_name=name[:31], index=False)
             ws = xw.sheets[name[:31]]
+            for row in ws.iter_rows(min_row=2):
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
             for i, col in enumerate(frame.columns, start=1):
                 width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)]) + 2
                 ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width, 60)
@@ -124,11 +137,15 @@ SHEET_TITLES = {"ty-le-ho-so-tre-han": "Tỷ lệ trễ hạn", "danh-sach-ho-so
                 "ty-le-dvc-truc-tuyen": "Tỷ lệ DVC trực tuyến"}
 
 
-def write_package(frames: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
-    """Each table as CSV (UTF-8 with BOM, so Excel shows diacritics) and XLSX."""
+def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str) -> list[Path]:
+    """Each table as CSV (UTF-8 with BOM, so Excel shows diacritics) and XLSX, the period in every file
+    name. The package is built in a temporary folder that replaces `out_dir` whole when complete."""
     out_dir = Path(out_dir)
-    written = []
-    for name, frame in frames.items():
-        written.append(write_csv(frame, out_dir / f"{name}.csv"))
-        written.append(write_xlsx({SHEET_TITLES[name]: frame}, out_dir / f"{name}.xlsx"))
-    return written
+    names = []
+    with atomic_dir(out_dir) as tmp:
+        for name, frame in frames.items():
+            stem = f"{name}-{period}"
+            write_csv(frame, tmp / f"{stem}.csv")
+            write_xlsx({SHEET_TITLES[name]: frame}, tmp / f"{stem}.xlsx")
+            names += [f"{stem}.csv", f"{stem}.xlsx"]
+    return [out_dir / n for n in names]

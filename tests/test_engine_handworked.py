@@ -151,12 +151,13 @@ def test_totals_groups_grades(hw):
     c1 = t.loc["C1"]
     # CKMB 6+0+1.333333+6 · TDGQ 10 · DVCTT 1.666667+2.666667+6 · MDSH 2+2+1.25+1+0.5+1 · MDHL 2+3+1.666667
     assert round(c1.total, 4) == 48.0833 and c1.grade_label == "Yếu"
-    # ranks: D1 49.38 > C1 48.08 > C2 20.17 > D2 = D3 12 (full points for no feedback only); communes and
-    # departments ranked among themselves too, ties sharing a rank
-    assert (t.loc["D1", "rank"], t.loc["C1", "rank"], t.loc["C2", "rank"]) == (1, 2, 3)
-    assert (t.loc["D2", "rank"], t.loc["D3", "rank"]) == (4, 4)
-    assert (t.loc["C1", "rank_in_level"], t.loc["C2", "rank_in_level"], t.loc["D1", "rank_in_level"]) == (1, 2, 1)
-    assert (t.loc["D2", "rank_in_level"], t.loc["D3", "rank_in_level"]) == (2, 2)
+    # ranks: D1 49.38 > C1 48.08; communes and departments ranked among themselves too. C2, D2 and D3
+    # handled no dossier in August: not graded "Yếu" on the points of empty metrics, not ranked
+    assert (t.loc["D1", "rank"], t.loc["C1", "rank"]) == (1, 2)
+    assert (t.loc["C1", "rank_in_level"], t.loc["D1", "rank_in_level"]) == (1, 1)
+    for idle in ("C2", "D2", "D3"):
+        assert pd.isna(t.loc[idle, "rank"]) and pd.isna(t.loc[idle, "grade"])
+        assert t.loc[idle, "grade_label"] == "Không có hồ sơ"
     assert t.loc["P", "rank"] is None or str(t.loc["P", "rank"]) == "<NA>"
 
 

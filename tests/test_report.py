@@ -102,13 +102,13 @@ def _all_text(folder: Path) -> str:
 
 def test_package_files_and_headers(package, sample_store):
     names = sorted(p.name for p in package.iterdir())
-    assert names == sorted(f"{n}.{e}" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han", "ty-le-dvc-truc-tuyen")
-                           for e in ("csv", "xlsx"))
-    late = pd.read_csv(package / "danh-sach-ho-so-tre-han.csv", encoding="utf-8-sig", dtype=str)
+    assert names == sorted(f"{n}-{PERIOD}.{e}" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han",
+                                                          "ty-le-dvc-truc-tuyen") for e in ("csv", "xlsx"))
+    late = pd.read_csv(package / f"danh-sach-ho-so-tre-han-{PERIOD}.csv", encoding="utf-8-sig", dtype=str)
     assert list(late.columns)[:4] == ["STT", "Mã hồ sơ", "Đơn vị giải quyết", "Mã TTHC"]
     ev = kpi.evidence("ON_TIME", None, PERIOD, store=sample_store)
     assert set(late["Mã hồ sơ"]) == set(ev[~ev.in_numerator].entity)
-    rates = pd.read_csv(package / "ty-le-ho-so-tre-han.csv", encoding="utf-8-sig")
+    rates = pd.read_csv(package / f"ty-le-ho-so-tre-han-{PERIOD}.csv", encoding="utf-8-sig")
     prov = rates.iloc[0]
     assert prov["Số hồ sơ trễ hạn"] == len(late)
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", late["Ngày tiếp nhận"].iloc[0])
@@ -131,12 +131,14 @@ def test_package_neutralises_formulas_and_report_escapes_html(store_copy, tmp_pa
     out = tmp_path / "pub"
     r = run_kpi("publish", "--period", PERIOD, "--store", store_copy, "--out", out)
     assert r.returncode == 0, r.stderr
-    csv_text = (out / "ty-le-ho-so-tre-han.csv").read_text(encoding="utf-8-sig")
+    csv_text = (out / f"ty-le-ho-so-tre-han-{PERIOD}.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text and ",=HYPERLINK" not in csv_text
     from openpyxl import load_workbook
-    ws = load_workbook(out / "ty-le-ho-so-tre-han.xlsx").active
-    values = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
-    assert any(v.startswith("'=HYPERLINK") for v in values) and not any(v.startswith("=") for v in values)
+    ws = load_workbook(out / f"ty-le-ho-so-tre-han-{PERIOD}.xlsx").active
+    cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    # XLSX keeps the name as it is, as text: never a formula, no apostrophe shown
+    assert any(c.value == '=HYPERLINK("http://x","bấm")' and c.data_type == "s" for c in cells)
+    assert not any(c.data_type == "f" for c in cells) and not any(c.value.startswith("'") for c in cells)
     from kpi.report import content
     rep = content.build(PERIOD, store=store_copy, progress=False)
     html = "".join(content.render_all(rep))

@@ -23,8 +23,16 @@ def test_failing_cell_names_notebook_cell_and_error(tmp_path):
 
 
 def test_hung_cell_times_out_with_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "CELL_TIMEOUT_S", 3)
+    monkeypatch.setenv("KPI_CELL_TIMEOUT", "3")
     nb = _notebook(tmp_path / "treo.ipynb", "import time\ntime.sleep(60)")
     with pytest.raises(runner.ReportError) as e:
         runner.execute(nb, tmp_path / "out.ipynb", {})
     assert "treo.ipynb" in str(e.value) and "quá 3 giây" in str(e.value)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5"])
+def test_bad_cell_timeout_is_a_clear_error(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("KPI_CELL_TIMEOUT", value)
+    nb = _notebook(tmp_path / "ok.ipynb", "y = 2")
+    with pytest.raises(runner.ReportError, match="KPI_CELL_TIMEOUT"):
+        runner.execute(nb, tmp_path / "out.ipynb", {})

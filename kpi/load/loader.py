@@ -159,6 +159,9 @@ def check_unit_tree(con, good: pd.DataFrame, batch: dict) -> tuple[pd.DataFrame,
     return good, quarantine, notes
 
 
+# whether the last load's transaction was committed: what a Ctrl-C message may truthfully say
+PROGRESS = {"committed": False}
+
 STATUS_RANK = {"received": 0, "processing": 1, "supplement": 2, "finished": 3, "returned": 4, "rejected": 4,
                "stopped": 4, "withdrawn": 4}
 PROGRESS_COLUMNS = ["received_at", "finished_at", "returned_at", "synced_at"]
@@ -215,6 +218,7 @@ def keep_latest(staged: list) -> None:
 def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None) -> LoadReport:
     from tqdm.auto import tqdm
 
+    PROGRESS["committed"] = False
     report = LoadReport()
     files = expand(paths, report.ignored)
     if not files:
@@ -311,6 +315,7 @@ def _write(con, staged, progress: bool) -> None:
     from tqdm.auto import tqdm
 
     now = dt.datetime.now().replace(microsecond=0)
+    PROGRESS["committed"] = False
     run(con, "BEGIN TRANSACTION")
     try:
         for table, res, good, quarantine, digest in tqdm(staged, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
@@ -348,6 +353,11 @@ def _write(con, staged, progress: bool) -> None:
             run(con, "INSERT INTO loaded_files VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [res.file, digest, table.name, res.read, res.loaded, res.quarantined, now])
         run(con, "COMMIT")
+        PROGRESS["committed"] = True
     except BaseException:
-        run(con, "ROLLBACK")
+        if not PROGRESS["committed"]:
+            try:
+                run(con, "ROLLBACK")
+            except Exception:      # the transaction is gone already: nothing was written
+                pass
         raise

@@ -62,11 +62,11 @@ def _has_utf8_multibyte(raw: bytes) -> bool:
     return len(re.findall(rb"[\xc3-\xc6\xe1][\x80-\xbf]{1,2}", raw)) >= 3
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")   # not \t \n \r
+CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")   # not \t \n \r
 
 
 def clean_text(text: str) -> str:
-    """Control characters (terminal escapes, form feeds, …) have no place in data: removed at read."""
+    """Control characters and terminal escape sequences (`\\x1b[2J`) have no place in data: removed at read."""
     return CONTROL.sub("", text) if CONTROL.search(text) else text
 
 
@@ -137,8 +137,65 @@ def _cell(v):
     return s if s.strip() else None
 
 
+HEADER_SCAN_ROWS = 20
+
+
+def _merged_ranges(wb, ws) -> list[tuple[int, int, int, int]]:
+    """Merged cell ranges (min_row, min_col, max_row, max_col) of a read-only sheet, read from its XML
+    (read-only worksheets do not expose them); only those starting in the header area matter."""
+    import zipfile
+    from openpyxl.utils.cell import range_boundaries
+    path = getattr(ws, "_worksheet_path", None)
+    if not path:
+        return []
+    out, tail = [], ""
+    pat = re.compile(r'<(?:\w+:)?mergeCell ref="([A-Z]+\d+:[A-Z]+\d+)"')
+    with zipfile.ZipFile(wb._archive.filename if hasattr(wb._archive, "filename") else wb._archive) as z, \
+            z.open(path) as fh:
+        while chunk := fh.read(1 << 20):
+            text = tail + chunk.decode("utf-8", errors="ignore")
+            for m in pat.finditer(text):
+                c1, r1, c2, r2 = range_boundaries(m.group(1))
+                if r1 <= HEADER_SCAN_ROWS:
+                    out.append((r1, c1, r2, c2))
+            tail = text[-200:]
+    return sorted(set(out))
+
+
+def _header(top: list[list], known: set) -> tuple[int, list[str], int]:
+    """(index of the first header row, column names, header rows: 1 or 2) among the first rows: the row —
+    or two rows joined, as in the national "Sổ theo dõi hồ sơ" layout — naming the most known columns."""
+    from ..schema import fold
+
+    def names_of(i, two):
+        names = []
+        for j in range(max(len(top[i]), len(top[i + 1]) if two else 0)):
+            a = top[i][j] if j < len(top[i]) else None
+            b = top[i + 1][j] if two and j < len(top[i + 1]) else None
+            options = [f"{a} {b}", b, a] if a and b and a != b else [a or b]
+            names.append(next((o for o in options if o and fold(o) in known), options[0]))
+        return names
+
+    best = (0, 0, 1, None)
+    for i in range(len(top)):
+        for two in (False, True) if i + 1 < len(top) else (False,):
+            names = names_of(i, two)
+            score = sum(1 for n in names if n and fold(n) in known)
+            if score > best[0]:
+                best = (score, i, 2 if two else 1, names)
+    if best[3] is None:
+        return 0, [str(v) if v is not None else None for v in (top[0] if top else [])], 1
+    return best[1], best[3], best[2]
+
+
 def read_xlsx(path: Path) -> list[Sheet]:
+    """Each sheet with data. The header is found among the first rows (a title above it is skipped),
+    merged header cells are spread over the columns they cover, a two-row header is joined, and a column
+    without a name keeps one (`cột F`) so that it is listed, never silently dropped."""
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+    from ..schema import TABLES, header_map
+    known = {h for t in TABLES.values() for h in header_map(t)}
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken zip
@@ -146,13 +203,31 @@ def read_xlsx(path: Path) -> list[Sheet]:
     sheets = []
     for ws in wb.worksheets:
         rows = ws.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None or all(h is None for h in header):
+        top = []
+        for row in rows:
+            top.append([_cell(v) for v in row])
+            if len(top) == HEADER_SCAN_ROWS:
+                break
+        if not any(v is not None for r in top for v in r):
             continue
-        header = [str(h).strip() if h is not None else f"_col{i}" for i, h in enumerate(header)]
+        for r1, c1, r2, c2 in _merged_ranges(wb, ws):
+            value = top[r1 - 1][c1 - 1] if r1 - 1 < len(top) and c1 - 1 < len(top[r1 - 1]) else None
+            for r in range(r1 - 1, min(r2, len(top))):
+                top[r] += [None] * (c2 - len(top[r]))
+                for c in range(c1 - 1, c2):
+                    top[r][c] = value
+        first, names, depth = _header(top, known)
+        header = [str(h).strip() if h is not None else f"cột {get_column_letter(i + 1)} (không có tiêu đề)"
+                  for i, h in enumerate(names)]
         data, lines = [], []
-        for r, row in enumerate(rows, start=2):
-            vals = [_cell(v) for v in row[: len(header)]]
+        start = first + depth
+        buffered = [(r + 1, vals) for r, vals in enumerate(top) if r >= start]
+        def more():
+            yield from buffered
+            for r, row in enumerate(rows, start=len(top) + 1):
+                yield r, [_cell(v) for v in row]
+        for r, vals in more():
+            vals = vals[: len(header)]
             if any(v is not None for v in vals):
                 data.append(vals + [None] * (len(header) - len(vals)))
                 lines.append(r)

@@ -224,7 +224,7 @@ def render_groups(r: Report) -> str:
     g["group_label"] = g.group_code.map(labels.GROUPS)
     body = h.figure(charts.svg(charts.groups_bar(g, "Điểm theo nhóm chỉ số")))
     body += h.table(s, {"group_label": ("Nhóm", "text"), "metric_label": ("Chỉ số", "text"),
-                        "numerator": ("Tử số", "num"), "denominator": ("Mẫu số", "int"),
+                        "numerator": ("Tử số", "count"), "denominator": ("Mẫu số", "int"),
                         "rate": ("Tỷ lệ", "pct"), "points": ("Điểm", "num"), "max_points": ("Tối đa", "num"),
                         "owner": ("Người phụ trách", "text")})
     return h.section("2. Sáu nhóm chỉ số", body,

@@ -98,7 +98,7 @@ def whatif_view(engine, unit, as_of=None) -> str:
     month = f"{as_of:%Y-%m}"
     name = engine.con.execute("SELECT unit_name FROM units WHERE unit_code = ?", [unit]).fetchone()[0]
     proj = whatif.projection(engine, month, unit, as_of)
-    parts = [h.table(proj, {"label": ("Kịch bản", "text"), "on_time_numerator": ("Đúng hạn", "num"),
+    parts = [h.table(proj, {"label": ("Kịch bản", "text"), "on_time_numerator": ("Đúng hạn", "count"),
                             "on_time_denominator": ("Phải giải quyết", "int"), "on_time_points": ("Điểm TDGQ", "num"),
                             "total": ("Tổng điểm", "num"), "grade": ("Xếp loại", "grade")})]
     p = proj.set_index("scenario").loc["expected"]

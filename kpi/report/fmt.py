@@ -52,3 +52,10 @@ def printable(text) -> str:
     """Text for a terminal: control and escape characters (a unit name with `\x1b[2J` in it) shown as '?'."""
     import re
     return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "?", str(text))
+
+
+def fmt_count(x) -> str:
+    """A numerator: a whole count as a whole number (13.548), a sum or a share with 2 decimals (3,77)."""
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return fmt_int(x) if float(x).is_integer() else fmt_number(x)

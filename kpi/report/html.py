@@ -9,11 +9,11 @@ from itertools import count
 import pandas as pd
 
 from .. import labels
-from .fmt import fmt_date, fmt_datetime, fmt_int, fmt_number, fmt_pct
+from .fmt import fmt_date, fmt_datetime, fmt_int, fmt_number, fmt_pct, fmt_count
 
 _chart_ids = count(1)
 
-FORMATS = {"num": fmt_number, "int": fmt_int, "pct": fmt_pct, "date": fmt_date, "datetime": fmt_datetime,
+FORMATS = {"num": fmt_number, "int": fmt_int, "count": fmt_count, "pct": fmt_pct, "date": fmt_date, "datetime": fmt_datetime,
            "text": lambda v: "—" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)}
 
 
@@ -51,7 +51,7 @@ def table(frame: pd.DataFrame, columns: dict, caption: str | None = None, max_ro
                 cells.append(f'<td class="n">{change(v)}</td>')
             else:
                 text = FORMATS[kind](v)
-                cls = ' class="n"' if kind in ("num", "int", "pct") else (' class="w"' if len(text) > 40 else "")
+                cls = ' class="n"' if kind in ("num", "int", "count", "pct") else (' class="w"' if len(text) > 40 else "")
                 cells.append(f"<td{cls}>{esc(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from .. import config
+from ..fs import atomic_path, safe_name
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NOTEBOOKS = {"monthly": "01_monthly_report.ipynb", "quarterly": "01_monthly_report.ipynb",
@@ -21,23 +22,49 @@ class ReportError(Exception):
 
 # A cell of the report takes seconds; a cell that runs past this has hung (e.g. a lost kernel message),
 # and the user gets an error naming the cell instead of a report that never comes.
-CELL_TIMEOUT_S = int(os.environ.get("KPI_CELL_TIMEOUT", "600"))
 KERNEL_START_TIMEOUT_S = 120
+
+
+def cell_timeout() -> int:
+    """KPI_CELL_TIMEOUT (seconds, default 600)."""
+    raw = os.environ.get("KPI_CELL_TIMEOUT", "600")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ReportError(f"KPI_CELL_TIMEOUT='{raw}' không hợp lệ — đặt một số giây dương, vd. KPI_CELL_TIMEOUT=900")
+    return value
+
+
+def _quiet_kernel_manager():
+    """A kernel whose own stderr goes nowhere: its errors reach us through the notebook's outputs, and
+    what it prints while shutting down (a Ctrl-C, a library's leak report) must not reach the user."""
+    import subprocess
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw["stderr"] = subprocess.DEVNULL
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+    return QuietKernelManager
 
 
 def execute(notebook: Path, executed: Path, params: dict, progress: bool = False) -> None:
     """Run a notebook headless with Papermill; errors and hangs become one-line ReportErrors."""
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    timeout = cell_timeout()
 
     try:
         pm.execute_notebook(str(notebook), str(executed), parameters=params, progress_bar=progress,
                             cwd=str(config.project_root()), kernel_name="python3", log_output=False,
-                            execution_timeout=CELL_TIMEOUT_S, start_timeout=KERNEL_START_TIMEOUT_S)
+                            execution_timeout=timeout, start_timeout=KERNEL_START_TIMEOUT_S,
+                            kernel_manager_class=_quiet_kernel_manager())
     except pm.PapermillExecutionError as exc:
         raise ReportError(f"sổ tay {notebook.name} lỗi ở ô {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
     except CellTimeoutError:
-        raise ReportError(f"sổ tay {notebook.name}: một ô chạy quá {CELL_TIMEOUT_S} giây — nhân Python không "
+        raise ReportError(f"sổ tay {notebook.name}: một ô chạy quá {timeout} giây — nhân Python không "
                           "phản hồi; chạy lại lệnh (hoặc đặt KPI_CELL_TIMEOUT lớn hơn nếu dữ liệu rất lớn)") from None
     except (DeadKernelError, RuntimeError, TimeoutError) as exc:
         raise ReportError(f"sổ tay {notebook.name}: không chạy được nhân Python ({str(exc).splitlines()[0]}) — "
@@ -45,14 +72,17 @@ def execute(notebook: Path, executed: Path, params: dict, progress: bool = False
 
 
 def notebook_path(name: str) -> Path:
-    p = config.project_root() / "notebooks" / name
-    if not p.exists():
-        raise ReportError(f"không tìm thấy sổ tay {p} — chạy lệnh từ thư mục gốc của kpi766")
-    return p
+    """The workspace's own copy of a notebook if it has one, else the one beside the installed package (so
+    `kpi report` works from any folder)."""
+    for folder in (config.project_root() / "notebooks", config.PACKAGE_DIR.parent / "notebooks"):
+        if (folder / name).exists():
+            return folder / name
+    raise ReportError(f"không tìm thấy sổ tay {name} trong {config.project_root() / 'notebooks'} — chạy lệnh từ "
+                      "thư mục gốc của kpi766")
 
 
 def output_path(kind: str, period: str, unit: str | None) -> Path:
-    name = f"bao-cao-766-{period}" + (f"-{unit}" if unit else "") + ".html"
+    name = f"bao-cao-766-{period}" + (f"-{safe_name(unit)}" if unit else "") + ".html"
     return config.outputs_dir() / period / name
 
 
@@ -86,7 +116,6 @@ def export_html(nb, target: Path, markdown: bool = True) -> Path:
     body = body.replace('<html lang="en">', '<html lang="vi">')
     if re.search(r"<script[^>]*\ssrc=|<link[^>]*href=\"https?:", body):
         raise ReportError("báo cáo có tài nguyên tải từ mạng — không được phép")
-    tmp_target = Path(target).with_suffix(".tmp")
-    tmp_target.write_text(body, encoding="utf-8")
-    os.replace(tmp_target, target)      # never a half-written report
+    with atomic_path(Path(target)) as tmp:      # never a half-written report
+        tmp.write_text(body, encoding="utf-8")
     return Path(target)

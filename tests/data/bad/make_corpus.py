@@ -103,6 +103,76 @@ add("dossiers_bad_date_text.csv", DH + row("B19", received="hôm qua"), "a date 
     "không đọc được")
 add("units.pdf", b"%PDF-1.4 not data", "a format we do not read", "reject", 0, "không hỗ trợ định dạng")
 
+# --- the adversarial pass of November 2026 (issue: hardening) -------------------------------------------
+add("dossiers_offsets.csv", DH + row("B20", received="2026-08-03 09:00:00+07", due="2026-08-10 09:00:00+0700")
+    + row("B21", received="2026-08-03T02:00:00Z", due="2026-08-10 09:00:00+07:00") + row("B22"),
+    "PostgreSQL timestamptz text (+07), +0700, Z and naive values in one file", "load", 3)
+add("dossiers_offset_bad.csv", DH + row("B23", received="2026-13-45 10:00:00+07"),
+    "an offset timestamp that is not a date", "quarantine", 1, "không đọc được")
+add("units_control_chars.csv", UH + "X11,\x1b[2JUBND xã Điều\x07 Khiển,P,commune\n",
+    "terminal escape and bell characters in a name: removed at load", "load", 1)
+add("units_path_traversal.csv", UH + "../../TRAVERSAL,UBND xã Đi Lạc,P,commune\n",
+    "a unit code with path characters", "quarantine", 1, "ký tự không hợp lệ")
+add("units_lowercase_code.csv", UH + "x12 ,UBND xã Chữ Thường,p,commune\n",
+    "a lower-case code with a trailing space: the same code as X12", "load", 1)
+add("dossiers_semicolon_vn_numbers.csv",
+    "Mã hồ sơ;Mã TTHC;Mã đơn vị;Kênh nộp;Ngày tiếp nhận;Ngày hẹn trả;Trạng thái;Phí, lệ phí\n"
+    "B24;PR1;D1;1;03/08/2026 09:00;10/08/2026 09:00;processing;1.234,50\n"
+    "B25;PR1;D1;1;03/08/2026 09:00;10/08/2026 09:00;processing;3.000,00\n"
+    "B26;PR1;D1;1;03/08/2026 09:00;10/08/2026 09:00;processing;12.345.678,9\n"
+    "B27;PR1;D1;1;03/08/2026 09:00;10/08/2026 09:00;processing;50,000\n",
+    "semicolons with the header 'Phí, lệ phí' and Vietnamese number formats", "load", 4)
+add("dossiers_cr_only.csv", (DH + row("B28") + 'B29,PR1,D1,1,2026-08-03 09:00,2026-08-10 09:00,,"processing",0,0\n')
+    .replace("\n", "\r"), "old Mac line endings (CR only) with a quoted field", "load", 2)
+add("units_cycle.csv", UH + "X13,UBND xã Vòng Một,X14,commune\nX14,UBND xã Vòng Hai,X13,commune\n",
+    "two units each the other's parent", "quarantine", 2, "vòng lặp")
+add("units_second_province.csv", UH + "Q,UBND tỉnh Khác,,province\n", "a second province root", "quarantine", 1,
+    "tỉnh thứ hai")
+add("units_orphan.csv", UH + "X15,UBND xã Mồ Côi,,commune\n", "a commune without a parent: kept and named",
+    "load", 1, "không có đơn vị cha")
+add("dossiers_phone_in_channel.csv", DH + row("B30").replace(",D1,1,", ",D1,0980885338,"),
+    "an applicant's phone number under the channel column", "quarantine", 1, "không hợp lệ")
+add("dossiers_old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504, "an Excel 97-2003 workbook",
+    "reject", 0, "không hỗ trợ định dạng")
+
+
+def titled_workbook() -> bytes:
+    """The national "Sổ theo dõi hồ sơ" layout: a title, a blank row, a two-row header with merged cells."""
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sổ theo dõi"
+    ws["A1"] = "SỔ THEO DÕI HỒ SƠ THÁNG 8/2026"
+    ws.merge_cells("A1:G1")
+    for col, name in zip("ABC", ("Mã hồ sơ", "Mã TTHC", "Mã đơn vị")):
+        ws[f"{col}3"] = name
+        ws.merge_cells(f"{col}3:{col}4")
+    ws["D3"] = "Ngày"
+    ws.merge_cells("D3:E3")
+    ws["D4"], ws["E4"] = "tiếp nhận", "hẹn trả"
+    ws["F3"] = "Trạng thái"
+    ws.merge_cells("F3:F4")
+    ws["G4"] = None     # a column without a title, with data under it: named and listed, never dropped
+    ws.append(["B31", "PR1", "D1", "03/08/2026 09:00", "10/08/2026 09:00", "processing", "ghi chú"])
+    ws.append(["B32", "PR1", "D1", "04/08/2026 09:00", "11/08/2026 09:00", "finished", None])
+    return _stable_zip(wb)
+
+
+def _stable_zip(wb) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in sorted(src.infolist(), key=lambda i: i.filename):
+            zi = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
+            dst.writestr(zi, src.read(info.filename))
+    return out.getvalue()
+
+
+add("dossiers_titled_two_row_header.xlsx", titled_workbook(),
+    "title row, two-row header with merged cells, an untitled column", "load", 2, "không có tiêu đề")
+
 
 def workbook() -> bytes:
     from openpyxl import Workbook
