@@ -56,7 +56,7 @@ def test_cli_check_writes_csv_and_reports_match_rate(tmp_path):
     assert "100,00%" in r.stdout and out.exists()
     # a profile that disagrees with the portal still runs, exit 0, and shows the lower match
     prof = tmp_path / "p.yaml"
-    prof.write_text("metrics:\n  ON_TIME: {max: 25}\n", encoding="utf-8")
+    prof.write_text("metrics:\n  ON_TIME: {rule: linear_target, target: 80}\n", encoding="utf-8")
     r = run_kpi("portal", "check", *sorted(PORTAL.glob("dvc*.json")), "--profile", prof, "--out", out)
     assert r.returncode == 0 and "ON_TIME" in r.stdout and "100,00%" not in r.stdout.split("ON_TIME")[1].splitlines()[0]
 

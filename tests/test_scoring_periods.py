@@ -63,7 +63,11 @@ def test_points_rules_hand_worked():
 
 def test_profile_override(tmp_path):
     f = tmp_path / "tinh.yaml"
-    f.write_text("metrics:\n  ONLINE_SUBMISSION: {target: 40}\n  ON_TIME: {max: 25}\n", encoding="utf-8")
+    # a province weighting timeliness more: ON_TIME 25 (TDGQ 25), the payment group's 10 moved down to 5
+    f.write_text("metrics:\n  ONLINE_SUBMISSION: {target: 40}\n  ON_TIME: {max: 25}\n"
+                 "  PAID_ONLINE: {max: 3}\n  FEE_PROCEDURES_PAID_ONLINE: {max: 1}\n  FEE_PROCEDURES_WITH_DOSSIERS: {max: 1}\n"
+                 "groups:\n  TDGQ: {max: 25}\n  TTTT: {max: 5, cap: 5}\n"
+                 "decision_groups: {TDGQ: 25, DVCTT: 17}\n", encoding="utf-8")
     prof = load_profile(f)
     assert points("ONLINE_SUBMISSION", 1, 4, prof) == pytest.approx(6 * 25 / 40)
     assert points("ON_TIME", 1, 1, prof) == 25.0
