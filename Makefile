@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export KPI_STORE ?= data/processed/kpi.duckdb
+export KPI_STORE ?= $(CURDIR)/data/processed/kpi.duckdb
 SAMPLE_SEED ?= 766
 PERIOD ?=
 
@@ -35,9 +35,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 
+# as root (containers, many provincial servers) JupyterLab needs --allow-root
 lab: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[lab]"
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/
 
 clean:
 	rm -rf data/processed/*.duckdb* outputs/*/

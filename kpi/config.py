@@ -13,16 +13,40 @@ TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
 def project_root() -> Path:
-    """The folder the user works in (the repository root when run from it)."""
-    return Path(os.environ.get("KPI_HOME", Path.cwd()))
+    """The workspace: `KPI_HOME`, else the nearest folder at or above the current one that holds
+    `notebooks/` and `data/` (a notebook's kernel runs in `notebooks/`), else the current folder."""
+    if os.environ.get("KPI_HOME"):
+        return Path(os.environ["KPI_HOME"])
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and (folder / "data").is_dir():
+            return folder
+    return here
 
 
 def default_store() -> Path:
-    """`KPI_STORE` if set, else `data/processed/kpi.duckdb` under the project root."""
+    """`KPI_STORE` if set (a relative path is taken from the workspace root), else
+    `data/processed/kpi.duckdb` under the workspace root."""
     env = os.environ.get("KPI_STORE")
     if env:
-        return Path(env)
+        return Path(env) if Path(env).is_absolute() else project_root() / env
     return project_root() / "data" / "processed" / "kpi.duckdb"
+
+
+def resolve_store(store=None) -> Path:
+    """A notebook's `store` parameter: given (relative to the workspace root), else the default."""
+    if store:
+        return Path(store) if Path(store).is_absolute() else project_root() / store
+    return default_store()
+
+
+def where_store_came_from(store=None) -> str:
+    """How the store path was found, for a message that names the real cause."""
+    if store:
+        return f"tham số store='{store}'"
+    if os.environ.get("KPI_STORE"):
+        return f"KPI_STORE={os.environ['KPI_STORE']} (tính từ thư mục {project_root()})"
+    return f"mặc định data/processed/kpi.duckdb trong thư mục làm việc {project_root()}"
 
 
 def raw_dir() -> Path:

@@ -42,9 +42,12 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
     """Open the store. Read-only never writes: an empty file, or a store made by an older version, gets
     its missing tables as temporary ones for this connection. A DuckDB file of another application is
     refused (read-only or not): kpi never writes its tables into it."""
+    origin = "--store / tham số store" if path else config.where_store_came_from()
     path = Path(path) if path else config.default_store()
     if read_only and not path.exists():
-        raise StoreError(f"Chưa có kho dữ liệu {path}: hãy chạy `kpi load data/raw` trước (hoặc đặt --store / KPI_STORE).")
+        raise StoreError(f"Không có kho dữ liệu {path} (đường dẫn lấy từ {origin}) — nếu đã "
+                         "nạp dữ liệu ở chỗ khác, đặt KPI_STORE hoặc --store đúng tệp đó; nếu chưa, chạy `make load` "
+                         "(hay `kpi load data/raw`).")
     path.parent.mkdir(parents=True, exist_ok=True)
     # Timestamps are stored naive, in local time (Asia/Ho_Chi_Minh): no ICU extension needed.
     cfg = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}

@@ -32,26 +32,26 @@ def grade_bands(y_title: str = "Điểm") -> alt.Chart:
         color=alt.Color("grade:N", scale=GRADE_SCALE, legend=None))
 
 
-def ranking(t: pd.DataFrame, title: str) -> alt.Chart:
-    """Horizontal bars of units' totals, coloured by grade band."""
+def ranking(t: pd.DataFrame, title: str, x_title: str = "Tổng điểm") -> alt.Chart:
+    """Horizontal bars of units' totals (or any 0–100 value), coloured by grade band."""
     d = t[["unit_name", "total", "grade_label"]].copy()
     d["total"] = d.total.astype(float)
     height = max(120, 16 * len(d))
     return alt.Chart(d, title=title).mark_bar().encode(
-        x=alt.X("total:Q", title="Tổng điểm", scale=alt.Scale(domain=[0, 100])),
+        x=alt.X("total:Q", title=x_title, scale=alt.Scale(domain=[0, 100])),
         y=alt.Y("unit_name:N", sort="-x", title=None),
         color=alt.Color("grade_label:N", title="Xếp loại", scale=GRADE_SCALE),
         tooltip=["unit_name", alt.Tooltip("total:Q", format=",.2f"), "grade_label"],
     ).properties(width=520, height=height)
 
 
-def trend(tr: pd.DataFrame, title: str) -> alt.Chart:
-    """Total over time with the grade bands behind it."""
+def trend(tr: pd.DataFrame, title: str, y_title: str = "Tổng điểm") -> alt.Chart:
+    """Total (or any 0–100 value) over time with the grade bands behind it."""
     d = tr.copy()
     d["total"] = d.total.astype(float)
     line = alt.Chart(d).mark_line(point=True, color="#1f3b73").encode(
         x=alt.X("period_label:N", sort=list(d.period_label), title=None),
-        y=alt.Y("total:Q", title="Tổng điểm", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("total:Q", title=y_title, scale=alt.Scale(domain=[0, 100])),
         tooltip=["period_label", alt.Tooltip("total:Q", format=",.2f")])
     bands = alt.Chart(BANDS).mark_rect(opacity=0.12).encode(
         y="from:Q", y2="to:Q", color=alt.Color("grade:N", scale=GRADE_SCALE, title="Xếp loại"))

@@ -59,9 +59,32 @@ def unit_view(engine, period, unit, personal: bool = False, max_rows: int = 50) 
     return h.section(f"Đi sâu: {name} ({unit})", "".join(parts), note)
 
 
-def officials_view(engine, period, unit=None) -> str:
+OFFICIAL_COLUMNS = {"official_id": ("Mã", "text"), "full_name": ("Họ tên", "text"), "unit_name": ("Đơn vị", "text"),
+                    "earned": ("Điểm đạt", "num"), "maximum": ("Điểm tối đa", "num"), "index": ("Chỉ số", "num"),
+                    "grade": ("Xếp loại", "grade"), "metrics": ("Tính trên các chỉ số", "text")}
+
+
+def officials_table(engine, period, unit=None) -> pd.DataFrame:
+    """Every official's index, lowest first, with the metrics it covers in words."""
     o = inspection.officials(engine, period, unit).sort_values(["index", "official_id"])
     o["metrics"] = o.metrics.map(lambda m: "; ".join(labels.METRICS.get(c.strip(), c) for c in m.split(",")))
+    return o.reset_index(drop=True)
+
+
+STEP_COLUMNS = {"full_name": ("Cán bộ", "text"), "step_name": ("Bước", "text"), "overruns": ("Số lần", "int"),
+                "avg_hours_late": ("Trễ TB (giờ)", "num")}
+
+
+def steps_table(engine, period, unit=None) -> pd.DataFrame:
+    """The internal-procedure steps that overran, per official (the whole province without `unit`)."""
+    unit = unit or engine.con.execute("SELECT unit_code FROM units WHERE level='province'").fetchone()[0]
+    return inspection.step_overruns(engine, period, unit)
+
+
+def officials_view(engine, period, unit=None, table: bool = True) -> str:
+    """Grade distribution, the history of the lowest, the officials' table and the steps that overran
+    (unless `table` is False: the notebook pages through both)."""
+    o = officials_table(engine, period, unit)
     hist = inspection.officials_history(engine, period, unit, months=6)
     worst = o.head(8).official_id
     hh = hist[hist.official_id.isin(worst)].copy()
@@ -75,15 +98,11 @@ def officials_view(engine, period, unit=None) -> str:
     dchart = alt.Chart(dist, title="Phân bố xếp loại cán bộ").mark_bar().encode(
         x=alt.X("grade_label:N", sort=charts.GRADE_ORDER, title=None), y=alt.Y("n:Q", title="Số cán bộ"),
         color=alt.Color("grade_label:N", scale=charts.GRADE_SCALE, legend=None)).properties(width=360, height=200)
-    steps = inspection.step_overruns(engine, period, unit) if unit else inspection.step_overruns(
-        engine, period, engine.con.execute("SELECT unit_code FROM units WHERE level='province'").fetchone()[0])
     body = h.figure(charts.svg(dchart)) + h.figure(charts.svg(chart))
-    body += h.table(o, {"official_id": ("Mã", "text"), "full_name": ("Họ tên", "text"), "unit_name": ("Đơn vị", "text"),
-                        "earned": ("Điểm đạt", "num"), "maximum": ("Điểm tối đa", "num"), "index": ("Chỉ số", "num"),
-                        "grade": ("Xếp loại", "grade"), "metrics": ("Tính trên các chỉ số", "text")}, max_rows=40)
-    body += "<h3>Bước xử lý quá hạn theo cán bộ</h3>" + h.table(steps, {
-        "full_name": ("Cán bộ", "text"), "step_name": ("Bước", "text"), "overruns": ("Số lần", "int"),
-        "avg_hours_late": ("Trễ TB (giờ)", "num")}, max_rows=20)
+    if table:
+        body += h.table(o, OFFICIAL_COLUMNS, max_rows=40)
+        body += "<h3>Bước xử lý quá hạn theo cán bộ</h3>" + h.table(steps_table(engine, period, unit), STEP_COLUMNS,
+                                                                      max_rows=20)
     return h.section(f"Cán bộ — {label_vi(parse(period))}", body,
                      "Chỉ số cá nhân = điểm đạt trên các chỉ số gắn với cán bộ ÷ điểm tối đa của chúng × 100; "
                      "chỉ số không có hồ sơ để tính thì không đưa vào.")
