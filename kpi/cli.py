@@ -21,7 +21,7 @@ def _store(args) -> Path:
 def cmd_sample(args) -> int:
     from .sample import generate
     counts = generate(Path(args.out), seed=args.seed, months=args.months, per_year=args.dossiers_per_year,
-                      progress=not args.quiet)
+                      progress=not args.quiet, fmt=args.format)
     for name, n in counts.items():
         print(f"{name:32s} {n:>10,d} dòng".replace(",", "."))
     print(f"Đã tạo tỉnh mẫu trong {args.out} (seed {args.seed}).")
@@ -59,6 +59,10 @@ def cmd_load(args) -> int:
             print(f"    bỏ qua các cột không dùng: {printable(', '.join(f.unknown_columns[:10]))}")
         for note in f.notes:
             print(f"    {printable(note)}")
+    if report.sync_unmatched:
+        u = report.sync_unmatched
+        print(f"Người xử lý trong dữ liệu đồng bộ không khớp danh sách cán bộ (giữ nguyên, vẫn tính cho đơn vị): "
+              f"{len(u)} — {printable(', '.join(u[:10]))}{' …' if len(u) > 10 else ''}")
     for f in report.ignored:
         hint = " (Excel 97–2003: mở bằng Excel, lưu lại dạng .xlsx)" if f.lower().endswith(".xls") else ""
         print(f"{printable(f)}: không đọc định dạng này — bỏ qua{hint}.")
@@ -80,13 +84,34 @@ def status_data(con, reasons: int = 50) -> dict:
                          "FROM dossiers").fetchone()
     orphans = [r[0] for r in run(con, "SELECT unit_code FROM units WHERE parent_code IS NULL AND level <> 'province' "
                                       "ORDER BY unit_code")]
+    sync = sync_status(con)
     return {"tables": tables, "quarantined": total_q,
             "quarantine_reasons": [{"table": t, "reason": r, "rows": n} for t, r, n in q],
             "quarantine_reasons_listed": len(q),
             "period": {"from": period[0], "to": period[1]},
-            "orphan_units": orphans,
+            "orphan_units": orphans, "sync": sync,
             "files": [dict(zip(["file", "sha256", "table", "rows_read", "rows_loaded", "rows_quarantined", "loaded_at"], f))
                       for f in files]}
+
+
+def sync_status(con) -> dict:
+    """What the national sync payloads brought: files, dossiers loaded and updated, steps, step holders not
+    among the officials, records quarantined."""
+    from .load import sync
+    from .store import run
+    cols = {r[0] for r in run(con, "SELECT column_name FROM information_schema.columns WHERE table_name = 'loaded_files'")}
+    updated = "rows_updated" if "rows_updated" in cols else "0"
+    rows = run(con, f"SELECT file, table_name, rows_loaded, coalesce({updated}, 0), rows_quarantined FROM loaded_files")
+    rows = [r for r in rows if sync.kind_of_name(Path(r[0])) or r[0].lower().endswith(sync.SUFFIXES[1:])]
+    unmatched = [r[0] for r in run(con, "SELECT DISTINCT official_id FROM dossier_events WHERE official_id IS NOT NULL "
+                                        "AND official_id NOT IN (SELECT official_id FROM officials) ORDER BY 1")]
+    return {"files": len({r[0] for r in rows}),
+            "dossiers_loaded": sum(r[2] for r in rows if r[1] == "dossiers"),
+            "dossiers_updated": sum(r[3] for r in rows if r[1] == "dossiers"),
+            "steps": sum(r[2] for r in rows if r[1] == "dossier_events"),
+            "procedures": sum(r[2] for r in rows if r[1] == "procedures"),
+            "quarantined": sum(r[4] for r in rows), "unmatched_officials": unmatched[:100],
+            "unmatched_officials_count": len(unmatched)}
 
 
 def cmd_status(args) -> int:
@@ -114,6 +139,15 @@ def cmd_status(args) -> int:
         o = data["orphan_units"]
         print(f"Đơn vị không có đơn vị cha (không tính vào tổng của tỉnh): {printable(', '.join(o[:10]))}"
               + (" …" if len(o) > 10 else ""))
+    sy = data["sync"]
+    if sy["files"]:
+        print(f"Dữ liệu đồng bộ DVCQG: {sy['files']} tệp — hồ sơ nạp {fmt_int(sy['dossiers_loaded'])} (cập nhật "
+              f"{fmt_int(sy['dossiers_updated'])}), bước xử lý {fmt_int(sy['steps'])}, thủ tục từ danh mục "
+              f"{fmt_int(sy['procedures'])}, cách ly {fmt_int(sy['quarantined'])}")
+    if data["sync"]["unmatched_officials_count"]:
+        u = data["sync"]["unmatched_officials"]
+        print(f"Người xử lý không có trong danh sách cán bộ: {data['sync']['unmatched_officials_count']} — "
+              f"{printable(', '.join(u[:10]))}{' …' if len(u) > 10 else ''}")
     print(f"Tệp đã nạp: {len(data['files'])}")
     for f in data["files"]:
         print(f"  {printable(f['file'])}  sha256 {f['sha256'][:12]}…  {f['rows_loaded']}/{f['rows_read']} dòng")
@@ -331,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=766)
     s.add_argument("--months", type=int, default=18)
     s.add_argument("--dossiers-per-year", type=int, default=150_000)
+    s.add_argument("--format", choices=["csv", "sync"], default="csv",
+                   help="csv: bảng chuẩn; sync: hồ sơ và bước xử lý dạng dữ liệu đồng bộ lên Cổng DVCQG")
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("load", help="nạp tệp dữ liệu vào kho")

@@ -541,8 +541,10 @@ PROCEDURE_HEADERS_VI = {
 
 
 def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_000, progress: bool = True,
-             portal: bool = True) -> dict:
-    """Write the sample province into `out`; returns row counts per file."""
+             portal: bool = True, fmt: str = "csv") -> dict:
+    """Write the sample province into `out`; returns row counts per file. fmt 'sync': the dossiers and
+    their steps as the national sync payloads (kpi/sample_sync.py) instead of dossiers.csv and
+    dossier_events.csv — the same province, the same scores."""
     from tqdm.auto import tqdm
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -581,9 +583,14 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
     csv(decisions, "publication_decisions.csv")
     csv(services, "online_services.csv")
     steps.update(1)
-    csv(_fmt_ts(dossiers, ["submitted_at", "received_at", "due_at", "finished_at", "returned_at", "synced_at"]),
-        "dossiers.csv")
-    csv(_fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv")
+    if fmt == "sync":
+        from . import sample_sync
+        counts.update(sample_sync.write(out, dossiers, events, procedures, units, officials,
+                                        np.random.default_rng(seed + 1)))
+    else:
+        csv(_fmt_ts(dossiers, ["submitted_at", "received_at", "due_at", "finished_at", "returned_at", "synced_at"]),
+            "dossiers.csv")
+        csv(_fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv")
     steps.update(1)
     csv(_fmt_ts(feedback, ["sent_at", "transferred_at", "accepted_at", "rejected_at", "supplement_requested_at",
                            "processed_at", "published_at"]), "feedback.csv")

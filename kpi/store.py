@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     raw VARCHAR, loaded_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS loaded_files (
     file VARCHAR, sha256 VARCHAR, table_name VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
-    rows_quarantined BIGINT, loaded_at TIMESTAMP);
+    rows_quarantined BIGINT, loaded_at TIMESTAMP, rows_updated BIGINT);
 CREATE TABLE IF NOT EXISTS published_scores (
     period VARCHAR, endpoint VARCHAR, group_code VARCHAR, scope VARCHAR, department_id VARCHAR,
     department_code VARCHAR, department_type VARCHAR, unit_name VARCHAR, unit_code VARCHAR, metric_code VARCHAR,
@@ -106,6 +106,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:
     """Create whatever is missing, all in one transaction: a process killed half-way leaves no half schema.
     temp: as temporary tables of this connection (a read-only open of an empty or older store)."""
     have = _tables(con)
+    if "loaded_files" in have and not temp:     # stores made before updates were counted
+        run(con, "ALTER TABLE loaded_files ADD COLUMN IF NOT EXISTS rows_updated BIGINT")
     if not _outdated(con) and run(con, "SELECT count(*) FROM calendar")[0][0] > 0:
         return
     run(con, "BEGIN TRANSACTION")

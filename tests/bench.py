@@ -33,14 +33,24 @@ def main(per_year: int = 150_000, months: int = 18) -> None:
             load_paths(con, [raw], progress=False)
             con.close()
         timed("kpi load", load, rows)
+        sync_raw, sync_store = Path(tmp) / "raw-sync", Path(tmp) / "sync.duckdb"
+        timed("kpi sample --format sync", lambda: generate(sync_raw, 766, months, per_year, False, fmt="sync"), rows)
+
+        def load_sync():
+            con = connect(sync_store)
+            load_paths(con, [sync_raw], progress=False)
+            con.close()
+        timed("kpi load (dữ liệu đồng bộ DVCQG)", load_sync, rows)
         timed("kpi.scores một tháng (mọi đơn vị, mọi chỉ số)", lambda: kpi.scores("2026-10", store=store), rows)
         timed("kpi.totals một tháng (có so sánh kỳ trước)", lambda: kpi.totals("2026-10", store=store), rows)
         timed("kpi.totals một quý", lambda: kpi.totals("2026-Q3", store=store, compare=False), rows)
         timed("kpi.scores theo cán bộ một tháng", lambda: kpi.scores("2026-10", store=store, scope="official"), rows)
-    base = rows[2][1]
+    base = rows[4][1]
+    load = dict(rows)["kpi load"]
     print(f"{'bước':55s} {'giây':>8s} {'so với scores 1 tháng':>22s}")
     for label, secs in rows:
         print(f"{label:55s} {secs:8.2f} {secs / base:22.2f}")
+    print(f"nạp dữ liệu đồng bộ / nạp CSV chuẩn: {dict(rows)['kpi load (dữ liệu đồng bộ DVCQG)'] / load:.2f}×")
 
 
 if __name__ == "__main__":

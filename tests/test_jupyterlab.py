@@ -5,6 +5,7 @@ charts are drawn; changing the group and the unit in 02 and the unit in 03 chang
 Screenshots of each notebook are written to the test's temporary folder."""
 import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -90,11 +91,14 @@ def _open_and_run_all(browser, lab, name):
                            " || document.querySelectorAll('.jp-Cell').length > 0", timeout=60_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    # done when every code cell has an execution count and none is running ("[*]")
+    # done when every code cell has an execution count and none is running ("[*]") — or a cell failed
+    # (Run All stops there), which the checks below then report with its error
     page.wait_for_function(
         """() => {
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            const failed = document.querySelector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']");
+            return prompts.length > 0 && !prompts.some(p => p.textContent.includes('*'))
+                && (failed || prompts.every(p => /\\[\\d+\\]/.test(p.textContent)));
         }""", timeout=300_000)
     page.wait_for_timeout(1500)
     return page
@@ -104,6 +108,8 @@ def _check_clean(page, name, tmp_path):
     page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, errors.first.inner_text()[:2000]
+    prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+    assert all(re.search(r"\[\d+\]", p) for p in prompts), prompts          # every cell ran
     text = page.locator(".jp-NotebookPanel").inner_text()
     assert "Error displaying widget" not in text and "Traceback" not in text
     assert page.locator(".jp-NotebookPanel svg.marks").count() > 0

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import LoadError
 
-SUPPORTED = {".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".json"}
+SUPPORTED = {".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".json", ".jsonl", ".ndjson", ".gz"}
 
 
 @dataclass
@@ -27,6 +27,10 @@ class Sheet:
     name: str            # file stem, or "stem#sheet" for a workbook sheet
     frame: pd.DataFrame  # all text, original headers
     lines: list          # source line/row number of each row
+    quarantine: pd.DataFrame | None = None   # rows the reader already refused (file, line, column, reason, raw)
+    fill_only: bool = False                  # rows only add keys not known yet (a catalogue never overwrites)
+    notes: list | None = None                # what the reader has to say in the load summary
+    files: list | None = None                # the file of each row, for a sheet merged from many files
 
 
 def decode(raw: bytes, path: Path) -> str:

@@ -129,7 +129,8 @@ def _utc_offsets(text: pd.Series) -> pd.Series:
 
 def parse_timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Text → naive local timestamps. Accepts ISO (with or without an offset: Z, +07, +0700, +07:00),
-    day-first (25/08/2026, 25/08/2026 14:05, 25-08-2026) and Excel serial numbers. Returns (values, bad)."""
+    day-first (25/08/2026, 25/08/2026 14:05, 25-08-2026), yyyyMMddHHmmss (20260825140500) and Excel serial
+    numbers. Returns (values, bad)."""
     text = s.astype("string").str.strip()
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
     present = text.notna() & (text != "")
@@ -154,6 +155,9 @@ def parse_timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
                 break
             parsed[todo] = pd.to_datetime(norm[todo], format=fmt, errors="coerce").astype("datetime64[us]")
         out[dayfirst] = parsed
+    compact = present & text.str.match(r"^\d{14}$")          # yyyyMMddHHmmss: the national sync payloads
+    if compact.any():
+        out[compact] = pd.to_datetime(text[compact], format="%Y%m%d%H%M%S", errors="coerce").astype("datetime64[us]")
     serial = present & text.str.match(r"^\d{4,5}(?:\.\d+)?$")
     if serial.any():
         num = pd.to_numeric(text[serial], errors="coerce")
@@ -209,7 +213,8 @@ def _number_text(s: pd.Series) -> pd.Series:
     return text.where(vn | en, text.str.replace(",", ".", regex=False))
 
 
-def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None,
+             dedupe: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Returns (typed good rows with _file/_line, quarantine rows, unknown headers)."""
     frame, unknown = map_headers(sheet, table)
     n = len(frame)
@@ -264,10 +269,11 @@ def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None) -> tupl
                   "period_end": "đến ngày", "period_start": "từ ngày"}
         mask = (out[later] < out[earlier]).fillna(False).to_numpy(dtype=bool)
         probs.add(mask, later, f"{labels.get(later, later)} trước {labels.get(earlier, earlier)}")
-    # duplicate keys inside this sheet: the first stays, the others are quarantined
+    # duplicate keys inside this sheet: the first stays, the others are quarantined (a sheet merged from
+    # many payload files keeps them: the loader keeps the most advanced record, as between files)
     key = list(table.key)
     keyed = out[key].astype("string").fillna("")
-    dup = keyed.duplicated(keep="first").to_numpy() & ~probs.bad
+    dup = keyed.duplicated(keep="first").to_numpy() & ~probs.bad & dedupe
     if dup.any():
         first_line = pd.Series(lines, index=out.index).groupby([keyed[k] for k in key]).transform("first")
         content = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
@@ -278,11 +284,12 @@ def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None) -> tupl
         probs.add(dup & ~same, table.key[0],
                   first_line.map(lambda l: f"mã trùng với dòng {l} nhưng nội dung khác — giữ dòng {l}, "
                                            "hãy kiểm tra bản ghi nào đúng"))
-    out["_file"] = str(sheet.file)
+    files = np.asarray(sheet.files, dtype=object) if sheet.files is not None else np.full(n, str(sheet.file), dtype=object)
+    out["_file"] = files
     out["_line"] = lines
     bad = probs.bad
     quarantine = pd.DataFrame({
-        "file": str(sheet.file), "line": lines[bad], "table_name": table.name,
+        "file": files[bad], "line": lines[bad], "table_name": table.name,
         "column_name": probs.column[bad], "reason": probs.reason[bad],
         "raw": [json.dumps(r, ensure_ascii=False, default=str)[:500]
                 for r in frame[bad].to_dict("records")],

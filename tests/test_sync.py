@@ -1,0 +1,160 @@
+"""The national sync payloads (DVCQG_SYNC.md, tests/data/sync/): every shape and uncertain case with the
+exact rows or quarantine reasons it must give, and the round trip — the sample written as payloads and
+loaded scores exactly as the same sample in canonical CSV."""
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+
+from conftest import ROOT, run_kpi
+
+SYNC = ROOT / "tests" / "data" / "sync"
+GOOD = [f for f in sorted(SYNC.iterdir()) if f.name != "DongBoHoSoMC_loi.json"]
+
+
+def _rows(store, sql):
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def loaded(hw, tmp_path_factory):
+    store = tmp_path_factory.mktemp("sync") / "kpi.duckdb"
+    shutil.copy(hw, store)
+    folder = tmp_path_factory.mktemp("payloads")
+    for f in GOOD:
+        shutil.copy(f, folder / f.name)
+    r = run_kpi("load", "-q", "--store", store, folder)
+    assert r.returncode == 0, r.stderr
+    return store, r.stdout
+
+
+def test_envelope_array_jsonl_gzip_and_iso_dates_become_dossiers(loaded):
+    store, _ = loaded
+    got = {r[0]: r[1:] for r in _rows(store, """SELECT dossier_code, unit_code, channel,
+        strftime(received_at, '%Y-%m-%d %H:%M'), strftime(due_at, '%Y-%m-%d %H:%M'),
+        strftime(finished_at, '%Y-%m-%d %H:%M'), strftime(returned_at, '%Y-%m-%d %H:%M'), status,
+        strftime(synced_at, '%Y-%m-%d %H:%M'), fee_amount, paid_online, e_result, digitized_components,
+        reused_digitized_data, from_personal_store, vneid_authenticated, from_national_portal,
+        receiving_official_id, handling_official_id FROM dossiers WHERE dossier_code LIKE 'D1-S%'""")}
+    # OpenCPS envelope (madonvi D1), captured 05/09 08:00: two fee lines, a result file, a submitted file, VNeID
+    assert got["D1-S1"] == ("D1", "2", "2026-09-01 09:00", "2026-09-08 09:00", "2026-09-04 10:00", "2026-09-04 15:00",
+                            "returned", "2026-09-05 08:00", 70000.0, "1", True, True, False, False, True, True,
+                            "O1", "O1")
+    # sent first from the envelope (waiting on a supplement), updated by the gzip JSON Lines of 12/09:
+    # finished; synced_at stays at its first arrival
+    assert got["D1-S2"] == ("D1", "1", "2026-09-02 09:00", "2026-09-11 09:00", "2026-09-10 11:00", None, "finished",
+                            "2026-09-05 08:00", None, None, False, False, False, False, False, False, None, None)
+    # a bare array with the newer fields, ISO dates (one with +07:00), the agency by name, payment "3" → 2,
+    # no capture time in the name → synced when received; its receiver is not an official (kept as named)
+    assert got["D1-S3"] == ("D1", None, "2026-09-07 08:30", "2026-09-14 08:30", "2026-09-10 16:00", None, "finished",
+                            "2026-09-07 08:30", 0.0, "2", False, True, True, True, True, False,
+                            "Nguyễn Vô Danh", None)
+
+
+def test_steps_supplement_rounds_and_officials(loaded):
+    store, out = loaded
+    ev = [r[1:] for r in _rows(store, """SELECT dossier_code, dossier_code, event, strftime("at", '%Y-%m-%d %H:%M'),
+        official_id, step_name, strftime(step_due_at, '%Y-%m-%d %H:%M') FROM dossier_events
+        WHERE dossier_code LIKE 'D1-S%' ORDER BY dossier_code, seq""")]
+    assert ev == [
+        ("D1-S1", "received", "2026-09-01 09:00", "O1", None, None),
+        ("D1-S1", "assigned", "2026-09-01 09:20", "O1", None, None),          # "Nguyễn Văn Một" in D1 → O1
+        ("D1-S1", "step_done", "2026-09-03 10:00", "O2", "Phê duyệt", "2026-09-02 17:00"),   # "Trần Thị Hai"
+        ("D1-S1", "finished", "2026-09-04 10:00", "O1", None, None),
+        ("D1-S1", "returned", "2026-09-04 15:00", "O1", None, None),
+        ("D1-S2", "supplement_requested", "2026-09-03 10:00", "O1", None, None),   # DanhSachHoSoBoSung round
+        ("D1-S2", "deadline_extended", "2026-09-03 10:00", "O1", "hẹn trả mới 20260911090000", None),
+        ("D1-S2", "supplement_completed", "2026-09-07 09:00", None, None, None),   # answered in the update
+        ("D1-S3", "received", "2026-09-07 08:30", "Nguyễn Vô Danh", None, None),
+        ("D1-S3", "supplement_requested", "2026-09-08 09:00", "O1", None, None),   # status 5
+        ("D1-S3", "supplement_completed", "2026-09-09 09:00", "O1", None, None),   # the step leaving status 5
+        ("D1-S3", "finished", "2026-09-10 16:00", "O1", None, None)]
+    assert "không khớp danh sách cán bộ" in out and "Nguyễn Vô Danh" in out
+    status = run_kpi("status", "--store", store).stdout
+    assert "Dữ liệu đồng bộ DVCQG: 7 tệp — hồ sơ nạp 3" in status and "bước xử lý 12" in status
+    assert "Người xử lý không có trong danh sách cán bộ: 1 — Nguyễn Vô Danh" in status
+    # the late step is charged to the official who held it, found by name
+    s = __import__("kpi").scores("2026-09", store=store, scope="official")
+    assert not s[(s.official_id == "O2") & (s.metric_code == "ON_TIME")].empty
+
+
+def test_quarantined_records_and_catalogue(loaded):
+    store, _ = loaded
+    q = sorted(_rows(store, "SELECT regexp_extract(file, '[^/]+$'), line, column_name, reason FROM quarantine"))
+    assert q == [
+        ("DongBoHoSoMC_ngayhong.json", 1, "received_at",
+         "ngày giờ '20261345090000' không đọc được ở cột received_at; dùng dạng 25/08/2026 14:05 hoặc 2026-08-25"),
+        ("DongBoHoSoMC_trangthai.json", 1, "status",
+         "mã trạng thái hồ sơ không có trong danh sách 1–10 của Cổng DVCQG — kiểm tra bản ghi D1-S4"),
+        ("DongBoHoSoMC_trangthai.json", 2, "status",
+         "hồ sơ mới đăng ký (trạng thái 1), chưa được tiếp nhận — chưa tính; bản ghi sau có trạng thái tiếp nhận "
+         "sẽ nạp hồ sơ này")]
+    # no applicant data and no free text in what quarantine keeps of a refused payload record
+    raw = " ".join(r[0] for r in _rows(store, "SELECT raw FROM quarantine WHERE file LIKE '%trangthai%'"))
+    assert "D1-S5" in raw and "NgayNopHoSo" in raw
+    procs = {r[0]: r[1:] for r in _rows(store, "SELECT procedure_code, procedure_name, max_processing_time, time_unit, "
+                                               "has_fee, paper_result_required FROM procedures")}
+    assert procs["1.000001"] == ("Thủ tục từ danh mục quốc gia", 3.0, "working_day", True, True)   # direct channel
+    assert procs["PR1"] == ("Cấp giấy phép thử", 5.0, "working_day", True, True)   # the province's list wins
+
+
+@pytest.mark.parametrize("name,text,needle", [
+    ("DongBoHoSoMC_loi.json", None, "phản hồi lỗi của Cổng DVCQG (error_code -1"),
+    ("DongBoHoSoMC_trang.json", "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", "trang HTML"),
+    ("DongBoHoSoMC_cut.json", '{"madonvi": "D1", "service": "DongBoHoSoMC", "data": [{"MaHoSo": "X"', "JSON hỏng"),
+    ("CapNhatTienDoHoSoMC_cut.jsonl", '{"MaHoSo": "D1-A", "TrangThai": "4"}\n{"MaHoSo": "D1-A", "Tr', "dòng 2"),
+])
+def test_a_file_that_is_not_a_payload_stops_the_load(hw_copy, tmp_path, name, text, needle):
+    f = SYNC / name if text is None else tmp_path / name
+    if text is not None:
+        f.write_text(text, encoding="utf-8")
+    before = _rows(hw_copy, "SELECT count(*) FROM dossiers")
+    r = run_kpi("load", "-q", "--store", hw_copy, f)
+    line = r.stderr.strip()
+    assert r.returncode == 1 and len(line.splitlines()) == 1 and name in line and needle in line, line
+    assert _rows(hw_copy, "SELECT count(*) FROM dossiers") == before
+
+
+def test_applicant_data_from_payloads_stays_out_of_publications(loaded, tmp_path):
+    store, _ = loaded
+    out = tmp_path / "pub"
+    assert run_kpi("publish", "--period", "2026-09", "--store", store, "--out", out).returncode == 0
+    text = " ".join(p.read_text(encoding="utf-8-sig") for p in out.glob("*.csv"))
+    for secret in ("Phan Thị Đồng Bộ", "0911000001", "072099000001", "Đồng Bộ", "Xin cấp giấy phép thử",
+                   "gọi trước khi đến"):
+        assert secret not in text
+
+
+@pytest.fixture(scope="module")
+def sync_store(tmp_path_factory):
+    """The test sample (seed 7, 4 months, 12 000 a year: the same as conftest's) written as payloads."""
+    from kpi.load import load_paths
+    from kpi.sample import generate
+    from kpi.store import connect
+    raw = tmp_path_factory.mktemp("sample-sync")
+    generate(raw, seed=7, months=4, per_year=12_000, progress=False, fmt="sync")
+    assert not (raw / "dossiers.csv").exists() and list((raw / "dong-bo").glob("DongBoHoSoMC_*.jsonl.gz"))
+    assert list((raw / "dong-bo").glob("DongBoHoSoMC_*.json")) and (raw / "dong-bo" / "LayThuTuc.json").exists()
+    store = tmp_path_factory.mktemp("store-sync") / "kpi.duckdb"
+    con = connect(store)
+    report = load_paths(con, [raw], progress=False)
+    con.close()
+    assert report.quarantined == 0 and report.superseded > 0          # some dossiers were sent twice
+    return store
+
+
+@pytest.mark.parametrize("period", ["2026-07", "2026-08", "2026-09", "2026-10", "2026-Q3"])
+def test_round_trip_scores_equal_the_canonical_sample(sample_store, sync_store, tmp_path, period):
+    outs = []
+    for store in (sample_store, sync_store):
+        out = tmp_path / f"{store.parent.name}.csv"
+        r = run_kpi("score", "--period", period, "--format", "csv", "--out", out, "--store", store)
+        assert r.returncode == 0, r.stderr
+        outs.append(pd.read_csv(out, encoding="utf-8-sig", dtype=str))
+    assert len(outs[0]) > 3000
+    pd.testing.assert_frame_equal(outs[0], outs[1])
