@@ -32,8 +32,9 @@ report: load
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# make bench [SIZE=1000000]: timings and peak memory beside DuckDB doing the plain work, in one run
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(SIZE)
 
 # as root (containers, many provincial servers) JupyterLab needs --allow-root
 lab: $(STAMP)

@@ -1,57 +1,159 @@
-"""`make bench`: timings of the main steps on one sample, reported as ratios to the first in one run.
+"""`make bench [SIZE=1000000]`: the main steps timed on one sample, each in a process of its own so its
+peak memory is its own, and reported as ratios to DuckDB doing the plain work in the same run:
+`read_csv` of the same files into tables (for loading), and one scan joining dossiers and events grouped
+by unit and month (for scoring).
 
-Not a test: nothing here asserts a time. It prints seconds and ratios so a change that makes
-a step slower shows up side by side with the others.
+Not a test: nothing here asserts a time. SIZE is dossiers a year; without it, the default sample
+(150 000 a year, 18 months); with it, one year.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import kpi
-from kpi.load import load_paths
-from kpi.sample import generate
-from kpi.store import connect
+STEPS = {}
 
 
-def timed(label, fn, rows):
+def step(name):
+    def wrap(fn):
+        STEPS[name] = fn
+        return fn
+    return wrap
+
+
+@step("sample")
+def _sample(raw, store, per_year, months):
+    from kpi.sample import generate
+    generate(Path(raw), 766, months, per_year, False)
+
+
+@step("sample_sync")
+def _sample_sync(raw, store, per_year, months):
+    from kpi.sample import generate
+    generate(Path(raw), 766, months, per_year, False, fmt="sync")
+
+
+@step("duckdb_load")
+def _duckdb_load(raw, store, per_year, months):
+    import duckdb
+    con = duckdb.connect(store)
+    for f in sorted(Path(raw).glob("*.csv")):
+        con.execute(f"CREATE TABLE \"{f.stem}\" AS SELECT * FROM read_csv('{f}', all_varchar=true)")
+    con.close()
+
+
+@step("load")
+def _load(raw, store, per_year, months):
+    from kpi.load import load_paths
+    from kpi.store import connect
+    con = connect(store)
+    load_paths(con, [raw], progress=False)
+    con.close()
+
+
+@step("duckdb_scan")
+def _duckdb_scan(raw, store, per_year, months):
+    import duckdb
+    con = duckdb.connect(store, read_only=True)
+    con.execute("""SELECT d.unit_code, date_trunc('month', d.received_at) AS m, count(*) AS n,
+                          count(*) FILTER (WHERE e.event = 'finished' AND e."at" <= d.due_at) AS on_time
+                   FROM dossiers d LEFT JOIN dossier_events e USING (dossier_code)
+                   GROUP BY ALL""").fetchall()
+    con.close()
+
+
+@step("scores_month")
+def _scores_month(raw, store, per_year, months):
+    import kpi
+    kpi.scores(LAST_MONTH, store=store)
+
+
+@step("scores_quarter")
+def _scores_quarter(raw, store, per_year, months):
+    import kpi
+    kpi.scores(LAST_QUARTER, store=store)
+
+
+@step("scores_year")
+def _scores_year(raw, store, per_year, months):
+    import kpi
+    kpi.totals("2026", store=store, as_of="2026-11-20", compare=False)
+
+
+@step("officials_month")
+def _officials(raw, store, per_year, months):
+    import kpi
+    kpi.scores(LAST_MONTH, store=store, scope="official")
+
+
+@step("report_monthly")
+def _report(raw, store, per_year, months):
+    from kpi.report.runner import render
+    render("monthly", LAST_MONTH, store=store, out=Path(raw).parent / "bao-cao.html", progress=False)
+
+
+@step("explorer_open")
+def _explorer(raw, store, per_year, months):
+    from kpi.explore import Explorer
+    ex = Explorer(store, None, LAST_MONTH)
+    ex.html()
+
+
+LAST_MONTH, LAST_QUARTER = "2026-10", "2026-Q3"
+LABELS = {
+    "sample": "kpi sample", "sample_sync": "kpi sample --format sync", "duckdb_load": "DuckDB read_csv (chuẩn)",
+    "load": "kpi load (CSV chuẩn)", "load_sync": "kpi load (dữ liệu đồng bộ)", "duckdb_scan": "DuckDB quét hồ sơ × sự kiện",
+    "scores_month": "kpi.scores 1 tháng", "scores_quarter": "kpi.scores 1 quý", "scores_year": "kpi.totals 1 năm",
+    "officials_month": "kpi.scores cán bộ 1 tháng", "report_monthly": "kpi report monthly",
+    "explorer_open": "sổ tay 02: mở, hình đầu tiên"}
+BASELINE = {"load": "duckdb_load", "load_sync": "duckdb_load", "scores_month": "duckdb_scan",
+            "scores_quarter": "duckdb_scan", "scores_year": "duckdb_scan", "officials_month": "duckdb_scan",
+            "report_monthly": "duckdb_scan", "explorer_open": "duckdb_scan"}
+
+
+def measure(name: str, *args) -> tuple[float, float]:
+    """Seconds and peak memory (MB) of one step run in a process of its own."""
     t = time.perf_counter()
-    fn()
-    rows.append((label, time.perf_counter() - t))
+    p = subprocess.Popen([sys.executable, "-m", "tests.bench", "--step", name, *map(str, args)])
+    _, status, usage = os.wait4(p.pid, 0)
+    if status != 0:
+        raise SystemExit(f"bước {name} lỗi (mã {status})")
+    return time.perf_counter() - t, usage.ru_maxrss / 1024
 
 
-def main(per_year: int = 150_000, months: int = 18) -> None:
-    rows: list = []
+def main(per_year: int | None = None) -> None:
+    months = 12 if per_year else 18
+    per_year = per_year or 150_000
+    rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        raw, store = Path(tmp) / "raw", Path(tmp) / "kpi.duckdb"
-        timed(f"kpi sample ({per_year:,} hồ sơ/năm, {months} tháng)", lambda: generate(raw, 766, months, per_year, False), rows)
-
-        def load():
-            con = connect(store)
-            load_paths(con, [raw], progress=False)
-            con.close()
-        timed("kpi load", load, rows)
-        sync_raw, sync_store = Path(tmp) / "raw-sync", Path(tmp) / "sync.duckdb"
-        timed("kpi sample --format sync", lambda: generate(sync_raw, 766, months, per_year, False, fmt="sync"), rows)
-
-        def load_sync():
-            con = connect(sync_store)
-            load_paths(con, [sync_raw], progress=False)
-            con.close()
-        timed("kpi load (dữ liệu đồng bộ DVCQG)", load_sync, rows)
-        timed("kpi.scores một tháng (mọi đơn vị, mọi chỉ số)", lambda: kpi.scores("2026-10", store=store), rows)
-        timed("kpi.totals một tháng (có so sánh kỳ trước)", lambda: kpi.totals("2026-10", store=store), rows)
-        timed("kpi.totals một quý", lambda: kpi.totals("2026-Q3", store=store, compare=False), rows)
-        timed("kpi.scores theo cán bộ một tháng", lambda: kpi.scores("2026-10", store=store, scope="official"), rows)
-    base = rows[4][1]
-    load = dict(rows)["kpi load"]
-    print(f"{'bước':55s} {'giây':>8s} {'so với scores 1 tháng':>22s}")
-    for label, secs in rows:
-        print(f"{label:55s} {secs:8.2f} {secs / base:22.2f}")
-    print(f"nạp dữ liệu đồng bộ / nạp CSV chuẩn: {dict(rows)['kpi load (dữ liệu đồng bộ DVCQG)'] / load:.2f}×")
+        tmp = Path(tmp)
+        raw, raw_sync = tmp / "raw", tmp / "raw-sync"
+        plan = [("sample", raw, tmp / "x"), ("duckdb_load", raw, tmp / "baseline.duckdb"),
+                ("load", raw, tmp / "kpi.duckdb"), ("sample_sync", raw_sync, tmp / "x"),
+                ("load_sync", raw_sync, tmp / "sync.duckdb"), ("duckdb_scan", raw, tmp / "kpi.duckdb")]
+        plan += [(s, raw, tmp / "kpi.duckdb") for s in ("scores_month", "scores_quarter", "scores_year",
+                                                         "officials_month", "report_monthly", "explorer_open")]
+        for name, r, store in plan:
+            rows[name] = measure("load" if name == "load_sync" else name, r, store, per_year, months)
+    print(f"Đo ngày {time.strftime('%d/%m/%Y')} · {os.cpu_count()} lõi · "
+          f"{per_year:,} hồ sơ/năm".replace(",", ".") + f", {months} tháng")
+    print(f"{'bước':36s} {'giây':>8s} {'MB đỉnh':>9s}  so với DuckDB cùng lượt")
+    for name, (secs, mb) in rows.items():
+        base = BASELINE.get(name)
+        ratio = f"{secs / rows[base][0]:6.1f}× {LABELS[base]}" if base else ""
+        print(f"{LABELS[name]:36s} {secs:8.2f} {mb:9.0f}  {ratio}")
+    print(json.dumps({k: {"seconds": round(v[0], 3), "peak_mb": round(v[1])} for k, v in rows.items()}))
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--step":
+        name, raw, store, per_year, months = sys.argv[2:7]
+        STEPS[name](raw, store, int(per_year), int(months))
+    else:
+        size = os.environ.get("SIZE") or (sys.argv[1] if len(sys.argv) > 1 else None)
+        main(int(size) if size else None)

@@ -46,6 +46,12 @@ def lab(sample_store, tmp_path_factory):
     for name in NOTEBOOKS:
         shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb")
     home = tmp_path_factory.mktemp("jupyter-home")
+    # every cell in the page (no windowing: the checks read every cell's prompt), no news pop-up
+    settings = home / "settings" / "@jupyterlab"
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     port = _free_port()
     env = {**os.environ, "KPI_STORE": str(sample_store), "JUPYTER_CONFIG_DIR": str(home / "config"),
            "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
@@ -83,25 +89,35 @@ def browser(lab):
         b.close()
 
 
-def _open_and_run_all(browser, lab, name):
+def _open_and_run_all(browser, lab, name, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{lab['base']}/lab/tree/{name}.ipynb?token={TOKEN}&reset", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-    page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator, .jp-KernelStatus') !== null"
-                           " || document.querySelectorAll('.jp-Cell').length > 0", timeout=60_000)
+    # the kernel started and idle before anything is sent to it (a Run All sent earlier can be lost)
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+                           ".some(e => /ipykernel\\)? \\| Idle/.test(e.textContent))", timeout=120_000)
+    page.wait_for_timeout(1000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     # done when every code cell has an execution count and none is running ("[*]") — or a cell failed
     # (Run All stops there), which the checks below then report with its error
+    try:
+        _wait_done(page)
+    except Exception:
+        page.screenshot(path=str(tmp_path / f"{name}-timeout.png"), full_page=True)
+        raise
+    page.wait_for_timeout(1500)
+    return page
+
+
+def _wait_done(page):
     page.wait_for_function(
         """() => {
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
             const failed = document.querySelector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']");
             return prompts.length > 0 && !prompts.some(p => p.textContent.includes('*'))
                 && (failed || prompts.every(p => /\\[\\d+\\]/.test(p.textContent)));
-        }""", timeout=300_000)
-    page.wait_for_timeout(1500)
-    return page
+        }""", timeout=int(os.environ.get("KPI_LAB_TIMEOUT", "300")) * 1000)
 
 
 def _check_clean(page, name, tmp_path):
@@ -123,7 +139,7 @@ def _view_state(page, selector="h2"):
 
 
 def test_explore_trends_in_jupyterlab(browser, lab, tmp_path):
-    page = _open_and_run_all(browser, lab, "02_explore_trends")
+    page = _open_and_run_all(browser, lab, "02_explore_trends", tmp_path)
     _check_clean(page, "02_explore_trends", tmp_path)
     assert page.locator(".jp-NotebookPanel .widget-dropdown select").count() >= 4      # real controls
     assert page.locator(".jp-NotebookPanel input[list]").count() == 1                  # the unit, with search
@@ -150,7 +166,7 @@ def test_explore_trends_in_jupyterlab(browser, lab, tmp_path):
 
 
 def test_inspection_drilldown_in_jupyterlab(browser, lab, tmp_path):
-    page = _open_and_run_all(browser, lab, "03_inspection_drilldown")
+    page = _open_and_run_all(browser, lab, "03_inspection_drilldown", tmp_path)
     _check_clean(page, "03_inspection_drilldown", tmp_path)
     detail = page.locator(".jp-NotebookPanel .kpi766 section h2").filter(has_text="Đi sâu")
     before = detail.first.inner_text()
@@ -167,7 +183,7 @@ def test_inspection_drilldown_in_jupyterlab(browser, lab, tmp_path):
 
 
 def test_officials_in_jupyterlab(browser, lab, tmp_path):
-    page = _open_and_run_all(browser, lab, "04_officials")
+    page = _open_and_run_all(browser, lab, "04_officials", tmp_path)
     _check_clean(page, "04_officials", tmp_path)
     officials = page.locator(".jp-NotebookPanel .kpi766").filter(has_text="Chỉ số cá nhân của từng cán bộ") \
         .locator("table.kpi")

@@ -3,6 +3,7 @@ MANIFEST.csv with what must happen when it is loaded into the hand-worked store
 (tests/data/handworked: units P, D1, C1, C2; procedure PR1; dossier D1-A …)."""
 import csv
 import io
+import re
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -159,6 +160,9 @@ def titled_workbook() -> bytes:
 
 
 def _stable_zip(wb) -> bytes:
+    """The workbook's bytes without the time it was written: the same script gives the same file."""
+    import datetime as dt
+    wb.properties.created = dt.datetime(2026, 1, 1)
     buf = io.BytesIO()
     wb.save(buf)
     src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
@@ -166,7 +170,10 @@ def _stable_zip(wb) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in sorted(src.infolist(), key=lambda i: i.filename):
             zi = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
-            dst.writestr(zi, src.read(info.filename))
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":     # openpyxl stamps the time of saving here
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
+            dst.writestr(zi, data)
     return out.getvalue()
 
 
@@ -186,15 +193,7 @@ def workbook() -> bytes:
     ws2.append(["OX1", "Đặng Thị Trang", "X10", "thụ lý", 1])
     ws3 = wb.create_sheet("Ghi chú")
     ws3.append([None])
-    buf = io.BytesIO()
-    wb.save(buf)
-    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in sorted(src.infolist(), key=lambda i: i.filename):
-            zi = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
-            dst.writestr(zi, src.read(info.filename))
-    return out.getvalue()
+    return _stable_zip(wb)
 
 
 add("multi_sheet.xlsx", workbook(), "a workbook with a units sheet, an officials sheet and an empty notes sheet",
