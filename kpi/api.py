@@ -282,3 +282,22 @@ def evidence(metric_code: str, unit_code: str | None, period, as_of=None, store=
     with the reason each row counts or fails. Applicant personal data only when personal=True."""
     with session(store, con, profile) as engine:
         return evidence_with(engine, metric_code, unit_code, period, as_of, subtree, personal)
+
+
+def official_review(period, unit: str | None = None, store=None, con=None, profile=None) -> pd.DataFrame:
+    """Officials to commend and to hold to account (1d): each official's grade in every month of the period,
+    the period's index, the decision by the profile's `review` thresholds, and the evidence (late dossiers
+    charged to them, steps that overran). `unit`: only that unit's officials (and its sub-tree's)."""
+    from .review import official_review_with
+    with session(store, con, profile) as engine:
+        check_period(engine.con, period)
+        return official_review_with(engine, period, unit)
+
+
+def self_assessment(period, unit: str | None = None, store=None, con=None, profile=None) -> pd.DataFrame:
+    """Each unit's self-assessed points (table self_assessments) against the computed ones, with the gap,
+    flagged beyond the profile's `review.self_assessment_gap_percent` of the item's maximum."""
+    from .review import self_assessment_with
+    with session(store, con, profile) as engine:
+        check_period(engine.con, period)
+        return self_assessment_with(engine, period, unit)

@@ -235,6 +235,7 @@ def cmd_score(args) -> int:
 
 def cmd_report(args) -> int:
     from . import api
+    from .settings import SettingsError
     from .periods import PeriodError, parse
     from .report.content import last_complete_month
     from .report.runner import ReportError, render
@@ -256,11 +257,14 @@ def cmd_report(args) -> int:
             api.check_period(engine.con, p.label, complete=True)
             if args.unit:
                 api.scores_with(engine, p, unit=args.unit, include_tracked=False)   # the unit exists in the period
-        out = _checked_out(args.out, ".html")
+        out = _checked_out(args.out, ".docx" if args.docx else ".html")
         print(f"Đang lập báo cáo {args.kind} kỳ {p.label}{' — ' + args.unit if args.unit else ''} …")
-        path, secs = render(args.kind, p.label, args.unit if args.kind == "unit" else None, args.profile, str(store),
+        if args.docx:
+            path, secs = _docx(args, p, store, out)
+        else:
+            path, secs = render(args.kind, p.label, args.unit if args.kind == "unit" else None, args.profile, str(store),
                             out, progress=not args.quiet)
-    except (PeriodError, StoreError, api.ScopeError, ProfileError) as exc:
+    except (PeriodError, StoreError, api.ScopeError, ProfileError, SettingsError) as exc:
         raise UsageError(str(exc)) from None
     except ReportError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
@@ -268,6 +272,22 @@ def cmd_report(args) -> int:
     from .report.fmt import fmt_int, fmt_number
     print(f"Đã ghi {path} ({fmt_int(path.stat().st_size / 1024)} KB) trong {fmt_number(secs, 1)} giây.")
     return 0
+
+
+def _docx(args, p, store, out):
+    """The report as a Word document in the layout of Decree 30/2020/NĐ-CP (settings from kpi766.yaml)."""
+    import time
+    from .report import docx
+    from .report.content import build
+    from .report.runner import output_path
+    from .settings import load_settings
+    start = time.perf_counter()
+    settings = load_settings(args.settings)       # a missing or broken settings file stops before computing
+    report = build(p.label, unit=args.unit if args.kind == "unit" else None, profile=args.profile, store=store,
+                   progress=not args.quiet, review=True)
+    target = Path(out) if out else output_path(args.kind, p.label, args.unit if args.kind == "unit" else None) \
+        .with_suffix(".docx")
+    return docx.write(report, settings, target), time.perf_counter() - start
 
 
 def _checked_out(out, suffix: str | None = None):
@@ -291,21 +311,58 @@ def _checked_out(out, suffix: str | None = None):
 def cmd_publish(args) -> int:
     from . import api
     from .periods import PeriodError, parse
-    from .publish import package_frames, write_package
+    from .publish import publication, write_package
     from .report.content import last_complete_month
     from .scoring import ProfileError
     from .store import StoreError
     try:
         with api.session(_store(args), profile=args.profile) as engine:
             p = api.check_period(engine.con, args.period or last_complete_month(engine.con), complete=True)
-            frames = package_frames(engine, p)
+            frames, pictures, page = publication(engine, p, progress=not args.quiet)
     except (PeriodError, StoreError, api.ScopeError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out else config.outputs_dir() / p.label / "cong-khai"
-    for path in write_package(frames, out, p.label):
+    for path in write_package(frames, out, p.label, pictures, page):
         print(f"Đã ghi {path}")
     late = frames["danh-sach-ho-so-tre-han"]
     print(f"Kỳ {p.label}: {len(late)} hồ sơ trễ hạn; gói công khai không chứa thông tin cá nhân của người nộp.")
+    return 0
+
+
+def cmd_officials(args) -> int:
+    """Officials to commend and to hold to account (1d), with the months behind it and the evidence."""
+    from . import api
+    from .periods import PeriodError, parse
+    from .report.fmt import fmt_int, fmt_number, printable
+    from .review import ACCOUNT, COMMEND, official_review_with, review_sheet
+    from .scoring import ProfileError
+    from .store import StoreError
+    out = _checked_out(args.out, ".xlsx")
+    try:
+        p = parse(args.period)
+        with api.session(_store(args), profile=args.profile) as engine:
+            api.check_period(engine.con, p.label, complete=True)
+            r = official_review_with(engine, p, args.unit)
+            rules = engine.profile["review"]
+    except (PeriodError, StoreError, api.ScopeError, ProfileError) as exc:
+        raise UsageError(str(exc)) from None
+    who = f" — đơn vị {printable(args.unit)}" if args.unit else ""
+    print(f"Đánh giá cán bộ kỳ {p.label}{who}: {fmt_int(len(r))} cán bộ có hồ sơ; "
+          f"mỗi tháng cần từ {rules['min_dossiers']} hồ sơ để được xếp loại.")
+    for decision, title in ((COMMEND, "Đề nghị khen thưởng"), (ACCOUNT, "Đề nghị xem xét trách nhiệm")):
+        d = r[r.decision == decision]
+        print(f"\n{title}: {fmt_int(len(d))}")
+        for x in d.itertuples():
+            extra = f"; {x.late_dossiers} hồ sơ trễ hạn, {x.overrun_steps} bước quá hạn" if decision == ACCOUNT else ""
+            print(f"  {printable(x.official_id):10} {printable(x.full_name)[:28]:28} {printable(x.unit_name)[:30]:30} "
+                  f"{fmt_number(x.index):>6}  {x.reason}{extra}")
+    if out:
+        from .publish import write_xlsx
+        sheet = review_sheet(r)
+        write_xlsx({"Khen thưởng": sheet[r.decision.eq(COMMEND).to_numpy()],
+                    "Xem xét trách nhiệm": sheet[r.decision.eq(ACCOUNT).to_numpy()],
+                    "Tất cả cán bộ": sheet}, Path(out))
+        print(f"\nĐã ghi {out}")
     return 0
 
 
@@ -392,15 +449,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--period", help="mặc định: tháng (quý) đầy đủ gần nhất của dữ liệu")
     s.add_argument("--unit", help="mã đơn vị (báo cáo đơn vị)")
     s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
-    s.add_argument("--out", help="tệp HTML kết quả")
+    s.add_argument("--out", help="tệp kết quả (.html, hoặc .docx với --docx)")
+    s.add_argument("--docx", action="store_true",
+                   help="bản Word theo thể thức Nghị định 30/2020/NĐ-CP thay cho HTML (thông tin cơ quan: kpi766.yaml)")
+    s.add_argument("--settings", help="tệp thông tin cơ quan (mặc định kpi766.yaml ở thư mục làm việc)")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("publish", help="gói công khai hằng tháng (XLSX, CSV)")
+    s = sub.add_parser("publish", help="gói công khai hằng tháng (XLSX, CSV, ảnh PNG, trang index.html)")
     common(s)
     s.add_argument("--period", help="mặc định: tháng đầy đủ gần nhất của dữ liệu")
     s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
     s.add_argument("--out", help="thư mục kết quả (mặc định outputs/KỲ/cong-khai)")
     s.set_defaults(func=cmd_publish)
+
+    s = sub.add_parser("officials", help="cán bộ đề nghị khen thưởng, xem xét trách nhiệm (kỳ quý, năm hoặc tháng)")
+    common(s)
+    s.add_argument("--period", required=True, help="kỳ đánh giá, vd. 2026-Q3, 2026 hoặc 2026-09 (tháng: 3 tháng gần nhất)")
+    s.add_argument("--unit", help="chỉ cán bộ của đơn vị này (và đơn vị trực thuộc)")
+    s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML): ngưỡng ở mục review")
+    s.add_argument("--out", help="tệp XLSX kết quả (ba trang: khen thưởng, xem xét trách nhiệm, tất cả)")
+    s.set_defaults(func=cmd_officials)
 
     s = sub.add_parser("portal", help="số liệu công bố của Cổng DVCQG: chấm lại (check), đối chiếu (reconcile)")
     common(s)
@@ -433,6 +501,7 @@ def _interrupted(args) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     msg = {"load": None, "report": "chưa ghi báo cáo (tệp cũ, nếu có, vẫn nguyên)",
            "publish": "chưa ghi gói công khai (gói cũ, nếu có, vẫn nguyên)",
+           "officials": "chưa ghi danh sách cán bộ",
            "sample": "dữ liệu mẫu có thể chưa đủ — chạy lại lệnh"}.get(args.command, "kho dữ liệu không đổi")
     if args.command == "load":
         from .load.loader import PROGRESS

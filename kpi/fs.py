@@ -26,6 +26,18 @@ def _sweep(target: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path: Path, directory: bool) -> None:
+    """The mode a plain open() or mkdir() would have given (temporary files are private, 0600)."""
+    if path.exists():
+        os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextmanager
 def atomic_path(target: Path):
     """Yields a temporary path beside `target`; on success it replaces `target`, on any failure
@@ -37,6 +49,7 @@ def atomic_path(target: Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        _usual_mode(Path(tmp), directory=os.path.isdir(tmp))
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -54,6 +67,7 @@ def atomic_dir(target: Path):
     old = None
     try:
         yield tmp
+        _usual_mode(tmp, directory=True)
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)

@@ -137,9 +137,33 @@ SHEET_TITLES = {"ty-le-ho-so-tre-han": "Tỷ lệ trễ hạn", "danh-sach-ho-so
                 "ty-le-dvc-truc-tuyen": "Tỷ lệ DVC trực tuyến"}
 
 
-def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str) -> list[Path]:
-    """Each table as CSV (UTF-8 with BOM, so Excel shows diacritics) and XLSX, the period in every file
-    name. The package is built in a temporary folder that replaces `out_dir` whole when complete."""
+def publication(engine, period, progress: bool = False) -> tuple[dict, dict, str]:
+    """The whole monthly publication: the three tables, the pictures (PNG bytes by file stem) and the
+    public page (HTML) — all from the tables and totals, never from applicant columns."""
+    import datetime as dt
+    from tqdm.auto import tqdm
+    from .api import data_range, totals_with
+    from .periods import parse
+    from .report import pictures, public_page
+    p = parse(period)
+    frames = package_frames(engine, p)
+    totals = totals_with(engine, p)
+    last = data_range(engine.con)[1]
+    charts = pictures.publication(totals, frames, p, last)
+    pngs = {}
+    for stem, chart in tqdm(charts.items(), desc="Vẽ ảnh công khai", unit="ảnh", disable=None if progress else True):
+        pngs[stem] = pictures.png(chart)
+    prov = totals[totals.level == "province"].unit_name.iloc[0]
+    page = public_page.page(frames, pngs, p, last, prov, engine.profile.get("name", "?"),
+                            dt.datetime.now().replace(microsecond=0))
+    return frames, pngs, page
+
+
+def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str, pictures: dict | None = None,
+                  page: str | None = None) -> list[Path]:
+    """Each table as CSV (UTF-8 with BOM, so Excel shows diacritics) and XLSX, the pictures under anh/ and
+    the public page index.html, the period in every data file's name. The package is built in a temporary
+    folder that replaces `out_dir` whole when complete."""
     out_dir = Path(out_dir)
     names = []
     with atomic_dir(out_dir) as tmp:
@@ -148,4 +172,12 @@ def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str) -
             write_csv(frame, tmp / f"{stem}.csv")
             write_xlsx({SHEET_TITLES[name]: frame}, tmp / f"{stem}.xlsx")
             names += [f"{stem}.csv", f"{stem}.xlsx"]
+        if pictures:
+            (tmp / "anh").mkdir()
+            for stem, data in pictures.items():
+                (tmp / "anh" / f"{stem}-{period}.png").write_bytes(data)
+                names.append(f"anh/{stem}-{period}.png")
+        if page is not None:
+            (tmp / "index.html").write_text(page, encoding="utf-8")
+            names.append("index.html")
     return [out_dir / n for n in names]

@@ -495,6 +495,32 @@ def make_owners(rng, units):
     return pd.DataFrame(rows)
 
 
+SELF_ASSESSMENT_HEADERS_VI = {"unit_code": "Mã đơn vị", "period": "Kỳ", "item_code": "Nhóm chỉ số",
+                              "points": "Điểm tự đánh giá"}
+
+
+def make_self_assessments(rng, store: Path, quarter: str) -> pd.DataFrame:
+    """Each current department and commune scores itself per group for the last complete quarter: close to
+    what it earned (within a few per cent), while one unit in six over-claims (near the maximum)."""
+    from . import api
+    from .scoring import load_profile
+    t = api.totals(quarter, store=store, compare=False)
+    t = t[t.level.isin(["department", "commune"]) & t.grade.notna()]
+    groups = [c for c in t.columns if c.startswith("group_")]
+    maxima = {g: float(spec["max"]) for g, spec in load_profile(None)["groups"].items()}
+    rows = []
+    for r in t.itertuples(index=False):
+        claims = rng.random() < 1 / 6
+        for g in groups:
+            code = g.removeprefix("group_")
+            mx = maxima[code]
+            got = float(getattr(r, g))
+            value = mx * rng.uniform(0.93, 1.0) if claims else min(mx, max(0.0, got * (1 + rng.normal(0.01, 0.02))))
+            rows.append(dict(unit_code=r.unit_code, period=quarter, item_code=code,
+                             points=f"{value:.2f}".replace(".", ",")))
+    return pd.DataFrame(rows)[list(SELF_ASSESSMENT_HEADERS_VI)].rename(columns=SELF_ASSESSMENT_HEADERS_VI)
+
+
 def _fmt_ts(frame, cols, fmt="%Y-%m-%d %H:%M:%S"):
     out = frame.copy()
     for c in cols:
@@ -524,8 +550,9 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":
                 import re
-                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
-                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">2026-01-01T00:00:00Z</dcterms:modified>', data)
+                # the time of saving, replaced inside the element (its namespace declarations kept: with lxml
+                # installed openpyxl declares xsi on the element itself)
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
             zi = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(zi, data)
@@ -600,13 +627,16 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
     csv(owners, "owners.csv")
     steps.update(1)
     if portal:
-        counts.update(_portal(out, dossiers, events))
+        # the portal's figures and the units' self-assessments, from a store of the recent months (its own
+        # generator, so the rest of the province is the same with or without them)
+        counts.update(_portal(out, dossiers, events, np.random.default_rng(seed + 2)))
     steps.close()
     return counts
 
 
-def _portal(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame) -> dict:
-    """The portal's responses for the last complete month, computed from a store of the recent months."""
+def _portal(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, rng) -> dict:
+    """The portal's responses for the last complete month and the units' self-assessments of the last
+    complete quarter, computed from a store of the recent months."""
     import shutil
     import tempfile
     from .load import load_paths
@@ -632,4 +662,8 @@ def _portal(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame) -> dict:
         load_paths(con, [sub], progress=False)
         con.close()
         files = write_portal_files(store, END_MONTH, out / "portal")
-    return {f"portal/{f.name}": 1 for f in files}
+        end = pd.Period(END_MONTH, "M")
+        quarter = end.asfreq("Q") if end.month % 3 == 0 else end.asfreq("Q") - 1
+        sa = make_self_assessments(rng, store, f"{quarter.year}-Q{quarter.quarter}")
+    sa.to_csv(out / "tu_danh_gia.csv", index=False, lineterminator="\n")
+    return {**{f"portal/{f.name}": 1 for f in files}, "tu_danh_gia.csv": len(sa)}

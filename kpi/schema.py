@@ -22,6 +22,8 @@ class Column:
     personal: bool = False       # applicant personal data
     min_value: float | None = None
     unit_code: bool = False      # a unit code: upper case, letters/digits/./-/_ only (it names files)
+    pattern: str | None = None   # a code written one way (upper-cased first), e.g. a period '2026-Q3'
+    example: str = ""            # shown in the quarantine reason when `pattern` does not match
 
 
 @dataclass(frozen=True)
@@ -216,12 +218,27 @@ _t(Table("owners", (
 ), key=("unit_code", "metric_code"), file_aliases=("owners", "phu_trach"),
    references={"unit_code": ("units", "unit_code")}))
 
+# A unit's own one-stop self-assessment (Decision 800/QĐ-UBND of 2019): points it gave itself for a group,
+# a metric or its total ("TONG") in a period — compared with the computed figures (1d of the directive).
+SELF_ASSESSMENT_TOTAL = "TONG"
+_t(Table("self_assessments", (
+    C("unit_code", unit_code=True, required=True, not_null=True, aliases=("Mã đơn vị", "Mã cơ quan")),
+    C("period", required=True, not_null=True, aliases=("Kỳ", "Kỳ đánh giá", "Kỳ tự đánh giá"),
+      pattern=r"\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?", example="2026-Q3, 2026-09 hoặc 2026"),
+    C("item_code", unit_code=True, required=True, not_null=True,
+      aliases=("Nhóm hoặc chỉ số", "Mã nhóm hoặc chỉ số", "Mã nhóm/chỉ số", "Nhóm chỉ số", "Mã chỉ số", "Nội dung"),
+      pattern=r"[A-Z][A-Z0-9_]*", example="TDGQ, ON_TIME hoặc TONG"),
+    C("points", "float", required=True, not_null=True, aliases=("Điểm tự đánh giá", "Điểm tự chấm", "Điểm"),
+      min_value=0),
+), key=("unit_code", "period", "item_code"), file_aliases=("self_assessments", "tu_danh_gia", "tu_cham_diem"),
+   references={"unit_code": ("units", "unit_code")}))
+
 # Applicant personal data: never in a publication output.
 PERSONAL_COLUMNS = tuple(c.name for c in TABLES["dossiers"].columns if c.personal)
 
 # Load order: referenced tables first, so one folder loads in one go.
 LOAD_ORDER = ["units", "officials", "procedures", "publication_decisions", "online_services", "dossiers",
-              "dossier_events", "feedback", "ratings", "certified_copy_units", "national_report", "owners"]
+              "dossier_events", "feedback", "ratings", "certified_copy_units", "national_report", "owners", "self_assessments"]
 
 RATING_NUMBERS = {"1": "unsatisfied", "2": "unsatisfied", "3": "satisfied", "4": "satisfied", "5": "very_satisfied",
                   "rất hài lòng": "very_satisfied", "hài lòng": "satisfied", "không hài lòng": "unsatisfied"}

@@ -87,7 +87,9 @@ def _deep_merge(a: dict, b: dict) -> dict:
 
 PARAMS = {"publish_lead_working_days", "public_update_working_days", "feedback_answer_working_days",
           "feedback_reject_working_days", "feedback_supplement_working_days"}
-TOP_KEYS = {"name", "description", "grade_bands", "groups", "decision_groups", "metrics", "official"} | PARAMS
+TOP_KEYS = {"name", "description", "grade_bands", "groups", "decision_groups", "metrics", "official", "review"} | PARAMS
+REVIEW_COUNTS = ("min_dossiers", "account_months", "account_quarters")
+REVIEW_KEYS = {"commend_grade", "account_grade", "self_assessment_gap_percent", *REVIEW_COUNTS}
 TOTAL_MAX = 100
 
 
@@ -165,6 +167,20 @@ def _validate(p: dict) -> None:
             raise ProfileError(f"grade_bands[{i}].grade: '{b.get('grade')}' không hợp lệ ({', '.join(GRADES)})")
     if any(a <= b for a, b in zip(mins, mins[1:])) or mins[-1] != 0:
         raise ProfileError(f"grade_bands: ngưỡng phải giảm dần và kết thúc ở 0, không phải {mins}")
+    review = p.get("review", {})
+    if not isinstance(review, dict):
+        raise ProfileError(f"review: cần bảng khóa ({', '.join(sorted(REVIEW_KEYS))}), không phải {review!r}")
+    if set(review) - REVIEW_KEYS:
+        raise ProfileError(f"review: khóa không biết: {', '.join(sorted(set(review) - REVIEW_KEYS))} — "
+                           f"dùng được: {', '.join(sorted(REVIEW_KEYS))}")
+    for k in REVIEW_COUNTS:
+        if k in review and (_num(review[k], f"review.{k}") != int(review[k]) or (k != "min_dossiers" and review[k] < 1)):
+            raise ProfileError(f"review.{k}: cần số nguyên{' dương' if k != 'min_dossiers' else ''}, không phải {review[k]!r}")
+    for k in ("commend_grade", "account_grade"):
+        if k in review and review[k] not in GRADES:
+            raise ProfileError(f"review.{k}: '{review[k]}' không hợp lệ ({', '.join(GRADES)})")
+    if "self_assessment_gap_percent" in review:
+        _num(review["self_assessment_gap_percent"], "review.self_assessment_gap_percent")
     official = p.get("official", {})
     for code in official.get("metrics", []) if isinstance(official, dict) else [None]:
         if code not in metrics:

@@ -102,8 +102,9 @@ def _all_text(folder: Path) -> str:
 
 def test_package_files_and_headers(package, sample_store):
     names = sorted(p.name for p in package.iterdir())
-    assert names == sorted(f"{n}-{PERIOD}.{e}" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han",
-                                                          "ty-le-dvc-truc-tuyen") for e in ("csv", "xlsx"))
+    assert names == sorted([f"{n}-{PERIOD}.{e}" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han",
+                                                           "ty-le-dvc-truc-tuyen") for e in ("csv", "xlsx")]
+                           + ["anh", "index.html"])
     late = pd.read_csv(package / f"danh-sach-ho-so-tre-han-{PERIOD}.csv", encoding="utf-8-sig", dtype=str)
     assert list(late.columns)[:4] == ["STT", "Mã hồ sơ", "Đơn vị giải quyết", "Mã TTHC"]
     ev = kpi.evidence("ON_TIME", None, PERIOD, store=sample_store)

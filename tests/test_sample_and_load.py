@@ -80,7 +80,7 @@ def test_cli_status_json(sample_store):
     data = json.loads(r.stdout)
     assert data["tables"]["dossiers"] > 1000
     assert data["quarantined"] == 0
-    assert len(data["files"]) == 18 and all(len(f["sha256"]) == 64 for f in data["files"])   # 12 tables + 6 portal
+    assert len(data["files"]) == 19 and all(len(f["sha256"]) == 64 for f in data["files"])   # 12 tables + self-assessments + 6 portal
     assert data["tables"]["published_scores"] > 0
 
 

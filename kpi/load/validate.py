@@ -237,6 +237,10 @@ def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None,
                           f"mã đơn vị ở cột {c.name} chứa ký tự không hợp lệ (chỉ dùng chữ, số và . - _) — sửa mã")
             probs.add((text.str.len() > MAX_TEXT).fillna(False).to_numpy(dtype=bool), c.name,
                       f"giá trị quá dài ở cột {c.name} (> {MAX_TEXT} ký tự)")
+            if c.pattern:
+                text = text.str.upper()
+                probs.add((~text.str.fullmatch(c.pattern)).fillna(False).to_numpy(dtype=bool), c.name,
+                          lambda v: f"'{str(v)[:40]}' không đúng dạng ở cột {c.name} — viết như {c.example}")
             if c.values:
                 text, bad = _enum(c.name, text, c.values)
                 probs.add(bad, c.name, lambda v: f"giá trị '{str(v)[:40]}' không hợp lệ ở cột {c.name}; "

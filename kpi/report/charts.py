@@ -2,6 +2,8 @@
 number format (97,75) and labels."""
 from __future__ import annotations
 
+import re
+
 import altair as alt
 import pandas as pd
 
@@ -20,10 +22,25 @@ def _config(chart: alt.Chart) -> alt.Chart:
         labelFontSize=11, titleFontSize=12).configure_title(fontSize=14, anchor="start")
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable_spec(x):
+    """A chart spec with control characters removed from every string (its data included): a name
+    holding '\x1b' would make the renderer abort."""
+    if isinstance(x, str):
+        return CONTROL.sub("", x)
+    if isinstance(x, dict):
+        return {k: printable_spec(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [printable_spec(v) for v in x]
+    return x
+
+
 def svg(chart: alt.Chart) -> str:
     """The chart as an SVG string (rendered here, so the page needs no script to show it)."""
     import vl_convert as vlc
-    return vlc.vegalite_to_svg(_config(chart).to_dict(), format_locale=VI_LOCALE)
+    return vlc.vegalite_to_svg(printable_spec(_config(chart).to_dict()), format_locale=VI_LOCALE)
 
 
 def grade_bands(y_title: str = "Điểm") -> alt.Chart:

@@ -65,6 +65,8 @@ class Report:
     files: pd.DataFrame
     late: pd.DataFrame
     officials: pd.DataFrame
+    review: pd.DataFrame = field(default_factory=pd.DataFrame)            # officials to commend / hold to account
+    self_assessment: pd.DataFrame = field(default_factory=pd.DataFrame)   # self-assessed vs computed
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
 
     @property
@@ -78,8 +80,10 @@ class Report:
         return self.totals[self.totals.level == "province"].unit_code.iloc[0]
 
 
-def build(period: str | None = None, unit: str | None = None, profile=None, store=None, progress=None) -> Report:
-    """Compute everything a report shows. unit: restrict to one unit's sub-tree (unit report)."""
+def build(period: str | None = None, unit: str | None = None, profile=None, store=None, progress=None,
+          review: bool | None = None) -> Report:
+    """Compute everything a report shows. unit: restrict to one unit's sub-tree (unit report). review: the
+    officials' review (1d) too — by default for a quarter or longer and for a unit report."""
     from tqdm.auto import tqdm
     with session(store, None, profile) as engine:
         con = engine.con
@@ -139,10 +143,14 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         if unit:
             from ..api import official_index
             officials = official_index(scores_with(engine, p, scope="official", unit=unit), engine.profile)
+        from ..review import official_review_with, self_assessment_with
+        rv = official_review_with(engine, p, unit) if (review if review is not None else
+                                                        (p.kind != "month" or unit is not None)) else pd.DataFrame()
+        sa = self_assessment_with(engine, p, unit)
         bar.update(2)
         bar.close()
         return Report(p, unit, engine.profile.get("name", "?"), t, s, g, trend, tgroups, rates, procs, lost,
-                      owners, quarantine, unsynced, files, late, officials)
+                      owners, quarantine, unsynced, files, late, officials, rv, sa)
 
 
 def unit_rates(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
@@ -323,6 +331,52 @@ def render_officials(r: Report) -> str:
                      "Chỉ số cá nhân = điểm đạt trên các chỉ số gắn với cán bộ ÷ điểm tối đa × 100.")
 
 
+def render_review(r: Report) -> str:
+    """Officials to commend and to hold to account (1d), with the months behind each decision and the evidence."""
+    if r.review.empty:
+        return ""
+    from ..review import ACCOUNT, COMMEND, review_sheet
+    body = ""
+    for decision, title in ((COMMEND, "Đề nghị khen thưởng"), (ACCOUNT, "Đề nghị xem xét trách nhiệm")):
+        d = r.review[r.review.decision == decision]
+        sheet = review_sheet(d)
+        cols = [c for c in sheet.columns if c not in ("Đề nghị", "Mã hồ sơ trễ hạn")
+                and not (decision == COMMEND and c in ("Hồ sơ trễ hạn do cán bộ", "Bước xử lý quá hạn"))]
+        body += f"<h3>{h.esc(title)} ({fmt_int(len(d))} cán bộ)</h3>"
+        body += h.table(sheet[cols], {c: (c, "num" if c == "Chỉ số cả kỳ" else "int" if c == "Hồ sơ trễ hạn do cán bộ"
+                                          else "text") for c in cols}, max_rows=60) if len(d) else \
+            "<p>Không có cán bộ nào.</p>"
+    return h.section("Cán bộ đề nghị khen thưởng, xem xét trách nhiệm", body,
+                     "Khen thưởng: xếp loại Xuất sắc ở mọi tháng của kỳ; xem xét trách nhiệm: xếp loại Yếu từ 2 tháng "
+                     "trở lên (năm: 2 quý liên tiếp) — tháng có ít hồ sơ hơn ngưỡng của cấu hình không tính. "
+                     "Ngưỡng ở mục review của cấu hình chấm điểm.")
+
+
+def render_self_assessment(r: Report) -> str:
+    """Each unit's self-assessment (one-stop, Decision 800) against its computed figures (1d)."""
+    if r.self_assessment.empty:
+        return ""
+    from ..review import SELF_ASSESSMENT_COLUMNS, unit_gaps
+    sa = r.self_assessment
+    gaps = unit_gaps(sa)
+    flagged = sa[sa.flagged]
+    body = h.cards([("Đơn vị có tự đánh giá", fmt_int(sa.unit_code.nunique()), f"kỳ {h.esc(label_vi(r.period))}"),
+                    ("Đơn vị lệch tổng điểm vượt ngưỡng", fmt_int(int(gaps.flagged.sum())),
+                     "tự đánh giá khác kết quả tính từ dữ liệu"),
+                    ("Nội dung lệch vượt ngưỡng", fmt_int(len(flagged)), "nhóm, chỉ số hoặc tổng điểm")])
+    if len(gaps):
+        body += "<h3>Tổng điểm: tự đánh giá và kết quả</h3>" + h.table(gaps, {
+            "unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"), "self_points": ("Tự đánh giá", "num"),
+            "computed_points": ("Theo Bộ chỉ số", "num"), "gap": ("Chênh lệch", "num"),
+            "flagged_items": ("Số nội dung lệch vượt ngưỡng", "int")}, max_rows=40)
+    body += "<h3>Nội dung lệch vượt ngưỡng</h3>" + h.table(
+        flagged, {k: (v, "num" if k in ("self_points", "computed_points", "max_points", "gap") else "text")
+                  for k, v in SELF_ASSESSMENT_COLUMNS.items()}, max_rows=60)
+    return h.section("Tự đánh giá so với kết quả Bộ chỉ số", body,
+                     "Chênh lệch = điểm tự đánh giá − điểm tính từ dữ liệu; đánh dấu khi vượt ngưỡng "
+                     "(review.self_assessment_gap_percent của cấu hình, tính theo điểm tối đa của nội dung).")
+
+
 def render_late_list(r: Report) -> str:
     if not r.unit:
         return ""
@@ -361,6 +415,7 @@ def render_footer(r: Report) -> str:
 
 def render_all(r: Report) -> list[str]:
     parts = [render_title(r), render_summary(r), render_groups(r), render_ranking(r), render_trend(r),
-             render_distribution(r), render_rates(r), render_losses(r), render_officials(r), render_late_list(r),
+             render_distribution(r), render_rates(r), render_losses(r), render_officials(r), render_review(r),
+             render_self_assessment(r), render_late_list(r),
              render_owners(r), render_quality(r), render_footer(r)]
     return [p for p in parts if p]

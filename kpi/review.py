@@ -1,0 +1,264 @@
+"""1d of the directive: officials to commend and to hold to account, and each unit's self-assessment set
+against its computed results. Thresholds are the profile's `review` section."""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import labels
+from .api import ScopeError, _check_unit, _official_scores, official_index, totals_with
+from .periods import Period, parse
+from .schema import SELF_ASSESSMENT_TOTAL
+
+COMMEND, ACCOUNT = "commend", "account"
+DECISIONS = {COMMEND: "Đề nghị khen thưởng", ACCOUNT: "Đề nghị xem xét trách nhiệm"}
+
+
+def review_months(p: Period) -> list[Period]:
+    """The months a review looks at: the period's own, or for a single month that month and the two before."""
+    if p.kind == "month":
+        return [p.previous().previous(), p.previous(), p]
+    return p.months()
+
+
+def review_quarters(p: Period) -> list[Period]:
+    return [parse(f"{p.start.year}-Q{q}") for q in range(1, 5)] if p.kind == "year" else []
+
+
+def _graded(engine, p: Period, unit: str | None) -> pd.DataFrame:
+    """Per official of the period: index, grade and dossiers handled (ON_TIME's denominator)."""
+    s = _official_scores(engine, p, None, unit)
+    idx = official_index(s, engine.profile)[["official_id", "index", "grade"]]
+    on_time = s[s.metric_code == "ON_TIME"][["official_id", "denominator"]]
+    if on_time.empty:
+        on_time = engine.count("ON_TIME", p, by="official").rename(columns={"scope_code": "official_id"})
+    on_time = on_time[["official_id", "denominator"]].rename(columns={"denominator": "dossiers"})
+    out = s[["official_id", "full_name", "unit_code", "unit_name"]].drop_duplicates("official_id")
+    out = out.merge(idx, on="official_id", how="left").merge(on_time, on="official_id", how="left")
+    out["dossiers"] = out.dossiers.fillna(0).astype(int)
+    out["period"] = p.label
+    return out
+
+
+def decide(marks: pd.DataFrame, rules: dict, quarters: pd.DataFrame | None = None) -> pd.Series:
+    """The decision per official from its months (and for a year its quarters), as a pure rule:
+
+    marks: official_id, period, grade, dossiers — one row per official and month of the review.
+    * commend: the commend grade in *every* month, each with at least `min_dossiers` dossiers;
+    * hold to account: the account grade in at least `account_months` months with at least `min_dossiers`
+      dossiers — or, for a year (`quarters` given), in `account_quarters` consecutive quarters.
+    Returns official_id → 'commend' / 'account' / None."""
+    least = int(rules.get("min_dossiers", 0))
+    m = marks.assign(counted=marks.dossiers >= least)
+    n_months = m.period.nunique()
+    out = {}
+    for oid, g in m.groupby("official_id", sort=True):
+        good = g[g.counted & (g.grade == rules["commend_grade"])]
+        bad = g[g.counted & (g.grade == rules["account_grade"])]
+        decision = None
+        if len(good) == n_months:
+            decision = COMMEND
+        if quarters is not None:
+            q = quarters[quarters.official_id == oid].sort_values("period")
+            run = best = 0
+            for grade, n in zip(q.grade, q.dossiers):
+                run = run + 1 if (grade == rules["account_grade"] and n >= least) else 0
+                best = max(best, run)
+            if best >= int(rules["account_quarters"]):
+                decision = ACCOUNT
+        elif len(bad) >= int(rules["account_months"]):
+            decision = ACCOUNT
+        out[oid] = decision
+    return pd.Series(out, dtype=object)
+
+
+def _evidence(engine, p: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Late dossiers charged to each official, and the steps they held that overran, in the period."""
+    ev = engine.evidence("ON_TIME", p)
+    late = ev[ev.in_den & ~ev.in_num.astype(bool)][["entity", "charged"]].explode("charged").dropna()
+    late = late.rename(columns={"entity": "dossier_code", "charged": "official_id"}).drop_duplicates()
+    steps = engine.query("step_overruns", p)
+    return late, steps
+
+
+def official_review_with(engine, period, unit: str | None = None) -> pd.DataFrame:
+    """One row per official who handled dossiers in the review's months: the grade of every month
+    (`grade_YYYY_MM`, `dossiers_YYYY_MM`; for a year also `grade_YYYY_Qn`), the period's index and grade,
+    the decision and its reason, and the evidence — late dossiers charged to them, steps that overran."""
+    p = parse(period)
+    if unit:
+        _check_unit(engine, unit)
+    rules = engine.profile["review"]
+    months = review_months(p)
+    marks = pd.concat([_graded(engine, m, unit) for m in months], ignore_index=True)
+    quarters = pd.concat([_graded(engine, q, unit) for q in review_quarters(p)], ignore_index=True) \
+        if p.kind == "year" else None
+    whole = _graded(engine, p, unit)
+    active = set(marks[marks.dossiers > 0].official_id)
+    out = whole[whole.official_id.isin(active)].copy()
+    decisions = decide(marks[marks.official_id.isin(active)], rules,
+                       quarters[quarters.official_id.isin(active)] if quarters is not None else None)
+    for m in months:
+        mm = marks[marks.period == m.label].set_index("official_id")
+        key = m.label.replace("-", "_")
+        out[f"grade_{key}"] = out.official_id.map(mm.grade)
+        out[f"dossiers_{key}"] = out.official_id.map(mm.dossiers).fillna(0).astype(int)
+    for q in review_quarters(p):
+        qq = quarters[quarters.period == q.label].set_index("official_id")
+        out[f"grade_{q.label.replace('-', '_')}"] = out.official_id.map(qq.grade)
+    out["grade_label"] = out.grade.map(labels.GRADES)
+    out["decision"] = out.official_id.map(decisions)
+    out["decision_label"] = out.decision.map(DECISIONS)
+    least = int(rules["min_dossiers"])
+    out["reason"] = [_reason(oid, d, marks, quarters, rules, least) for oid, d in zip(out.official_id, out.decision)]
+    late, steps = _evidence(engine, p if p.kind != "month" else _span(months))
+    codes = late.groupby("official_id").dossier_code.agg(lambda x: ", ".join(sorted(x)))
+    out["late_dossiers"] = out.official_id.map(late.groupby("official_id").size()).fillna(0).astype(int)
+    out["late_dossier_codes"] = out.official_id.map(codes).fillna("")
+    st = steps.groupby(["official_id", "step_name"]).overruns.sum().reset_index()
+    out["overrun_steps"] = out.official_id.map(st.groupby("official_id").overruns.sum()).fillna(0).astype(int)
+    out["overrun_step_names"] = out.official_id.map(st.groupby("official_id").apply(
+        lambda g: "; ".join(f"{n} ({c} lần)" for n, c in zip(g.step_name, g.overruns)), include_groups=False)
+        if len(st) else pd.Series(dtype=object)).fillna("")
+    out["period"] = p.label
+    order = out.decision.map({COMMEND: 0, ACCOUNT: 1}).fillna(2)
+    return out.assign(_o=order).sort_values(["_o", "unit_code", "official_id"]).drop(columns="_o").reset_index(drop=True)
+
+
+def _span(months: list[Period]) -> Period:
+    first, last = months[0], months[-1]
+    return parse(f"{first.start:%Y-%m-%d}..{last.last:%Y-%m-%d}")
+
+
+def _reason(oid, decision, marks, quarters, rules, least) -> str:
+    g = marks[marks.official_id == oid]
+    if decision == COMMEND:
+        return (f"{labels.GRADES[rules['commend_grade']]} cả {len(g)} tháng "
+                f"(mỗi tháng ≥ {least} hồ sơ)")
+    if decision == ACCOUNT and quarters is not None:
+        q = quarters[(quarters.official_id == oid) & (quarters.grade == rules["account_grade"])]
+        return f"{labels.GRADES[rules['account_grade']]} các quý " + ", ".join(
+            f"{x[-1]}/{x[:4]}" for x in sorted(q.period))
+    if decision == ACCOUNT:
+        bad = g[(g.grade == rules["account_grade"]) & (g.dossiers >= least)]
+        return f"{labels.GRADES[rules['account_grade']]} {len(bad)} tháng: " + ", ".join(
+            f"{x[5:]}/{x[:4]}" for x in sorted(bad.period))
+    return ""
+
+
+# ---------------------------------------------------------------- self-assessment against results
+
+def self_assessment_with(engine, period, unit: str | None = None) -> pd.DataFrame:
+    """Per unit and item (group, metric, or its total 'TONG'): self-assessed points, computed points, the
+    item's maximum, the gap (self − computed) and whether it exceeds the profile's threshold
+    (`review.self_assessment_gap_percent` of the item's maximum). A unit that assessed every group and no
+    total gets a total row summed from its groups. `unit`: that unit and the units below it."""
+    p = parse(period)
+    sa = engine.con.execute("SELECT unit_code, item_code, points FROM self_assessments WHERE period = ?",
+                            [p.label]).df()
+    cols = ["period", "unit_code", "unit_name", "item_code", "item_label", "self_points", "computed_points",
+            "max_points", "gap", "flagged", "note"]
+    if unit:
+        _check_unit(engine, unit)
+        sa = sa[sa.unit_code.isin(engine.scope_members(unit))]
+    if sa.empty:
+        return pd.DataFrame(columns=cols)
+    prof = engine.profile
+    groups = {g: float(s["max"]) for g, s in prof["groups"].items()}
+    t = totals_with(engine, p, compare=False).set_index("unit_code")
+    from .api import scores_with
+    s = scores_with(engine, p, include_tracked=False)
+    metric_points = s.set_index(["unit_code", "metric_code"]).points.astype("Float64").fillna(0.0)
+    metric_max = s.drop_duplicates("metric_code").set_index("metric_code").max_points
+    # units that assessed every group but gave no total: their total is the sum of the groups
+    full = sa[sa.item_code.isin(groups)].groupby("unit_code").item_code.nunique() == len(groups)
+    has_total = set(sa[sa.item_code == SELF_ASSESSMENT_TOTAL].unit_code)
+    derived = [u for u in full[full].index if u not in has_total]
+    if derived:
+        sums = sa[(sa.unit_code.isin(derived)) & sa.item_code.isin(groups)].groupby("unit_code").points.sum()
+        sa = pd.concat([sa, pd.DataFrame({"unit_code": sums.index, "item_code": SELF_ASSESSMENT_TOTAL,
+                                          "points": sums.values})], ignore_index=True)
+    rows = []
+    pct = float(prof["review"]["self_assessment_gap_percent"])
+    for r in sa.itertuples(index=False):
+        note = ""
+        if r.unit_code not in t.index:
+            computed, mx, note = None, None, "đơn vị không có trong kỳ"
+        elif r.item_code == SELF_ASSESSMENT_TOTAL:
+            computed, mx = float(t.loc[r.unit_code, "total"]), 100.0
+        elif r.item_code in groups:
+            computed, mx = float(t.loc[r.unit_code].get(f"group_{r.item_code}", 0.0)), groups[r.item_code]
+        elif r.item_code in metric_max.index:
+            computed, mx = float(metric_points.get((r.unit_code, r.item_code), 0.0)), float(metric_max[r.item_code])
+        else:
+            computed, mx, note = None, None, "không có nhóm hoặc chỉ số này trong cấu hình chấm điểm"
+        if computed is not None and t.loc[r.unit_code, "grade_label"] == labels.NO_DOSSIERS:
+            note = "đơn vị không có hồ sơ trong kỳ"
+        gap = None if computed is None else float(r.points) - computed
+        flagged = gap is not None and abs(gap) > pct * mx / 100 + 1e-9
+        if flagged:
+            note = note or ("tự đánh giá cao hơn kết quả" if gap > 0 else "tự đánh giá thấp hơn kết quả")
+        rows.append(dict(period=p.label, unit_code=r.unit_code,
+                         unit_name=t.unit_name.get(r.unit_code) if r.unit_code in t.index else None,
+                         item_code=r.item_code, item_label=_item_label(r.item_code), self_points=float(r.points),
+                         computed_points=computed, max_points=mx, gap=gap, flagged=flagged, note=note))
+    out = pd.DataFrame(rows, columns=cols)
+    order = {c: i for i, c in enumerate([SELF_ASSESSMENT_TOTAL, *groups])}
+    out["_o"] = out.item_code.map(order).fillna(len(order))
+    return out.sort_values(["unit_code", "_o", "item_code"]).drop(columns="_o").reset_index(drop=True)
+
+
+def _item_label(code: str) -> str:
+    if code == SELF_ASSESSMENT_TOTAL:
+        return "Tổng điểm"
+    return labels.GROUPS.get(code) or labels.METRICS.get(code) or code
+
+
+def unit_gaps(sa: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit: its total self-assessed vs computed, and how many of its items are flagged."""
+    if sa.empty:
+        return pd.DataFrame(columns=["unit_code", "unit_name", "self_points", "computed_points", "gap", "flagged",
+                                     "flagged_items"])
+    tot = sa[sa.item_code == SELF_ASSESSMENT_TOTAL][["unit_code", "unit_name", "self_points", "computed_points",
+                                                      "gap", "flagged"]]
+    n = sa[sa.item_code != SELF_ASSESSMENT_TOTAL].groupby("unit_code").flagged.sum().rename("flagged_items")
+    return tot.merge(n, on="unit_code", how="left").fillna({"flagged_items": 0}).astype({"flagged_items": int}) \
+        .sort_values(["gap", "unit_code"], ascending=[False, True]).reset_index(drop=True)
+
+
+def review_sheet(r: pd.DataFrame) -> pd.DataFrame:
+    """The review in Vietnamese columns (XLSX, reports): one column per month with its grade and dossiers."""
+    months = [c.removeprefix("grade_") for c in r.columns if c.startswith("grade_2")]
+    out = pd.DataFrame({"Mã cán bộ": r.official_id, "Họ tên": r.full_name, "Đơn vị": r.unit_name})
+    for m in months:
+        head = _month_head(m)
+        if f"dossiers_{m}" in r.columns:
+            out[head] = [_mark(g, n) for g, n in zip(r[f"grade_{m}"], r[f"dossiers_{m}"])]
+        else:
+            out[head] = r[f"grade_{m}"].map(labels.GRADES).fillna("—")
+    out["Chỉ số cả kỳ"] = r["index"].round(2)
+    out["Xếp loại cả kỳ"] = r.grade_label
+    out["Đề nghị"] = r.decision_label.fillna("")
+    out["Căn cứ"] = r.reason
+    out["Hồ sơ trễ hạn do cán bộ"] = r.late_dossiers
+    out["Mã hồ sơ trễ hạn"] = r.late_dossier_codes
+    out["Bước xử lý quá hạn"] = r.overrun_step_names
+    return out
+
+
+def _month_head(key: str) -> str:
+    y, m = key.split("_")
+    return f"Quý {m[1]}/{y}" if m.startswith("Q") else f"Tháng {int(m)}/{y}"
+
+
+def _mark(grade, n) -> str:
+    if n == 0:
+        return "—"
+    return f"{labels.GRADES.get(grade, '—')} ({n} hs)"
+
+
+SELF_ASSESSMENT_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Đơn vị", "item_label": "Nội dung",
+                           "self_points": "Điểm tự đánh giá", "computed_points": "Điểm theo Bộ chỉ số",
+                           "max_points": "Điểm tối đa", "gap": "Chênh lệch", "note": "Ghi chú"}
+
+
+__all__ = ["official_review_with", "self_assessment_with", "decide", "unit_gaps", "ScopeError"]

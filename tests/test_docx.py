@@ -1,0 +1,140 @@
+"""The Word report (Decree 30/2020/NĐ-CP layout) reopened with python-docx: header table, title, summary
+line, every figure in its tables equal to kpi.totals / kpi.self_assessment / kpi.official_review, no
+applicant data; settings from kpi766.yaml with one-line errors."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from docx import Document
+
+import kpi
+from conftest import ROOT, run_kpi
+from kpi.report.fmt import fmt_number
+from kpi.store import connect
+
+PERIOD = "2026-Q3"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    home = tmp_path_factory.mktemp("ws")
+    (home / "data").mkdir()
+    (home / "notebooks").mkdir()
+    shutil.copy(ROOT / "kpi766.yaml", home / "kpi766.yaml")
+    return home
+
+
+@pytest.fixture(scope="module")
+def docx_path(sample_store, workspace):
+    r = run_kpi("report", "quarterly", "--period", PERIOD, "--docx", "--store", sample_store, "-q",
+                env={"KPI_HOME": str(workspace)})
+    assert r.returncode == 0, r.stderr
+    path = workspace / "outputs" / PERIOD / f"bao-cao-766-{PERIOD}.docx"
+    assert path.is_file() and str(path) in r.stdout
+    return path
+
+
+def _rows(table):
+    return [[c.text.strip() for c in row.cells] for row in table.rows]
+
+
+def test_decree_30_layout(docx_path):
+    doc = Document(str(docx_path))
+    sec = doc.sections[0]
+    mm = lambda x: round(x.mm, 1)   # noqa: E731 — stored in twentieths of a point
+    assert (mm(sec.page_width), mm(sec.page_height)) == (210, 297)
+    assert 20 <= mm(sec.top_margin) <= 25 and 20 <= mm(sec.bottom_margin) <= 25
+    assert 30 <= mm(sec.left_margin) <= 35 and 15 <= mm(sec.right_margin) <= 20
+    normal = doc.styles["Normal"].font
+    assert normal.name == "Times New Roman" and 13 <= normal.size.pt <= 14
+    head = _rows(doc.tables[0])
+    assert head[0][0].splitlines()[:2] == ["ỦY BAN NHÂN DÂN TỈNH TÂY NINH", "VĂN PHÒNG"]
+    assert head[0][1].splitlines()[:2] == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"]
+    assert re.fullmatch(r"Số:\s+/BC-VP", head[1][0])
+    assert re.fullmatch(r"Tây Ninh, ngày\s+tháng\s+năm 2026", head[1][1])
+    texts = [p.text for p in doc.paragraphs]
+    i = texts.index("BÁO CÁO")
+    assert texts[i + 1] == ("Kết quả thực hiện Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ người dân, "
+                            "doanh nghiệp quý III năm 2026")
+    # every run of the body in Times New Roman; the title bold
+    title = doc.paragraphs[i]
+    assert all(run.bold for run in title.runs)
+    sig = _rows(doc.tables[-1])[0]
+    assert sig[0].startswith("Nơi nhận:") and "- Lưu: VT, KSTT." in sig[0]
+    assert "KT. CHÁNH VĂN PHÒNG" in sig[1] and "PHÓ CHÁNH VĂN PHÒNG" in sig[1]
+    captions = [t for t in texts if t.startswith("Bảng ")]
+    assert [int(c.split(".")[0].split()[1]) for c in captions] == list(range(1, len(captions) + 1))
+    assert len(captions) == len(doc.tables) - 2         # header and signature tables are not numbered
+
+
+def test_every_figure_equals_the_api(docx_path, sample_store):
+    doc = Document(str(docx_path))
+    t = kpi.totals(PERIOD, store=sample_store).set_index("unit_code")
+    checked = 0
+    for table in doc.tables[1:-1]:
+        rows = _rows(table)
+        head = rows[0]
+        if "Mã đơn vị" in head and "Tổng điểm" in head:
+            for row in rows[1:]:
+                rec = dict(zip(head, row))
+                u = t.loc[rec["Mã đơn vị"]]
+                assert rec["Tổng điểm"] == fmt_number(u.total)
+                assert rec["Xếp loại"] == u.grade_label
+                assert rec["Hạng"] == str(u.rank_in_level)
+                assert rec["Tăng, giảm"] == fmt_number(u.change)
+                checked += 1
+        if head[0] == "Nhóm chỉ số":
+            prov = t[t.level == "province"].iloc[0]
+            from kpi.labels import GROUPS
+            by_label = {v: k for k, v in GROUPS.items()}
+            for row in rows[1:]:
+                assert row[1] == fmt_number(prov[f"group_{by_label[row[0]]}"])
+                checked += 1
+        if "Tự đánh giá" in head:
+            sa = kpi.self_assessment(PERIOD, store=sample_store)
+            tot = sa[sa.item_code == "TONG"].set_index("unit_code")
+            for row in rows[1:]:
+                rec = dict(zip(head, row))
+                x = tot.loc[rec["Mã đơn vị"]]
+                assert bool(x.flagged)
+                assert (rec["Tự đánh giá"], rec["Theo Bộ chỉ số"], rec["Chênh lệch"]) == (
+                    fmt_number(x.self_points), fmt_number(x.computed_points), fmt_number(x.gap))
+                checked += 1
+    ranked = t[t["rank"].notna() & t.level.isin(["department", "commune", "district"])]
+    assert checked >= len(ranked) + 6
+    texts = "\n".join(p.text for p in doc.paragraphs)
+    prov = t[t.level == "province"].iloc[0]
+    assert f"đạt {fmt_number(prov.total)}/100 điểm, xếp loại {prov.grade_label}" in texts
+    review = kpi.official_review(PERIOD, store=sample_store)
+    names = {row[0] for table in doc.tables if _rows(table)[0][:2] == ["Họ tên", "Đơn vị"] for row in _rows(table)[1:]}
+    assert names == set(review[review.decision.notna()].full_name)
+
+
+def test_no_applicant_data(docx_path, sample_store):
+    import zipfile
+    xml = "".join(zipfile.ZipFile(docx_path).read(n).decode("utf-8", "ignore")
+                  for n in zipfile.ZipFile(docx_path).namelist() if n.endswith(".xml"))
+    con = connect(sample_store, read_only=True)
+    personal = con.execute("SELECT applicant_id_number, applicant_phone, applicant_address FROM dossiers").fetchall()
+    staff = {r[0] for r in con.execute("SELECT full_name FROM officials UNION SELECT owner_name FROM owners").fetchall()}
+    applicants = {r[0] for r in con.execute("SELECT applicant_name FROM dossiers").fetchall()} - staff
+    con.close()
+    values = {v for row in personal for v in row if v} | {a for a in applicants if a}
+    assert values and not [v for v in values if v in xml]
+
+
+def test_settings_errors_are_one_line(sample_store, tmp_path):
+    bad = tmp_path / "kpi766.yaml"
+    bad.write_text("co_quan_ban_hanh: Văn phòng\nnoi_nhan:\n  - Lưu: VT\n", encoding="utf-8")
+    for settings, words in ((tmp_path / "none.yaml", "không có tệp"), (bad, "thiếu 'co_quan_chu_quan'")):
+        r = run_kpi("report", "quarterly", "--period", PERIOD, "--docx", "--store", sample_store, "-q",
+                    "--settings", settings, "--out", tmp_path / "x.docx")
+        assert r.returncode == 2 and words in r.stderr and str(settings) in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.docx").exists()
+    bad.write_text(bad.read_text(encoding="utf-8").replace("noi_nhan", "co_quan_chu_quan: UBND\nky_hieu: VP\n"
+                                                           "dia_danh: X\nchuc_vu_nguoi_ky: CVP\nnoi_nhan"), encoding="utf-8")
+    r = run_kpi("report", "quarterly", "--period", PERIOD, "--docx", "--store", sample_store, "-q",
+                "--settings", bad, "--out", tmp_path / "x.docx")
+    assert r.returncode == 2 and "ngoặc kép" in r.stderr

@@ -1,0 +1,96 @@
+"""The pictures and the public page of the monthly publication: sizes fit for Zalo and the portal, every
+glyph drawn covered by the font the project ships, the page self-contained (no script, nothing fetched,
+checked in offline Chromium) and free of applicant data."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from conftest import run_kpi
+from kpi.report import pictures
+
+PERIOD = "2026-09"
+STEMS = ["the-tong-hop", "xep-hang-so-nganh", "xep-hang-xa-phuong", "ty-le-tre-han", "ty-le-truc-tuyen"]
+
+
+@pytest.fixture(scope="module")
+def package(sample_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pub") / "cong-khai"
+    r = run_kpi("publish", "--period", PERIOD, "--store", sample_store, "--out", out, "-q")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_pictures_are_written_at_a_width_for_zalo_and_the_portal(package):
+    files = sorted(p.name for p in (package / "anh").iterdir())
+    assert files == sorted(f"{s}-{PERIOD}.png" for s in STEMS)
+    for f in (package / "anh").iterdir():
+        data = f.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        w, h = pictures.png_size(data)
+        assert 1080 <= w <= 1280 and h >= 300, (f.name, w, h)
+
+
+def test_every_glyph_is_in_the_shipped_font(sample_store):
+    from fontTools.ttLib import TTFont
+    from kpi import api
+    from kpi.periods import parse
+    from kpi.publish import package_frames
+    fonts = sorted(pictures.FONT_DIR.glob("*.ttf"))
+    assert [f.name for f in fonts] == ["DejaVuSans-Bold.ttf", "DejaVuSans.ttf"]
+    with api.session(sample_store) as e:
+        p = parse(PERIOD)
+        charts = pictures.publication(api.totals_with(e, p), package_frames(e, p), p, api.data_range(e.con)[1])
+    for font in fonts:
+        tt = TTFont(font)
+        assert tt["name"].getDebugName(1) == pictures.FONT_FAMILY
+        cmap = tt.getBestCmap()
+        for stem, chart in charts.items():
+            text = pictures.texts(chart)
+            assert "ệ" in text or stem != "the-tong-hop"           # Vietnamese is really drawn
+            missing = sorted({c for c in text if ord(c) not in cmap and c not in "\n\t"})
+            assert not missing, f"{font.name} lacks {missing} used in {stem}"
+    # the font is the one the charts ask for, and it is registered from the package, not the system
+    assert pictures._spec(charts["the-tong-hop"])["config"]["font"] == pictures.FONT_FAMILY
+
+
+def test_public_page_is_self_contained_and_offline(package, tmp_path):
+    page = (package / "index.html").read_text(encoding="utf-8")
+    assert "<script" not in page.lower()
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+    assert page.count('src="data:image/png;base64,') == len(STEMS)
+    for title in ("Tỷ lệ hồ sơ trễ hạn của các cơ quan, đơn vị, địa phương", "Tỷ lệ hồ sơ dịch vụ công trực tuyến",
+                  "Danh sách hồ sơ trễ hạn", "Tháng 09/2026"):
+        assert title in page
+    assert re.search(r"đến ngày \d{2}/\d{2}/\d{4}", page)
+    late = pd.read_csv(package / f"danh-sach-ho-so-tre-han-{PERIOD}.csv", encoding="utf-8-sig", dtype=str)
+    assert all(code in page for code in late["Mã hồ sơ"])
+    chromium = "/usr/bin/chromium"
+    import shutil
+    if not shutil.which(chromium):
+        pytest.fail("Chromium (apt package chromium) is needed for the offline check — .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+    requests = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        pg = browser.new_page(viewport={"width": 1280, "height": 900}, java_script_enabled=True)
+        pg.on("request", lambda r: requests.append(r.url))
+        pg.route("**/*", lambda r: r.abort() if not r.request.url.startswith(("file:", "data:")) else r.continue_())
+        pg.goto((package / "index.html").as_uri())
+        widths = pg.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+        rows = pg.eval_on_selector_all("table", "ts => ts.map(t => t.rows.length)")
+        pg.screenshot(path=str(tmp_path / "page.png"))
+        browser.close()
+    assert len(widths) == len(STEMS) and all(1080 <= w <= 1280 for w in widths)
+    assert rows[2] == len(late) + 1
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+
+
+def test_public_page_and_pictures_hold_no_applicant_data(package, sample_dir):
+    page = (package / "index.html").read_text(encoding="utf-8")
+    d = pd.read_csv(sample_dir / "dossiers.csv", dtype=str)
+    for col in ("applicant_id_number", "applicant_phone", "applicant_address", "applicant_name"):
+        leaked = [v for v in d[col].dropna().unique() if v in page]
+        assert not leaked, f"{col} leaked: {leaked[:3]}"
