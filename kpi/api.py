@@ -44,7 +44,7 @@ def _as_date(x) -> dt.date | None:
 
 def _units_frame(engine: Engine, period: Period, merged: bool) -> pd.DataFrame:
     u = engine.con.execute("SELECT unit_code, unit_name, parent_code, level, valid_from, valid_to, successor_code "
-                           "FROM units").df()
+                           "FROM units ORDER BY unit_code").df()
     if merged:
         return u[u.valid_to.isna()].reset_index(drop=True)
     start, last = pd.Timestamp(period.start), pd.Timestamp(period.effective_last)
@@ -98,8 +98,18 @@ def check_period(con, period, as_of=None, complete: bool = False) -> Period:
 def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = None, subtree: bool = False,
                 as_of=None, merged: bool = False, include_tracked: bool = True, official: str | None = None,
                 procedure: str | None = None) -> pd.DataFrame:
-    """Tidy scores for one period (see `scores`)."""
+    """Tidy scores for one period (see `scores`). Remembered for the life of the process, keyed by the
+    store's data version and the profile (see `kpi.cache`): asking again — a widget moved back, a report's
+    previous period — costs nothing, and a load or another profile is never answered from memory."""
+    from . import cache
     p = parse(period, _as_date(as_of))
+    key = cache.key(engine, "scores", p.label, p.as_of, scope, unit, subtree, merged, include_tracked, official,
+                    procedure)
+    return cache.remember(key, lambda: _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked,
+                                                        official, procedure))
+
+
+def _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked, official, procedure):
     if unit:
         _check_unit(engine, unit)
     if scope == "official" or official:
@@ -113,7 +123,7 @@ def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
         if units.empty:
             raise ScopeError(f"đơn vị '{unit}' không tồn tại trong kỳ {p.label}")
     codes = _metric_codes(engine, include_tracked)
-    counts = pd.concat([engine.count(c, p, mode=mode, merged=merged) for c in codes], ignore_index=True)
+    counts = engine.count_units(codes, p, mode=mode, merged=merged)
     scored = score_frame(_grid(units[["unit_code", "unit_name"]], "unit_code", codes, counts), engine.profile)
     scored.insert(0, "period", p.label)
     return scored[SCORE_COLUMNS].reset_index(drop=True)
@@ -148,7 +158,7 @@ def _procedure_scores(engine, p, unit, procedure, include_tracked):
 def _official_scores(engine, p, official, unit):
     codes = _metric_codes(engine, True, official=True)
     offs = engine.con.execute("SELECT o.official_id, o.full_name, o.unit_code, u.unit_name FROM officials o "
-                              "LEFT JOIN units u USING (unit_code)").df()
+                              "LEFT JOIN units u USING (unit_code) ORDER BY o.official_id").df()
     if official:
         if official not in set(offs.official_id):
             raise ScopeError(f"không có cán bộ '{official}' trong kho")

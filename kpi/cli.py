@@ -15,7 +15,10 @@ class UsageError(Exception):
 
 
 def _store(args) -> Path:
-    return Path(args.store) if getattr(args, "store", None) else config.default_store()
+    if getattr(args, "store", None):
+        config.adopt_store(args.store)
+        return Path(args.store)
+    return config.default_store()
 
 
 def cmd_sample(args) -> int:

@@ -12,16 +12,31 @@ DEFAULT_PROFILE = PROFILES_DIR / "dvcqg-2026.yaml"
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
+def _workspace_at_or_above(path: Path) -> Path | None:
+    for folder in (path, *path.parents):
+        if (folder / "notebooks").is_dir() and (folder / "data").is_dir():
+            return folder
+    return None
+
+
+_from_store: Path | None = None
+
+
+def adopt_store(store) -> None:
+    """A command run outside any workspace with `--store` inside one works in that workspace (its outputs,
+    notebooks and kpi766.yaml), as if run from there."""
+    global _from_store
+    _from_store = _workspace_at_or_above(Path(store).resolve().parent) if store else None
+
+
 def project_root() -> Path:
     """The workspace: `KPI_HOME`, else the nearest folder at or above the current one that holds
-    `notebooks/` and `data/` (a notebook's kernel runs in `notebooks/`), else the current folder."""
+    `notebooks/` and `data/` (a notebook's kernel runs in `notebooks/`), else the workspace holding the
+    store given on the command line, else the current folder."""
     if os.environ.get("KPI_HOME"):
         return Path(os.environ["KPI_HOME"])
     here = Path.cwd()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "data").is_dir():
-            return folder
-    return here
+    return _workspace_at_or_above(here) or _from_store or here
 
 
 def default_store() -> Path:

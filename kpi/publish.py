@@ -24,8 +24,8 @@ def _text_columns(frame: pd.DataFrame) -> list:
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    for c in _text_columns(out):
-        out[c] = out[c].map(neutralise)
+    for c in _text_columns(out):    # kept as objects: a column of whole numbers stays 20, not 20.0
+        out[c] = pd.Series([neutralise(v) for v in out[c]], index=out.index, dtype=object)
     return out
 
 

@@ -88,8 +88,14 @@ def test_public_page_is_self_contained_and_offline(package, tmp_path):
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
 
 
-def test_public_page_and_pictures_hold_no_applicant_data(package, sample_dir):
-    page = (package / "index.html").read_text(encoding="utf-8")
+def test_public_page_and_pictures_hold_no_applicant_data(package, sample_dir, sample_store):
+    from kpi import api
+    from kpi.periods import parse
+    from kpi.publish import package_frames
+    with api.session(sample_store) as e:
+        p = parse(PERIOD)
+        charts = pictures.publication(api.totals_with(e, p), package_frames(e, p), p, api.data_range(e.con)[1])
+    page = (package / "index.html").read_text(encoding="utf-8") + "".join(pictures.texts(c) for c in charts.values())
     d = pd.read_csv(sample_dir / "dossiers.csv", dtype=str)
     for col in ("applicant_id_number", "applicant_phone", "applicant_address", "applicant_name"):
         leaked = [v for v in d[col].dropna().unique() if v in page]

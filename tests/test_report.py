@@ -54,9 +54,29 @@ def test_quarterly_and_unit_reports(sample_store, tmp_path):
     out = tmp_path / "q.html"
     r = run_kpi("report", "quarterly", "--period", "2026-Q3", "--store", sample_store, "--out", out, "-q")
     assert r.returncode == 0, r.stderr
-    assert "Quý III/2026" in out.read_text(encoding="utf-8")
+    html = out.read_text(encoding="utf-8")
+    assert "Quý III/2026" in html
+    # 1d: the officials' review and the self-assessment, as kpi.official_review / kpi.self_assessment give them
+    review = kpi.official_review("2026-Q3", store=sample_store)
+    section = html.split("Cán bộ đề nghị khen thưởng, xem xét trách nhiệm")[1].split("<section")[0]
+    assert set(re.findall(r"<td>(CB\d+)</td>", section)) == set(review[review.decision.notna()].official_id)
+    sa = kpi.self_assessment("2026-Q3", store=sample_store)
+    section = html.split("Tự đánh giá so với kết quả Bộ chỉ số")[1].split("<section")[0]
+    assert f"<div class=\"value\">{sa.unit_code.nunique()}</div>" in section
     r = run_kpi("report", "quarterly", "--period", "2026-08", "--store", sample_store, "-q")
     assert r.returncode == 2 and "2026-Q3" in r.stderr
+    # the unit report carries its own officials and its own self-assessment only
+    con = duckdb.connect(str(sample_store), read_only=True)
+    unit = con.execute("SELECT o.unit_code FROM officials o JOIN units u USING (unit_code) WHERE u.level = 'department' "
+                       "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
+    own = {r[0] for r in con.execute("SELECT official_id FROM officials WHERE unit_code = ?", [unit]).fetchall()}
+    con.close()
+    out = tmp_path / "u.html"
+    r = run_kpi("report", "unit", "--unit", unit, "--period", "2026-Q3", "--store", sample_store, "--out", out, "-q")
+    assert r.returncode == 0, r.stderr
+    html = out.read_text(encoding="utf-8")
+    section = html.split("Cán bộ đề nghị khen thưởng, xem xét trách nhiệm")[1].split("<section")[0]
+    assert set(re.findall(r"<td>(CB\d+)</td>", section)) <= own
 
 
 def test_unit_report_has_only_its_own_dossiers(sample_store, tmp_path):
@@ -144,3 +164,20 @@ def test_package_neutralises_formulas_and_report_escapes_html(store_copy, tmp_pa
     rep = content.build(PERIOD, store=store_copy, progress=False)
     html = "".join(content.render_all(rep))
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+def test_report_from_any_folder_works_in_the_stores_workspace(sample_store, tmp_path):
+    """`kpi report` run outside the workspace with --store inside one: the notebook is found and the report
+    lands in that workspace's outputs/ (not in the folder the command was typed in)."""
+    import shutil
+    ws = tmp_path / "ws"
+    (ws / "data" / "processed").mkdir(parents=True)
+    (ws / "notebooks").mkdir()
+    shutil.copy(sample_store, ws / "data" / "processed" / "kpi.duckdb")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = run_kpi("report", "monthly", "--period", PERIOD, "--store", ws / "data" / "processed" / "kpi.duckdb", "-q",
+                cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    assert (ws / "outputs" / PERIOD / f"bao-cao-766-{PERIOD}.html").is_file()
+    assert not (elsewhere / "outputs").exists()

@@ -267,7 +267,7 @@ def _body(d: _Doc, r: Report, settings: dict) -> None:
     d.para(f"Tổng điểm Bộ chỉ số của {who} {words} đạt {fmt_number(top.total)}/100 điểm, xếp loại "
            f"{top.grade_label}, {_sign(top.change, period_words(r.period.previous()))}. Có {fmt_int(len(ranked))} đơn vị được đánh giá: "
            + ", ".join(f"{fmt_int(counts.get(g, 0))} đơn vị {g}" for g in labels.GRADES.values()) + ".")
-    order = {c: i for i, c in enumerate(r.groups.group_code.pipe(lambda _: list(labels.GROUPS)))}
+    order = {c: i for i, c in enumerate(labels.GROUPS)}
     g = r.groups.assign(_o=r.groups.group_code.map(order)).sort_values("_o")
     g["group_label"] = g.group_code.map(labels.GROUPS)
     g["share"] = 100 * g.points.astype(float) / g.max_points.astype(float)

@@ -1,0 +1,66 @@
+"""Scores remembered in the process (kpi.cache) and counted in one pass (Engine.count_units): never a
+stale or different figure — cached equals freshly computed, before and after a load and across profiles;
+the fused count equals the per-metric count."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import kpi
+from kpi import api, cache
+from kpi.periods import parse
+
+
+def _fresh(monkeypatch, *args, **kw):
+    monkeypatch.setenv("KPI_CACHE", "0")
+    try:
+        return kpi.scores(*args, **kw)
+    finally:
+        monkeypatch.setenv("KPI_CACHE", "1")
+
+
+def test_cached_equals_fresh_before_and_after_a_load(hw_copy, tmp_path, monkeypatch):
+    from kpi.load import load_paths
+    from kpi.store import connect
+    cache.clear()
+    first = kpi.scores("2026-08", store=hw_copy)
+    again = kpi.scores("2026-08", store=hw_copy)
+    assert cache.stats["hits"] >= 1
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(first, _fresh(monkeypatch, "2026-08", store=hw_copy))
+    # a new late dossier for D1 arrives: the figure changes, and the remembered one is not served
+    extra = tmp_path / "dossiers_them.csv"
+    extra.write_text("dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,returned_at,status\n"
+                     "D1-NEW,PR1,D1,1,2026-08-03 09:00,2026-08-10 09:00,2026-08-20 10:00,,finished\n", encoding="utf-8")
+    con = connect(hw_copy)
+    load_paths(con, [extra], progress=False)
+    con.close()
+    after = kpi.scores("2026-08", store=hw_copy)
+    ot = lambda s: tuple(s[(s.unit_code == "D1") & (s.metric_code == "ON_TIME")][["numerator", "denominator"]].iloc[0])
+    assert ot(first) == (7, 13) and ot(after) == (7, 14)
+    pd.testing.assert_frame_equal(after, _fresh(monkeypatch, "2026-08", store=hw_copy))
+
+
+def test_another_profile_is_never_answered_from_memory(hw, monkeypatch):
+    cache.clear()
+    base = kpi.scores("2026-08", store=hw)
+    heavier = {"metrics": {"ON_TIME": {"max": 20, "rule": "linear_target", "target": 50}}}
+    other = kpi.scores("2026-08", store=hw, profile=heavier)
+    d1 = lambda s: float(s[(s.unit_code == "D1") & (s.metric_code == "ON_TIME")].points.iloc[0])
+    assert d1(base) == pytest.approx(20 * 7 / 13) and d1(other) == 20.0
+    pd.testing.assert_frame_equal(other, _fresh(monkeypatch, "2026-08", store=hw, profile=heavier))
+    pd.testing.assert_frame_equal(kpi.scores("2026-08", store=hw), base)
+
+
+@pytest.mark.parametrize("period", ["2026-08", "2026-10", "2026-Q3"])
+@pytest.mark.parametrize("profile", [None, "mo-ta-cong-thuc"])
+@pytest.mark.parametrize("mode", ["own", "subtree"])
+def test_one_pass_equals_one_query_per_metric(hw, period, profile, mode):
+    with api.session(hw, profile=profile) as e:
+        p = parse(period)
+        codes = api._metric_codes(e, True)
+        one = pd.concat([e.count(c, p, mode=mode) for c in codes], ignore_index=True)
+        fused = e.count_units(codes, p, mode=mode)
+    k = ["metric_code", "scope_code"]
+    one, fused = (f.sort_values(k).reset_index(drop=True)[k + ["numerator", "denominator"]] for f in (one, fused))
+    pd.testing.assert_frame_equal(one, fused, check_dtype=False)
