@@ -27,6 +27,7 @@ import gzip
 import json
 import re
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +55,7 @@ DOSSIER_COLUMNS = ["dossier_code", "procedure_code", "unit_code", "unit_name", "
                    "applicant_id_number", "applicant_phone", "applicant_address"]
 
 
+@lru_cache(maxsize=65536)       # step texts repeat ("Thẩm định", "Phân công …") over thousands of records
 def _fold(text) -> str:
     text = unicodedata.normalize("NFD", str(text)).replace("đ", "d").replace("Đ", "D")
     return "".join(c for c in text if unicodedata.category(c) != "Mn").lower().strip()
@@ -201,8 +203,17 @@ def looks_like_sync(payload) -> bool:
 def _s(v) -> str | None:
     if v is None:
         return None
-    s = clean_text(str(v)).strip()
+    s = str(v)
+    s = (s if s.isprintable() else clean_text(s)).strip()     # isprintable: no control character to remove
     return s or None
+
+
+def _amount(v) -> float:
+    """A fee as the payloads write it ('50.000', '1.234,5', 50000) → 50000.0; NaN when it is not a number."""
+    try:
+        return float(str("" if v is None else v).replace(".", "").replace(",", "."))
+    except ValueError:
+        return float("nan")
 
 
 def _flag(v) -> str | None:
@@ -276,7 +287,7 @@ def _dossier_sheets(path: Path, items) -> list[Sheet]:
         fees = [f for f in (r.get("DanhSachLePhi") or []) if isinstance(f, dict)]
         fee = None
         if fees:
-            amounts = [pd.to_numeric(str(f.get("Gia", "")).replace(".", "").replace(",", "."), errors="coerce")
+            amounts = [_amount(f.get("Gia"))
                        for f in fees]
             fee = str(sum(a for a in amounts if pd.notna(a)))
         results = [g for g in (r.get("DanhSachGiayToKetQua") or []) if isinstance(g, dict)]
@@ -395,7 +406,7 @@ def _catalogue_sheet(path: Path, items) -> Sheet:
         t0 = times[0] if times else {}
         fees = [f for w in ways for t in (w.get("THOIGIAN") or []) if isinstance(t, dict)
                 for f in (t.get("PHILEPHI") or []) if isinstance(f, dict)]
-        amounts = [pd.to_numeric(str(f.get("SOTIEN", "")).replace(".", "").replace(",", "."), errors="coerce")
+        amounts = [_amount(f.get("SOTIEN"))
                    for f in fees]
         fields = [f for f in (r.get("LINHVUCTHUCHIEN") or []) if isinstance(f, dict)]
         rows.append({"procedure_code": _s(r.get("MATTHC")), "procedure_name": _s(r.get("TENTTHC")),
