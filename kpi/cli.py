@@ -253,8 +253,9 @@ def cmd_report(args) -> int:
                 p = parse(args.period)
             else:
                 p = parse(last_complete_month(engine.con))
-                if args.kind == "quarterly":
-                    p = parse(f"{p.start.year}-Q{(p.start.month - 1) // 3 + 1}")
+                if args.kind == "quarterly":      # the last quarter whose months are all complete
+                    q = parse(f"{p.start.year}-Q{(p.start.month - 1) // 3 + 1}")
+                    p = q if p.start.month % 3 == 0 else q.previous()
             if args.kind == "quarterly" and p.kind != "quarter":
                 raise UsageError(f"báo cáo quý cần kỳ dạng 2026-Q3, không phải '{args.period}'")
             api.check_period(engine.con, p.label, complete=True)

@@ -138,3 +138,13 @@ def test_settings_errors_are_one_line(sample_store, tmp_path):
     r = run_kpi("report", "quarterly", "--period", PERIOD, "--docx", "--store", sample_store, "-q",
                 "--settings", bad, "--out", tmp_path / "x.docx")
     assert r.returncode == 2 and "ngoặc kép" in r.stderr
+
+
+def test_quarterly_without_a_period_takes_the_last_complete_quarter(sample_store, workspace, tmp_path):
+    """The data runs to 20/11/2026 with October complete: the last complete quarter is Q3, not Q4."""
+    out = tmp_path / "q.docx"
+    r = run_kpi("report", "quarterly", "--docx", "--store", sample_store, "-q", "--out", out,
+                env={"KPI_HOME": str(workspace)})
+    assert r.returncode == 0, r.stderr
+    assert "kỳ 2026-Q3" in r.stdout
+    assert any(p.text.endswith("quý III năm 2026") for p in Document(str(out)).paragraphs)
