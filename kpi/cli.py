@@ -516,34 +516,50 @@ def _interrupted(args) -> int:
     os._exit(130)
 
 
+_SIGINT = {"seen": False}
+
+
+def _on_sigint(signum, frame):
+    """Ctrl-C: remembered, then the usual KeyboardInterrupt. A library that turns the interrupt into an error
+    of its own (pandas' C reader: 'Calling read(nbytes) on source failed') is still reported as Ctrl-C."""
+    _SIGINT["seen"] = True
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
+    import signal
     from .load import LoadError
     from .store import StoreError
     parser = build_parser()
     args = parser.parse_args(argv)
+    _SIGINT["seen"] = False
+    if threading_main():
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         return args.func(args)
-    except UsageError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return 2
-    except LoadError as exc:          # a file that cannot be read
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return 1
-    except StoreError as exc:         # the store cannot be used as asked: the user chooses another
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:   # `kpi score … | head`
         return 0
     except KeyboardInterrupt:
         return _interrupted(args)
-    except Exception as exc:  # last resort: one line, the details only on request
-        if _is_interrupt(exc):
+    except Exception as exc:
+        if _SIGINT["seen"] or _is_interrupt(exc):
             return _interrupted(args)
-        if os.environ.get("KPI_DEBUG"):
+        if isinstance(exc, (UsageError, StoreError)):   # invalid input; the store cannot be used as asked
+            print(f"Lỗi: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, LoadError):                  # a file that cannot be read
+            print(f"Lỗi: {exc}", file=sys.stderr)
+            return 1
+        if os.environ.get("KPI_DEBUG"):     # last resort: one line, the details only on request
             raise
         print(f"Lỗi không mong đợi ({type(exc).__name__}): {exc} — chạy lại với KPI_DEBUG=1 để xem chi tiết.",
               file=sys.stderr)
         return 1
+
+
+def threading_main() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

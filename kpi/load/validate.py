@@ -271,7 +271,7 @@ def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None,
         labels = {"due_at": "ngày hẹn trả", "finished_at": "ngày xử lý xong", "returned_at": "ngày trả kết quả",
                   "received_at": "ngày tiếp nhận", "valid_to": "hiệu lực đến", "valid_from": "hiệu lực từ",
                   "period_end": "đến ngày", "period_start": "từ ngày"}
-        mask = (out[later] < out[earlier]).fillna(False).to_numpy(dtype=bool)
+        mask = (pd.to_datetime(out[later]) < pd.to_datetime(out[earlier])).fillna(False).to_numpy(dtype=bool)
         probs.add(mask, later, f"{labels.get(later, later)} trước {labels.get(earlier, earlier)}")
     # duplicate keys inside this sheet: the first stays, the others are quarantined (a sheet merged from
     # many payload files keeps them: the loader keeps the most advanced record, as between files)

@@ -138,9 +138,9 @@ def rate_bars(d: pd.DataFrame, value: str, title: str, subtitle: str, x_title: s
         x=alt.X(f"{value}:Q", title=x_title, scale=alt.Scale(domain=[0, 100]), axis=TICKS), y=y)
     text = alt.Chart(d).mark_text(align="left", dx=4, fontSize=12).encode(x=f"{value}:Q", y=y, text="label:N")
     layers = [bars, text]
-    if rule is not None:
-        layers.append(alt.Chart(pd.DataFrame({"r": [rule]})).mark_rule(color="#1f3b73", strokeDash=[6, 4],
-                                                                      size=2).encode(x="r:Q"))
+    if rule is not None:      # under the values, so a value beside the target stays readable
+        layers.insert(1, alt.Chart(pd.DataFrame({"r": [rule]})).mark_rule(color="#1f3b73", strokeDash=[6, 4],
+                                                                         size=2).encode(x="r:Q"))
     return alt.layer(*layers, title=alt.Title(title, subtitle=subtitle)).properties(width=720, height=h)
 
 
