@@ -85,6 +85,8 @@ def test_public_page_is_self_contained_and_offline(package, tmp_path):
         browser.close()
     assert len(widths) == len(STEMS) and all(1080 <= w <= 1280 for w in widths)
     assert rows[2] == len(late) + 1
+    # every count right-aligned in Vietnamese format, whatever its column's type (Int64 included)
+    assert not re.search(r"<td>\d+</td>", page.split('id="danh-sach-ho-so-tre-han"')[0])
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
 
 

@@ -4,6 +4,7 @@ published tables. No script, nothing fetched, no applicant data (the tables are 
 from __future__ import annotations
 
 import base64
+import numbers
 
 import pandas as pd
 
@@ -48,7 +49,7 @@ def _table(frame: pd.DataFrame) -> str:
         for c, v in zip(frame.columns, rec):
             if v is None or (not isinstance(v, str) and pd.isna(v)):
                 cells.append('<td class="n">—</td>' if c.startswith(NUMERIC) else "<td>—</td>")
-            elif c.startswith(NUMERIC) and isinstance(v, (int, float)) and not isinstance(v, bool):
+            elif c.startswith(NUMERIC) and isinstance(v, numbers.Number) and not isinstance(v, bool):
                 text = fmt_int(v) if float(v).is_integer() and "Tỷ lệ" not in c else fmt_number(v)
                 cells.append(f'<td class="n">{h.esc(text)}</td>')
             else:
