@@ -240,6 +240,7 @@ def cmd_report(args) -> int:
     from . import api
     from .settings import SettingsError
     from .periods import PeriodError, parse
+    from .periods import last_complete_quarter
     from .report.content import last_complete_month
     from .report.runner import ReportError, render
     from .scoring import ProfileError
@@ -253,9 +254,8 @@ def cmd_report(args) -> int:
                 p = parse(args.period)
             else:
                 p = parse(last_complete_month(engine.con))
-                if args.kind == "quarterly":      # the last quarter whose months are all complete
-                    q = parse(f"{p.start.year}-Q{(p.start.month - 1) // 3 + 1}")
-                    p = q if p.start.month % 3 == 0 else q.previous()
+                if args.kind == "quarterly":
+                    p = last_complete_quarter(p)
             if args.kind == "quarterly" and p.kind != "quarter":
                 raise UsageError(f"báo cáo quý cần kỳ dạng 2026-Q3, không phải '{args.period}'")
             api.check_period(engine.con, p.label, complete=True)
@@ -314,7 +314,7 @@ def _checked_out(out, suffix: str | None = None):
 
 def cmd_publish(args) -> int:
     from . import api
-    from .periods import PeriodError, parse
+    from .periods import PeriodError
     from .publish import publication, write_package
     from .report.content import last_complete_month
     from .scoring import ProfileError
@@ -338,7 +338,7 @@ def cmd_officials(args) -> int:
     from . import api
     from .periods import PeriodError, parse
     from .report.fmt import fmt_int, fmt_number, printable
-    from .review import ACCOUNT, COMMEND, official_review_with, review_sheet
+    from .review import ACCOUNT, COMMEND, DECISIONS, official_review_with, review_sheet
     from .scoring import ProfileError
     from .store import StoreError
     out = _checked_out(args.out, ".xlsx")
@@ -353,7 +353,7 @@ def cmd_officials(args) -> int:
     who = f" — đơn vị {printable(args.unit)}" if args.unit else ""
     print(f"Đánh giá cán bộ kỳ {p.label}{who}: {fmt_int(len(r))} cán bộ có hồ sơ; "
           f"mỗi tháng cần từ {rules['min_dossiers']} hồ sơ để được xếp loại.")
-    for decision, title in ((COMMEND, "Đề nghị khen thưởng"), (ACCOUNT, "Đề nghị xem xét trách nhiệm")):
+    for decision, title in DECISIONS.items():
         d = r[r.decision == decision]
         print(f"\n{title}: {fmt_int(len(d))}")
         for x in d.itertuples():
@@ -528,12 +528,13 @@ def _on_sigint(signum, frame):
 
 def main(argv=None) -> int:
     import signal
+    import threading
     from .load import LoadError
     from .store import StoreError
     parser = build_parser()
     args = parser.parse_args(argv)
     _SIGINT["seen"] = False
-    if threading_main():
+    if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
     try:
         return args.func(args)
@@ -555,11 +556,6 @@ def main(argv=None) -> int:
         print(f"Lỗi không mong đợi ({type(exc).__name__}): {exc} — chạy lại với KPI_DEBUG=1 để xem chi tiết.",
               file=sys.stderr)
         return 1
-
-
-def threading_main() -> bool:
-    import threading
-    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

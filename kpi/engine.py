@@ -180,9 +180,12 @@ class Engine:
         variant files rework their metric's counts afterwards, exactly as `count` does."""
         self.prepare(period)
         self.set_scope(mode, merged)
+        reworked = {c for c in codes if (config.METRICS_DIR / f"{c.lower()}.adjust.sql").exists()
+                    or self.profile["metrics"].get(c, {}).get("variant")}
+        plain = [c for c in codes if c not in reworked]
         parts = [f"SELECT '{c}' AS metric_code, entity::VARCHAR AS entity, unit_code, in_num, in_den, "
-                 f"value::DOUBLE AS value FROM (\n{sql_text(metric_file(c))}\n)" for c in codes]
-        means = [c for c in codes if self.profile["metrics"].get(c, {}).get("rule") == "mean"]
+                 f"value::DOUBLE AS value FROM (\n{sql_text(metric_file(c))}\n)" for c in plain]
+        means = [c for c in plain if self.profile["metrics"].get(c, {}).get("rule") == "mean"]
         mean_list = ", ".join(f"'{c}'" for c in means) or "NULL"
         sql = f"""WITH ev AS ({' UNION ALL '.join(parts)})
             SELECT s.scope_code, ev.metric_code,
@@ -191,18 +194,16 @@ class Engine:
                         ELSE count(DISTINCT ev.entity) FILTER (WHERE ev.in_num AND ev.in_den) END AS numerator,
                    count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
             FROM ev JOIN _scope_units s ON s.unit_code = ev.unit_code GROUP BY s.scope_code, ev.metric_code"""
-        agg = self.frame(sql, period)
+        agg = self.frame(sql, period) if plain else None
         out = []
         for c in codes:
+            if c in reworked:
+                out.append(self.count(c, period, "unit", None, mode, merged))
+                continue
             a = agg[agg.metric_code == c].drop(columns="metric_code").reset_index(drop=True)
-            adjust = config.METRICS_DIR / f"{c.lower()}.adjust.sql"
-            variant = self.profile["metrics"].get(c, {}).get("variant")
-            if adjust.exists() or variant:
-                a = self.count(c, period, "unit", None, mode, merged)
-            else:
-                if c not in means:
-                    a["numerator"] = a.numerator.astype("float64")
-                a.insert(1, "metric_code", c)
+            if c not in means:
+                a["numerator"] = a.numerator.astype("float64")
+            a.insert(1, "metric_code", c)
             out.append(a)
         return pd.concat(out, ignore_index=True)
 

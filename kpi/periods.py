@@ -113,6 +113,13 @@ def parse(text: str | Period, as_of: dt.date | None = None) -> Period:
     return p.with_as_of(as_of)
 
 
+def last_complete_quarter(month: str | Period) -> Period:
+    """The last quarter whose months are all complete, given the last complete month ('2026-10' → 2026-Q3)."""
+    m = parse(month)
+    q = parse(f"{m.start.year}-Q{(m.start.month - 1) // 3 + 1}")
+    return q if m.start.month % 3 == 0 else q.previous()
+
+
 def label_vi(p: Period) -> str:
     """Tháng 08/2026 · Quý III/2026 · 6 tháng đầu năm 2026 · 9 tháng 2026 · Năm 2026."""
     roman = {1: "I", 2: "II", 3: "III", 4: "IV"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import labels
-from .api import ScopeError, _check_unit, _official_scores, official_index, totals_with
+from .api import _check_unit, official_index, scores_with, totals_with
 from .periods import Period, parse
 from .schema import SELF_ASSESSMENT_TOTAL
 
@@ -26,7 +26,7 @@ def review_quarters(p: Period) -> list[Period]:
 
 def _graded(engine, p: Period, unit: str | None) -> pd.DataFrame:
     """Per official of the period: index, grade and dossiers handled (ON_TIME's denominator)."""
-    s = _official_scores(engine, p, None, unit)
+    s = scores_with(engine, p, scope="official", unit=unit)
     idx = official_index(s, engine.profile)[["official_id", "index", "grade"]]
     on_time = s[s.metric_code == "ON_TIME"][["official_id", "denominator"]]
     if on_time.empty:
@@ -165,7 +165,6 @@ def self_assessment_with(engine, period, unit: str | None = None) -> pd.DataFram
     prof = engine.profile
     groups = {g: float(s["max"]) for g, s in prof["groups"].items()}
     t = totals_with(engine, p, compare=False).set_index("unit_code")
-    from .api import scores_with
     s = scores_with(engine, p, include_tracked=False)
     metric_points = s.set_index(["unit_code", "metric_code"]).points.astype("Float64").fillna(0.0)
     metric_max = s.drop_duplicates("metric_code").set_index("metric_code").max_points
@@ -261,4 +260,4 @@ SELF_ASSESSMENT_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Đơn v�
                            "max_points": "Điểm tối đa", "gap": "Chênh lệch", "note": "Ghi chú"}
 
 
-__all__ = ["official_review_with", "self_assessment_with", "decide", "unit_gaps", "ScopeError"]
+__all__ = ["official_review_with", "self_assessment_with", "decide", "unit_gaps"]

@@ -662,8 +662,7 @@ def _portal(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, rng) -> dic
         load_paths(con, [sub], progress=False)
         con.close()
         files = write_portal_files(store, END_MONTH, out / "portal")
-        end = pd.Period(END_MONTH, "M")
-        quarter = end.asfreq("Q") if end.month % 3 == 0 else end.asfreq("Q") - 1
-        sa = make_self_assessments(rng, store, f"{quarter.year}-Q{quarter.quarter}")
+        from .periods import last_complete_quarter
+        sa = make_self_assessments(rng, store, last_complete_quarter(END_MONTH).label)
     sa.to_csv(out / "tu_danh_gia.csv", index=False, lineterminator="\n")
     return {**{f"portal/{f.name}": 1 for f in files}, "tu_danh_gia.csv": len(sa)}

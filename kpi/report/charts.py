@@ -2,12 +2,11 @@
 number format (97,75) and labels."""
 from __future__ import annotations
 
-import re
-
 import altair as alt
 import pandas as pd
 
 from .. import labels
+from .fmt import CONTROL
 
 VI_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " đ"]}
 GRADE_ORDER = list(labels.GRADES.values())
@@ -20,9 +19,6 @@ FONT = "Segoe UI, Roboto, 'Noto Sans', 'DejaVu Sans', Arial, sans-serif"
 def _config(chart: alt.Chart) -> alt.Chart:
     return chart.configure(font=FONT).configure_view(strokeWidth=0).configure_axis(
         labelFontSize=11, titleFontSize=12).configure_title(fontSize=14, anchor="start")
-
-
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable_spec(x):

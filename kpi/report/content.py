@@ -335,9 +335,9 @@ def render_review(r: Report) -> str:
     """Officials to commend and to hold to account (1d), with the months behind each decision and the evidence."""
     if r.review.empty:
         return ""
-    from ..review import ACCOUNT, COMMEND, review_sheet
+    from ..review import COMMEND, DECISIONS, review_sheet
     body = ""
-    for decision, title in ((COMMEND, "Đề nghị khen thưởng"), (ACCOUNT, "Đề nghị xem xét trách nhiệm")):
+    for decision, title in DECISIONS.items():
         d = r.review[r.review.decision == decision]
         sheet = review_sheet(d)
         cols = [c for c in sheet.columns if c not in ("Đề nghị", "Mã hồ sơ trễ hạn")

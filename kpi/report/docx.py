@@ -12,9 +12,8 @@ import pandas as pd
 from .. import labels
 from ..fs import atomic_path
 from ..periods import Period
-from .charts import CONTROL
 from .content import Report
-from .fmt import fmt_int, fmt_number, fmt_pct
+from .fmt import CONTROL, fmt_int, fmt_number, fmt_pct
 
 FONT = "Times New Roman"
 BODY_PT, HEAD_PT, TABLE_PT, RECIPIENT_PT = 14, 13, 13, 11
@@ -116,7 +115,7 @@ class _Doc:
     def table(self, title: str, frame: pd.DataFrame, columns: dict, widths_cm: list[float] | None = None) -> None:
         """A numbered table: 'Bảng n. title', then a bordered grid. columns: source → (header, format)."""
         from docx.enum.text import WD_ALIGN_PARAGRAPH
-        from docx.shared import Cm, Pt
+        from docx.shared import Pt
         self.tables += 1
         self.para(f"Bảng {self.tables}. {title}", bold=True, indent=False, align="center", size=TABLE_PT,
                   space_after=3)
@@ -160,7 +159,6 @@ TEXT_WIDTH_CM = 21.0 - (MARGINS_MM["left"] + MARGINS_MM["right"]) / 10
 def _header(d: _Doc, settings: dict, p: Period) -> None:
     """The decree's header: issuing body under its parent (left), the national title and motto (right),
     'Số: …/BC-…' and '<place>, ngày … tháng … năm …' left blank to fill in."""
-    from docx.shared import Cm
     left_w, right_w = 6.3, TEXT_WIDTH_CM - 6.3
     t = d.doc.add_table(rows=2, cols=2)
     widths(t, [left_w, right_w])
@@ -189,7 +187,7 @@ def _cell_text(d: _Doc, cell, text, bold=False, italic=False, size=HEAD_PT):
 def _signature(d: _Doc, settings: dict) -> None:
     """'Nơi nhận:' on the left (12 pt bold italic, the list 11 pt), the signer on the right."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Cm, Pt
+    from docx.shared import Pt
     t = d.doc.add_table(rows=1, cols=2)
     widths(t, [8.0, TEXT_WIDTH_CM - 8.0])
     from docx.oxml import OxmlElement

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
@@ -48,10 +49,12 @@ def fmt_datetime(d) -> str:
     return f"{pd.Timestamp(d):%d/%m/%Y %H:%M}"
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")   # control characters (not \t \n)
+
+
 def printable(text) -> str:
     """Text for a terminal: control and escape characters (a unit name with `\x1b[2J` in it) shown as '?'."""
-    import re
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "?", str(text))
+    return CONTROL.sub("?", str(text))
 
 
 def fmt_count(x) -> str:

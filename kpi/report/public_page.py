@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..periods import Period, label_vi
 from . import html as h
-from .fmt import fmt_date, fmt_datetime, fmt_int, fmt_number
+from .fmt import CONTROL, fmt_date, fmt_datetime, fmt_int, fmt_number
 
 CSS = """
 body{font-family:'Segoe UI',Roboto,'Noto Sans','DejaVu Sans',Arial,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
@@ -36,7 +36,6 @@ NUMERIC = ("Số ", "Tỷ lệ", "STT", "DVC trực tuyến có hồ sơ")
 
 
 def _esc(v) -> str:
-    from .charts import CONTROL
     return h.esc(CONTROL.sub("", str(v)))
 
 
