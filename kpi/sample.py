@@ -215,11 +215,16 @@ def _bool_str(mask):
     return np.where(mask, "1", "0")
 
 
-def make_dossiers(rng, units, quality, officials, slowness, procedures, months, per_year):
-    """Dossiers and their event timelines, vectorised."""
+def sample_days(months: int) -> tuple[pd.Timestamp, int]:
+    """The first day of the sample and how many days it covers (to the running day)."""
     start = (pd.Period(END_MONTH, "M") - (months - 1)).start_time
-    end = pd.Timestamp(RUNNING_UNTIL) + pd.Timedelta(days=1)
-    days = (end - start).days
+    return start, (pd.Timestamp(RUNNING_UNTIL) + pd.Timedelta(days=1) - start).days
+
+
+def make_dossiers(rng, units, quality, officials, slowness, procedures, months, per_year, span=None):
+    """Dossiers and their event timelines, vectorised. span: (first day, days) of one chunk of the sample
+    (a large sample is made a few days at a time, so memory stays bounded)."""
+    start, days = span or sample_days(months)
     n = int(per_year * days / 365)
     recv_day = start + pd.to_timedelta(np.sort(rng.integers(0, days, n)), unit="D")
     # working hours, occasionally late evening (online submissions at 23:30 count on their own day)
@@ -474,10 +479,14 @@ def make_ratings(rng, dossiers, q, late):
                          "Ý kiến": np.where(rating[rated] == "Không hài lòng", "Giải quyết chậm, phải đi lại nhiều lần", "")})
 
 
-def make_national_report(rng, units, dossiers):
+def national_counts(dossiers) -> pd.DataFrame:
     d = dossiers.assign(m=pd.to_datetime(dossiers.received_at).dt.to_period("M"))
     d = d[d.m <= pd.Period(END_MONTH, "M")]
-    g = d.groupby(["unit_code", "m"]).size().reset_index(name="n")
+    return d.groupby(["unit_code", "m"]).size().reset_index(name="n")
+
+
+def make_national_report(rng, units, dossiers, counts=None):
+    g = national_counts(dossiers) if counts is None else counts
     factor = np.where(rng.random(len(g)) < 0.15, rng.uniform(1.0, 1.15, len(g)), rng.uniform(0.9, 1.0, len(g)))
     return pd.DataFrame({"unit_code": g.unit_code, "period_start": g.m.dt.start_time.dt.date,
                          "period_end": g.m.dt.end_time.dt.date, "received_count": np.round(g.n * factor).astype(int)})
@@ -583,18 +592,27 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
     decisions = make_decisions(rng, procedures)
     services = make_online_services(rng, units, procedures)
     steps.update(1)
-    dossiers, events, q, late = make_dossiers(rng, units, quality, officials, slowness, procedures, months, per_year)
-    steps.update(3)
-    feedback = make_feedback(rng, units, quality, officials, months)
-    ratings = make_ratings(rng, dossiers, q, late)
-    national = make_national_report(rng, units, dossiers)
+    total = int(per_year * sample_days(months)[1] / 365)
+    chunked = fmt == "csv" and total > CHUNKED_FROM
+    if chunked:             # a large province: a few days at a time, straight to the files
+        feedback = make_feedback(rng, units, quality, officials, months)
+        counts = _write_chunks(out, rng, units, quality, officials, slowness, procedures, months, per_year, progress)
+        national = make_national_report(rng, units, None, counts.pop("_national"))
+        steps.update(3)
+    else:
+        dossiers, events, q, late = make_dossiers(rng, units, quality, officials, slowness, procedures, months,
+                                                  per_year)
+        steps.update(3)
+        feedback = make_feedback(rng, units, quality, officials, months)
+        ratings = make_ratings(rng, dossiers, q, late)
+        national = make_national_report(rng, units, dossiers)
     communes = units[(units.level == "commune") & units.valid_to.isna()]
     ccu = pd.DataFrame({"unit_code": communes.unit_code,
                         "provides_e_certified_copy": _bool_str(quality[communes.index] > 0.35),
                         "as_of": "2026-01-01"})
     owners = make_owners(rng, units)
     steps.update(1)
-    counts = {}
+    counts = counts if chunked else {}
 
     def csv(frame, name):
         frame.to_csv(out / name, index=False, lineterminator="\n")
@@ -614,14 +632,14 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
         from . import sample_sync
         counts.update(sample_sync.write(out, dossiers, events, procedures, units, officials,
                                         np.random.default_rng(seed + 1)))
-    else:
-        csv(_fmt_ts(dossiers, ["submitted_at", "received_at", "due_at", "finished_at", "returned_at", "synced_at"]),
-            "dossiers.csv")
+    elif not chunked:
+        csv(_fmt_ts(dossiers, DOSSIER_TS), "dossiers.csv")
         csv(_fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv")
     steps.update(1)
     csv(_fmt_ts(feedback, ["sent_at", "transferred_at", "accepted_at", "rejected_at", "supplement_requested_at",
                            "processed_at", "published_at"]), "feedback.csv")
-    csv(ratings, "ratings.csv")
+    if not chunked:
+        csv(ratings, "ratings.csv")
     csv(ccu, "certified_copy_units.csv")
     csv(national, "national_report.csv")
     csv(owners, "owners.csv")
@@ -629,12 +647,44 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
     if portal:
         # the portal's figures and the units' self-assessments, from a store of the recent months (its own
         # generator, so the rest of the province is the same with or without them)
-        counts.update(_portal(out, dossiers, events, np.random.default_rng(seed + 2)))
+        counts.update(_portal(out, None if chunked else dossiers, None if chunked else events,
+                              np.random.default_rng(seed + 2)))
     steps.close()
     return counts
 
 
-def _portal(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, rng) -> dict:
+CHUNKED_FROM = 400_000      # dossiers: a larger sample is written a few days at a time
+CHUNK = 150_000            # dossiers in one chunk
+DOSSIER_TS = ["submitted_at", "received_at", "due_at", "finished_at", "returned_at", "synced_at"]
+
+
+def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedures, months, per_year,
+                  progress) -> dict:
+    """Dossiers, events and ratings of a large sample, made and appended a few days at a time: memory
+    stays bounded whatever the size (each chunk's dossier codes are its own days')."""
+    from tqdm.auto import tqdm
+    start, days = sample_days(months)
+    step = max(1, int(CHUNK * 365 / per_year))
+    counts = {"dossiers.csv": 0, "dossier_events.csv": 0, "ratings.csv": 0}
+    national = []
+    bar = tqdm(total=days, desc="Hồ sơ mẫu", unit="ngày", disable=None if progress else True)
+    for first in range(0, days, step):
+        span = (start + pd.Timedelta(days=first), min(step, days - first))
+        dossiers, events, q, late = make_dossiers(rng, units, quality, officials, slowness, procedures, months,
+                                                  per_year, span)
+        ratings = make_ratings(rng, dossiers, q, late)
+        national.append(national_counts(dossiers))
+        for frame, name in ((_fmt_ts(dossiers, DOSSIER_TS), "dossiers.csv"),
+                            (_fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv"), (ratings, "ratings.csv")):
+            frame.to_csv(out / name, index=False, lineterminator="\n", mode="a" if first else "w", header=not first)
+            counts[name] += len(frame)
+        bar.update(span[1])
+    bar.close()
+    counts["_national"] = pd.concat(national).groupby(["unit_code", "m"], as_index=False).n.sum()
+    return counts
+
+
+def _portal(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | None, rng) -> dict:
     """The portal's responses for the last complete month and the units' self-assessments of the last
     complete quarter, computed from a store of the recent months."""
     import shutil
@@ -649,14 +699,16 @@ def _portal(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, rng) -> dic
         for f in out.glob("*.*"):
             if f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv") and f.is_file():
                 shutil.copy(f, sub / f.name)
-        ratings = pd.read_csv(out / "ratings.csv", dtype=str)
-        recent = dossiers[pd.to_datetime(dossiers.received_at) >= start]
-        codes = set(recent.dossier_code)
-        _fmt_ts(recent, ["submitted_at", "received_at", "due_at", "finished_at", "returned_at", "synced_at"]).to_csv(
-            sub / "dossiers.csv", index=False)
-        _fmt_ts(events[events.dossier_code.isin(codes)], ["at", "step_due_at"]).to_csv(
-            sub / "dossier_events.csv", index=False)
-        ratings[ratings["Mã hồ sơ"].isin(codes)].to_csv(sub / "ratings.csv", index=False)
+        if dossiers is None:        # a large sample, already on disk: DuckDB copies the recent months
+            _recent_from_files(out, sub, start)
+        else:
+            ratings = pd.read_csv(out / "ratings.csv", dtype=str)
+            recent = dossiers[pd.to_datetime(dossiers.received_at) >= start]
+            codes = set(recent.dossier_code)
+            _fmt_ts(recent, DOSSIER_TS).to_csv(sub / "dossiers.csv", index=False)
+            _fmt_ts(events[events.dossier_code.isin(codes)], ["at", "step_due_at"]).to_csv(
+                sub / "dossier_events.csv", index=False)
+            ratings[ratings["Mã hồ sơ"].isin(codes)].to_csv(sub / "ratings.csv", index=False)
         store = Path(tmp) / "kpi.duckdb"
         con = connect(store)
         load_paths(con, [sub], progress=False)
@@ -666,3 +718,19 @@ def _portal(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, rng) -> dic
         sa = make_self_assessments(rng, store, last_complete_quarter(END_MONTH).label)
     sa.to_csv(out / "tu_danh_gia.csv", index=False, lineterminator="\n")
     return {**{f"portal/{f.name}": 1 for f in files}, "tu_danh_gia.csv": len(sa)}
+
+
+def _recent_from_files(out: Path, sub: Path, start: pd.Timestamp) -> None:
+    """The dossiers received since `start`, their events and ratings, copied from the sample's files."""
+    import duckdb
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '1GB'")
+    opts = "all_varchar=true, header=true, delim=',', quote='\"', escape='\"'"
+    con.execute(f"""CREATE TEMP TABLE codes AS SELECT dossier_code FROM read_csv('{out / "dossiers.csv"}', {opts})
+                    WHERE received_at >= '{start:%Y-%m-%d}'""")
+    con.execute(f"""COPY (SELECT * FROM read_csv('{out / "dossiers.csv"}', {opts}) WHERE received_at >= '{start:%Y-%m-%d}')
+                    TO '{sub / "dossiers.csv"}' (HEADER, DELIMITER ',')""")
+    for name, code in (("dossier_events.csv", "dossier_code"), ("ratings.csv", "Mã hồ sơ")):
+        con.execute(f"""COPY (SELECT * FROM read_csv('{out / name}', {opts}) WHERE "{code}" IN (SELECT dossier_code FROM codes))
+                        TO '{sub / name}' (HEADER, DELIMITER ',')""")
+    con.close()

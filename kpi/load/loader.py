@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..schema import LOAD_ORDER, TABLES
-from ..store import run
+from ..store import SQL_TYPES, run
 from .errors import LoadError
 from .. import portal
-from . import sync
+from . import fastcsv, sync
 from .readers import SUPPORTED, Sheet, read_file, read_json_records
 from .validate import recognise, validate
 
@@ -96,61 +96,100 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class KnownKeys:
-    """The keys a reference may point at: the store's, and those of the files of this load already
-    checked — read from the store once, grown with each file (a load of hundreds of files stays linear)."""
+class Staging:
+    """The rows of one load before they are written: one temporary table per staged sheet, so the checks
+    below run in SQL whatever the size, and the store is untouched until the one write transaction."""
 
     def __init__(self, con):
-        self.con, self.sets, self.seen = con, {}, {}
+        self.con, self.names = con, []
 
-    def get(self, table: str, column: str, batch: dict) -> set:
-        key = (table, column)
-        if key not in self.sets:
-            self.sets[key] = {r[0] for r in run(self.con, f'SELECT DISTINCT "{column}" FROM "{table}"')}
-            self.seen[key] = 0
-        frames = batch.get(table, [])
-        for frame in frames[self.seen[key]:]:
-            self.sets[key].update(frame[column].dropna().astype(str))
-        self.seen[key] = len(frames)
-        return self.sets[key]
+    def new(self) -> str:
+        name = f"_stage_{len(self.names)}"
+        self.names.append(name)
+        return name
+
+    def from_frame(self, table, good: pd.DataFrame) -> str:
+        """A validated frame → a temporary table typed as the store's."""
+        name = self.new()
+        cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.type]}' for c in table.columns)
+        run(self.con, f'CREATE OR REPLACE TEMP TABLE {name} ({cols}, _file VARCHAR, _line BIGINT)')
+        if len(good):
+            self.con.register("_frame", good[table.names + ["_file", "_line"]])
+            run(self.con, f"INSERT INTO {name} BY NAME SELECT * FROM _frame")
+            self.con.unregister("_frame")
+        return name
+
+    def drop(self) -> None:
+        for name in self.names:
+            run(self.con, f"DROP TABLE IF EXISTS {name}")
 
 
-def check_references(con, table, good: pd.DataFrame, batch: dict, keys: KnownKeys | None = None
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows pointing at unknown units/procedures/dossiers go to quarantine."""
-    bad_rows = []
-    keep = pd.Series(True, index=good.index)
-    keys = keys or KnownKeys(con)
+def count(con, name: str, where: str = "") -> int:
+    return run(con, f"SELECT count(*) FROM {name} {where}")[0][0]
+
+
+def delete_rows(con, name: str, rowids) -> None:
+    """Delete rows of a staged table by rowid."""
+    if len(rowids):
+        con.register("_rowids", pd.DataFrame({"r": pd.array(list(rowids), dtype="Int64")}))
+        run(con, f"DELETE FROM {name} WHERE rowid IN (SELECT r FROM _rowids)")
+        con.unregister("_rowids")
+
+
+def _known(table: str, column: str, staged_names: list) -> str:
+    parts = [f'SELECT "{column}" AS k FROM "{table}"'] + [f'SELECT "{column}" FROM {n}' for n in staged_names]
+    return f"SELECT k FROM ({' UNION ALL '.join(parts)}) WHERE k IS NOT NULL"
+
+
+def check_references(con, table, good: str, batch: dict) -> pd.DataFrame | None:
+    """Rows pointing at unknown units/procedures/dossiers go to quarantine (the first such column of the
+    row names the reason): known are the store's keys and those of the sheets of this load checked before."""
+    if not table.references:
+        return None
+    whens = []
     for col, (ref_table, ref_col) in table.references.items():
-        known = keys.get(ref_table, ref_col, batch)
-        if ref_table == table.name:
-            known = known | set(good[ref_col].dropna().astype(str))
-        vals = good[col]
-        bad = vals.notna() & ~vals.astype(str).isin(known) & keep
-        if bad.any():
-            bad_rows.append(pd.DataFrame({
-                "file": good.loc[bad, "_file"], "line": good.loc[bad, "_line"], "table_name": table.name,
-                "column_name": col,
-                "reason": vals[bad].map(lambda v: f"mã '{v}' ở cột {col} không có trong bảng {ref_table} — "
-                                                  f"nạp {ref_table} trước hoặc sửa mã"),
-                "raw": vals[bad].astype(str)}))
-            keep &= ~bad
-    quarantine = pd.concat(bad_rows, ignore_index=True) if bad_rows else None
-    return good[keep].reset_index(drop=True), quarantine
+        names = list(batch.get(ref_table, [])) + ([good] if ref_table == table.name else [])
+        whens.append(f"""WHEN "{col}" IS NOT NULL AND "{col}" NOT IN ({_known(ref_table, ref_col, names)})
+                         THEN '{col}'""")
+    bad = con.execute(f"""SELECT * FROM (SELECT rowid AS _rid, _file, _line, CASE {' '.join(whens)} END AS _col,
+                          {', '.join(f'"{c}"' for c in table.references)} FROM {good}) WHERE _col IS NOT NULL
+                          ORDER BY _rid""").df()
+    if not len(bad):
+        return None
+    delete_rows(con, good, bad._rid)
+    value = [str(r[c]) for r, c in zip(bad.to_dict("records"), bad._col)]
+    return pd.DataFrame({
+        "file": bad._file, "line": bad._line, "table_name": table.name, "column_name": bad._col,
+        "reason": [f"mã '{v}' ở cột {c} không có trong bảng {table.references[c][0]} — "
+                   f"nạp {table.references[c][0]} trước hoặc sửa mã" for v, c in zip(value, bad._col)],
+        "raw": value})
 
 
-def check_unit_tree(con, good: pd.DataFrame, batch: dict) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
+def staged_units(con, batch: dict) -> pd.DataFrame:
+    parts = [f"SELECT unit_code, unit_name, parent_code, level FROM {n}" for n in batch.get("units", [])]
+    if not parts:
+        return pd.DataFrame(columns=["unit_code", "unit_name", "parent_code", "level"])
+    return _objects(con.execute(" UNION ALL ".join(parts)).df())
+
+
+def _objects(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def check_unit_tree(con, good: str, batch: dict) -> tuple[pd.DataFrame | None, list[str]]:
     """The unit tree has one root, the province: a second province root and units on a cycle of parents
     are quarantined; other units without a parent (orphans, left out of the province's total) are kept
     and named in the load summary."""
     known = {c: (p, lv) for c, p, lv in run(con, "SELECT unit_code, parent_code, level FROM units")}
-    for f in batch.get("units", []):
-        known.update(zip(f.unit_code, zip(f.parent_code, f.level)))
+    before = staged_units(con, batch)
+    known.update(zip(before.unit_code, zip(before.parent_code, before.level)))
+    frame = _objects(con.execute(f"SELECT rowid AS _rid, unit_code, parent_code, level, _file, _line FROM {good} "
+                                 "ORDER BY rowid").df())
     roots = [c for c, (p, lv) in known.items() if lv == "province" and not isinstance(p, str)]
     tree = dict(known)
-    tree.update({c: (p if isinstance(p, str) else None, lv) for c, p, lv in zip(good.unit_code, good.parent_code, good.level)})
+    tree.update({c: (p if isinstance(p, str) else None, lv) for c, p, lv in zip(frame.unit_code, frame.parent_code, frame.level)})
     reasons = {}
-    for c, p, lv in zip(good.unit_code, good.parent_code, good.level):
+    for c, p, lv in zip(frame.unit_code, frame.parent_code, frame.level):
         if lv == "province" and not isinstance(p, str):
             if roots and c not in roots:
                 reasons[c] = (f"tỉnh thứ hai trong cây đơn vị (đã có {roots[0]}) — mỗi kho một tỉnh; "
@@ -165,19 +204,24 @@ def check_unit_tree(con, good: pd.DataFrame, batch: dict) -> tuple[pd.DataFrame,
         if cur is not None and cur in seen:
             loop = seen[seen.index(cur):] + [cur]
             reasons[c] = f"vòng lặp trong cây đơn vị: {' → '.join(loop)} — sửa mã đơn vị cha"
-    bad = good.unit_code.isin(reasons)
+    bad = frame.unit_code.isin(reasons)
     quarantine = None
     if bad.any():
-        quarantine = pd.DataFrame({"file": good.loc[bad, "_file"], "line": good.loc[bad, "_line"], "table_name": "units",
-                                   "column_name": "parent_code", "reason": good.loc[bad, "unit_code"].map(reasons),
-                                   "raw": good.loc[bad, "unit_code"].astype(str)})
-    good = good[~bad].reset_index(drop=True)
-    orphans = sorted(c for c, p, lv in zip(good.unit_code, good.parent_code, good.level)
+        quarantine = pd.DataFrame({"file": frame.loc[bad, "_file"], "line": frame.loc[bad, "_line"],
+                                   "table_name": "units", "column_name": "parent_code",
+                                   "reason": frame.loc[bad, "unit_code"].map(reasons),
+                                   "raw": frame.loc[bad, "unit_code"].astype(str)}).reset_index(drop=True)
+        delete_rows(con, good, frame.loc[bad, "_rid"])
+    kept = frame[~bad]
+    orphans = sorted(c for c, p, lv in zip(kept.unit_code, kept.parent_code, kept.level)
                      if lv != "province" and not isinstance(p, str))
     notes = [f"{len(orphans)} đơn vị không có đơn vị cha, không được tính vào tổng của tỉnh: "
              + ", ".join(orphans[:10]) + (" …" if len(orphans) > 10 else "")] if orphans else []
-    return good, quarantine, notes
+    return quarantine, notes
 
+
+FAST = True                    # plain CSV files through DuckDB (fastcsv.py); False: every file the careful way
+MEMORY_LIMIT = "1GB"           # DuckDB's own memory during a load
 
 # whether the last load's transaction was committed: what a Ctrl-C message may truthfully say
 PROGRESS = {"committed": False}
@@ -187,6 +231,13 @@ STATUS_RANK = {"received": 0, "processing": 1, "supplement": 2, "finished": 3, "
 PROGRESS_COLUMNS = ["received_at", "finished_at", "returned_at", "synced_at"]
 
 
+def rank_sql(alias: str) -> tuple[str, str]:
+    """How far a dossier record has got: its latest timestamp, and its status's rank."""
+    latest = ", ".join(f"{alias}.{c}" for c in PROGRESS_COLUMNS)
+    rank = " ".join(f"WHEN '{k}' THEN {v}" for k, v in STATUS_RANK.items())
+    return f"coalesce(greatest({latest}), TIMESTAMP '0001-01-01')", f"CASE {alias}.status {rank} ELSE 0 END"
+
+
 def progress_sql(alias: str) -> str:
     """How far a dossier record has got, as a comparable row: its latest timestamp, then its status."""
     latest = ", ".join(f"{alias}.{c}" for c in PROGRESS_COLUMNS)
@@ -194,77 +245,51 @@ def progress_sql(alias: str) -> str:
     return f"(greatest({latest}), CASE {alias}.status {rank} ELSE 0 END)"
 
 
-def _progress(frame: pd.DataFrame, table) -> tuple[pd.Series, pd.Series]:
-    if table.name != "dossiers":
-        zero = pd.Series(0, index=frame.index)
-        return zero, zero
-    latest = frame[PROGRESS_COLUMNS].max(axis=1)
-    return latest.fillna(pd.Timestamp.min), frame.status.map(STATUS_RANK).fillna(0)
-
-
-def keep_latest(staged: list) -> None:
-    """Within one load, a key brought by several files keeps the record most advanced in time (for
-    dossiers: latest status or event timestamp, then status; then the file's capture time — `@…` in its
-    name, else its modification time). The others are counted as superseded, not written."""
+def keep_latest(con, staged: list, indices: list | None = None) -> None:
+    """A key brought by several records keeps the one most advanced in time (for dossiers: latest status
+    or event timestamp, then status; then the file's capture time — `@…` in its name, else its
+    modification time; then the later sheet, the later row). The others are counted as superseded, not
+    written. For dossiers, the one kept takes the earliest synced_at of them all: the dossier reached the
+    portal when its first record did. indices: the staged sheets to compare (default: every table brought
+    by two or more)."""
     by_table: dict[str, list[int]] = {}
     for i, (table, *_rest) in enumerate(staged):
-        if table is not None:
+        if table is not None and (indices is None or i in indices):
             by_table.setdefault(table.name, []).append(i)
     for name, idx in by_table.items():
-        if len(idx) < 2:
+        if len(idx) < 2 and indices is None:
             continue
         table = staged[idx[0]][0]
-        parts = []
+        key = ", ".join(f'"{k}"' for k in table.key)
+        files = sorted({f for i in idx for (f,) in run(con, f"SELECT DISTINCT _file FROM {staged[i][2]}")})
+        con.register("_captured", pd.DataFrame({"_file": files,
+                                                "_captured": [portal.captured_of(Path(f)) for f in files]}))
+        latest, rank = rank_sql("g") if name == "dossiers" else ("0", "0")
+        keys = ", ".join(f'g."{k}"' for k in table.key)
+        union = " UNION ALL ".join(f"SELECT {i} AS _src, g.rowid AS _rid, {keys}, "
+                                   f"{latest} AS _latest, {rank} AS _rank, c._captured"
+                                   + (", g.synced_at" if name == "dossiers" else "")
+                                   + f" FROM {staged[i][2]} g JOIN _captured c USING (_file)" for i in idx)
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _ranked AS SELECT *, row_number() OVER (PARTITION BY {key}
+                     ORDER BY _latest DESC, _rank DESC, _captured DESC NULLS LAST, _src DESC, _rid DESC) AS _n,
+                     count(*) OVER (PARTITION BY {key}) AS _records FROM ({union})""")
+        con.unregister("_captured")
+        if name == "dossiers":
+            for i in idx:
+                run(con, f"""UPDATE {staged[i][2]} g SET synced_at = f.first FROM (
+                    SELECT dossier_code, min(synced_at) AS first FROM _ranked WHERE _records > 1 GROUP BY 1) f
+                    WHERE g.dossier_code = f.dossier_code AND g.synced_at IS DISTINCT FROM f.first""")
         for i in idx:
-            good = staged[i][2]
-            latest, rank = _progress(good, table)
-            parts.append(pd.DataFrame({"_src": i, "_row": range(len(good)), "_latest": latest.to_numpy(),
-                                       "_rank": rank.to_numpy(), "_captured": _captured(good).to_numpy(),
-                                       **{k: good[k].astype("string").to_numpy() for k in table.key}}))
-        allrows = pd.concat(parts, ignore_index=True)
-        allrows = allrows.sort_values(["_latest", "_rank", "_captured", "_src"], ascending=False, kind="stable")
-        winners = allrows.drop_duplicates(list(table.key), keep="first")
-        first_sync = None
-        if name == "dossiers":     # the dossier reached the portal when its first record did
-            synced = pd.concat([staged[i][2].synced_at for i in idx], ignore_index=True)
-            first_sync = pd.Series(synced.to_numpy(), index=allrows.sort_index().dossier_code.to_numpy()) \
-                .groupby(level=0).min()
-        for i in idx:
-            keep = winners[winners._src == i]._row.to_numpy()
             table_, res, good, quarantine, digest = staged[i]
-            if first_sync is not None:
-                good = good.assign(synced_at=good.dossier_code.astype("string").map(first_sync).to_numpy())
-                staged[i] = (table_, res, good, quarantine, digest)
-            if len(keep) < len(good):
-                res.superseded += len(good) - len(keep)
-                good = good.iloc[sorted(keep)].reset_index(drop=True)
-                res.loaded = len(good)
-                staged[i] = (table_, res, good, quarantine, digest)
+            losers = [r for (r,) in run(con, f"SELECT _rid FROM _ranked WHERE _src = {i} AND _n > 1")]
+            if losers:
+                delete_rows(con, good, losers)
+                res.superseded += len(losers)
+                res.loaded = count(con, good)
+        run(con, "DROP TABLE _ranked")
 
 
-def _captured(good: pd.DataFrame) -> pd.Series:
-    """When each row's file was captured: `@20260905T0800` in its name, else its modification time."""
-    files = good["_file"].astype(str)
-    when = {f: portal.captured_of(Path(f)) for f in files.unique()}
-    return files.map(when)
-
-
-def latest_per_key(good: pd.DataFrame, table) -> pd.DataFrame:
-    """One row per key: the most advanced record (see keep_latest), then the latest capture."""
-    if not len(good):
-        return good
-    latest, rank = _progress(good, table)
-    order = pd.DataFrame({"_latest": latest.to_numpy(), "_rank": rank.to_numpy(),
-                          "_captured": _captured(good).to_numpy(), "_pos": range(len(good))})
-    order = order.sort_values(["_latest", "_rank", "_captured", "_pos"], ascending=False, kind="stable")
-    ranked = good.iloc[order._pos.to_numpy()]
-    first = ranked.drop_duplicates(list(table.key), keep="first")
-    if table.name == "dossiers":     # the dossier reached the portal when its first record did
-        first = first.assign(synced_at=first.dossier_code.map(good.groupby("dossier_code").synced_at.min()).to_numpy())
-    return first.sort_index().reset_index(drop=True)
-
-
-def _stage_merged(name: str, parts: list, match, now) -> tuple:
+def _stage_merged(con, staging: Staging, name: str, parts: list, match, now) -> tuple:
     """The sheets of one table from many payload files, validated as one (a province's daily logs are
     thousands of small files); every row keeps its file and line, and each file its own counts."""
     frames, lines, files, pre, results = [], [], [], [], []
@@ -284,18 +309,19 @@ def _stage_merged(name: str, parts: list, match, now) -> tuple:
     good, quarantine, unknown = validate(merged, table, now=now, dedupe=False)
     if pre:
         quarantine = pd.concat([quarantine, *[q.assign(table_name=table.name) for q in pre]], ignore_index=True)
-    good = latest_per_key(good, table)
     res = FileResult(f"{len(parts)} tệp đồng bộ", table.name, read=sum(r.read for r in results),
                      unknown_columns=unknown, sync=True, fill_only=merged.fill_only, parts=results)
-    return table, res, good, quarantine, ""
+    entry = [(table, res, staging.from_frame(table, good), quarantine, "")]
+    keep_latest(con, entry, [0])
+    return entry[0]
 
 
-def settle_parts(staged: list) -> None:
+def settle_parts(con, staged: list) -> None:
     """Each payload file's own counts, from the rows of the merged sheet that came from it."""
     for table, res, good, quarantine, digest in staged:
         if table is None or not res.parts:
             continue
-        loaded = good["_file"].value_counts() if len(good) else pd.Series(dtype=int)
+        loaded = dict(run(con, f"SELECT _file, count(*) FROM {good} GROUP BY _file"))
         q = quarantine.groupby("file") if len(quarantine) else None
         for part in res.parts:
             part.loaded = int(loaded.get(part.file, 0))
@@ -306,8 +332,8 @@ def settle_parts(staged: list) -> None:
             part.superseded = part.read - part.loaded - part.quarantined
 
 
-def _stage(sheet, digest: str, now, is_sync: bool) -> tuple:
-    """Validate one sheet: (table, its FileResult, good rows, quarantine rows, file hash)."""
+def _stage(staging: Staging, sheet, digest: str, now, is_sync: bool) -> tuple:
+    """Validate one sheet the careful way: (table, its FileResult, staged table, quarantine rows, file hash)."""
     table = recognise(sheet, TABLES)
     good, quarantine, unknown = validate(sheet, table, now=now)
     if sheet.quarantine is not None and len(sheet.quarantine):
@@ -315,12 +341,23 @@ def _stage(sheet, digest: str, now, is_sync: bool) -> tuple:
     res = FileResult(str(sheet.file), table.name, read=len(sheet.frame) + (0 if sheet.quarantine is None
                                                                              else len(sheet.quarantine)),
                      unknown_columns=unknown, notes=list(sheet.notes or []), fill_only=sheet.fill_only, sync=is_sync)
-    return table, res, good, quarantine, digest
+    return table, res, staging.from_frame(table, good), quarantine, digest
+
+
+def _stage_fast(con, staging: Staging, path: Path, digest: str, now) -> tuple | None:
+    """A plain CSV through DuckDB (fastcsv.py); None when it must take the careful way."""
+    if not FAST or path.suffix.lower() not in (".csv", ".txt"):
+        return None
+    name = staging.new()
+    got = fastcsv.stage_csv(con, path, now, name)
+    if got is None:
+        return None
+    table, read, unknown, quarantine = got
+    res = FileResult(str(path), table.name, read=read, unknown_columns=unknown)
+    return table, res, name, quarantine, digest
 
 
 def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None) -> LoadReport:
-    from tqdm.auto import tqdm
-
     PROGRESS["committed"] = False
     report = LoadReport()
     files = expand(paths, report.ignored)
@@ -328,8 +365,21 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
         raise LoadError(f"{', '.join(map(str, paths))}: không có tệp CSV, XLSX, Parquet hay JSON nào để nạp"
                         + (f" ({len(report.ignored)} tệp định dạng khác, vd. {Path(report.ignored[0]).name})"
                            if report.ignored else "") + " — xuất dữ liệu dạng CSV UTF-8 hoặc XLSX.")
+    staging = Staging(con)
+    limit = run(con, "SELECT current_setting('memory_limit')")[0][0]
+    run(con, f"SET memory_limit = '{MEMORY_LIMIT}'")     # DuckDB spills to disk beyond it: memory stays bounded
+    try:
+        _load(con, staging, files, report, progress, now)
+    finally:
+        staging.drop()
+        run(con, f"SET memory_limit = '{limit}'")
+    return report
+
+
+def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool, now) -> None:
+    from tqdm.auto import tqdm
     loaded_hashes = {r[0] for r in run(con, "SELECT sha256 FROM loaded_files")}
-    staged = []   # (table, FileResult, good frame, quarantine frame, hash)
+    staged = []   # (table, FileResult, staged table, quarantine frame, hash)
     sync_sheets: dict[str, list] = {}   # table → [(sheet, file hash)] from the sync payload files
     portal_staged = []   # (FileResult, published rows, hash)
     bar = tqdm(files, desc="Đọc tệp", unit="tệp", disable=None if progress else True)
@@ -353,35 +403,38 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
         elif is_sync:
             sheets = sync.read(path)
         else:
+            fast = _stage_fast(con, staging, path, digest, now)
+            if fast is not None:
+                staged.append(fast)
+                continue
             sheets = read_file(path)
         for sheet in sheets:
             if is_sync:        # merged per table once every file is read (units named, not coded, need them)
                 sync_sheets.setdefault(sheet.name, []).append((sheet, digest))
                 continue
-            staged.append(_stage(sheet, digest, now, is_sync))
+            staged.append(_stage(staging, sheet, digest, now, is_sync))
     if sync_sheets:
         match = name_matcher(known_units(con, {"units": [g for t, _, g, *_ in staged if t.name == "units"]}))
         for name, parts in sync_sheets.items():
-            staged.append(_stage_merged(name, parts, match, now))
+            staged.append(_stage_merged(con, staging, name, parts, match, now))
     staged.sort(key=lambda s: LOAD_ORDER.index(s[0].name))
     drop_known(con, staged)
     batch: dict[str, list] = {}
-    keys = KnownKeys(con)
     for i, (table, res, good, quarantine, digest) in enumerate(staged):
-        good, ref_bad = check_references(con, table, good, batch, keys)
+        ref_bad = check_references(con, table, good, batch)
         if ref_bad is not None:
             quarantine = pd.concat([quarantine, ref_bad], ignore_index=True)
         if table.name == "units":
-            good, tree_bad, notes = check_unit_tree(con, good, batch)
+            tree_bad, notes = check_unit_tree(con, good, batch)
             res.notes += notes
             if tree_bad is not None:
                 quarantine = pd.concat([quarantine, tree_bad], ignore_index=True)
         batch.setdefault(table.name, []).append(good)
-        res.loaded, res.quarantined = len(good), len(quarantine)
+        res.loaded, res.quarantined = count(con, good), len(quarantine)
         res.reasons = quarantine["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts().to_dict() \
             if len(quarantine) else {}
         staged[i] = (table, res, good, quarantine, digest)
-    keep_latest(staged)
+    keep_latest(con, staged)
     for res, frame, digest in portal_staged:
         matched = match_units(con, frame, batch)
         unmatched = sorted(set(matched[~matched.matched].unit_name.dropna()))
@@ -389,18 +442,16 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
             res.notes.append(f"{len(unmatched)} đơn vị không khớp với cây đơn vị (giữ lại, chưa gắn mã): "
                              + "; ".join(unmatched[:5]) + (" …" if len(unmatched) > 5 else ""))
         staged.append((None, res, matched.assign(sha256=digest), None, digest))
-    settle_parts(staged)
+    settle_parts(con, staged)
     _write(con, staged, progress, report)
     for s in staged:
         report.files += s[1].parts or [s[1]]
-    return report
 
 
 def known_units(con, batch: dict | None = None) -> list[tuple[str, str]]:
     units = run(con, "SELECT unit_code, unit_name FROM units")
-    for f in (batch or {}).get("units", []):
-        units += list(zip(f.unit_code, f.unit_name))
-    return units
+    staged = staged_units(con, batch or {})
+    return units + list(zip(staged.unit_code, staged.unit_name))
 
 
 def name_matcher(units):
@@ -443,51 +494,44 @@ def drop_known(con, staged: list) -> None:
     """A catalogue (fill-only) adds only keys nobody else brings: neither the store nor another file of
     this load (the province's own procedure list wins over the national catalogue)."""
     for i, (table, res, good, quarantine, digest) in enumerate(staged):
-        if table is None or not res.fill_only or not len(good):
+        if table is None or not res.fill_only or not count(con, good):
             continue
         key = table.key[0]
-        known = {r[0] for r in run(con, f'SELECT "{key}" FROM "{table.name}"')}
-        for t2, r2, g2, *_ in staged:
-            if t2 is not None and t2.name == table.name and not r2.fill_only:
-                known |= set(g2[key].astype(str))
-        keep = ~good[key].astype(str).isin(known)
-        res.superseded += int((~keep).sum())
-        staged[i] = (table, res, good[keep].reset_index(drop=True), quarantine, digest)
-        res.loaded = int(keep.sum())
+        others = [g for t2, r2, g, *_ in staged if t2 is not None and t2.name == table.name and not r2.fill_only]
+        known = _known(table.name, key, others)
+        res.superseded += run(con, f'DELETE FROM {good} WHERE "{key}" IN ({known})')[0][0]
+        res.loaded = count(con, good)
 
 
-def _insert(con, table, good: pd.DataFrame, results: dict) -> None:
-    """INSERT OR REPLACE one table's rows of this load; per file (`_src`): how many replaced a stored row
-    (updates) and how many were older than the stored one (dossiers only: never written)."""
-    con.register("_good", good)
-    try:
-        cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
-        on = " AND ".join(f'g."{k}" = t."{k}"' for k in table.key)
-        older = "false"
-        if table.name == "dossiers":    # a later export never takes a dossier back in time
-            older = f"t.dossier_code IS NOT NULL AND {progress_sql('g')} < {progress_sql('t')}"
-        counts = run(con, f'SELECT g._src, g._file, count(t."{table.key[0]}") FILTER (WHERE NOT ({older})), '
-                          f'count(*) FILTER (WHERE {older}) '
-                          f'FROM _good g LEFT JOIN "{table.name}" t ON {on} GROUP BY g._src, g._file')
-        stale_any = False
-        for src, file, updated, stale in counts:
-            res = results[src][1]
-            for r in [res] + [p for p in res.parts if p.file == file]:
-                r.updated, r.superseded, r.loaded = r.updated + updated, r.superseded + stale, r.loaded - stale
-            stale_any |= stale > 0
-        keep = f"WHERE NOT EXISTS (SELECT 1 FROM \"{table.name}\" t WHERE {on} AND {older})" if stale_any else ""
-        source = "_good g"
-        if table.name == "dossiers" and any(r[2] for r in counts):
-            # a later export never clears synced_at, nor moves it later: the first arrival counts
-            run(con, """CREATE OR REPLACE TEMP TABLE _good_synced AS
-                SELECT g.* REPLACE (CASE WHEN t.synced_at IS NULL THEN g.synced_at
-                                         WHEN g.synced_at IS NULL THEN t.synced_at
-                                         ELSE least(g.synced_at, t.synced_at) END AS synced_at)
-                FROM _good g LEFT JOIN dossiers t USING (dossier_code)""")
-            source = "_good_synced g"
-        run(con, f'INSERT OR REPLACE INTO "{table.name}" ({cols}) SELECT {cols} FROM {source} {keep}')
-    finally:
-        con.unregister("_good")
+def _insert(con, table, source: str, results: dict) -> None:
+    """INSERT OR REPLACE one table's rows of this load (`source`: the staged tables with their sheet's
+    index `_src`); per file: how many replaced a stored row (updates) and how many were older than the
+    stored one (dossiers only: never written)."""
+    cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
+    on = " AND ".join(f'g."{k}" = t."{k}"' for k in table.key)
+    older = "false"
+    if table.name == "dossiers":    # a later export never takes a dossier back in time
+        older = f"t.dossier_code IS NOT NULL AND {progress_sql('g')} < {progress_sql('t')}"
+    counts = run(con, f'SELECT g._src, g._file, count(t."{table.key[0]}") FILTER (WHERE NOT ({older})), '
+                      f'count(*) FILTER (WHERE {older}) '
+                      f'FROM {source} g LEFT JOIN "{table.name}" t ON {on} GROUP BY g._src, g._file')
+    stale_any = False
+    for src, file, updated, stale in counts:
+        res = results[src][1]
+        for r in [res] + [p for p in res.parts if p.file == file]:
+            r.updated, r.superseded, r.loaded = r.updated + updated, r.superseded + stale, r.loaded - stale
+        stale_any |= stale > 0
+    keep = f"WHERE NOT EXISTS (SELECT 1 FROM \"{table.name}\" t WHERE {on} AND {older})" if stale_any else ""
+    if table.name == "dossiers" and any(r[2] for r in counts):
+        # a later export never clears synced_at, nor moves it later: the first arrival counts
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _good_synced AS
+            SELECT g.* REPLACE (CASE WHEN t.synced_at IS NULL THEN g.synced_at
+                                     WHEN g.synced_at IS NULL THEN t.synced_at
+                                     ELSE least(g.synced_at, t.synced_at) END AS synced_at)
+            FROM {source} g LEFT JOIN dossiers t USING (dossier_code)""")
+        source = "_good_synced"
+    run(con, f'INSERT OR REPLACE INTO "{table.name}" ({cols}) SELECT {cols} FROM {source} g {keep}')
+    run(con, "DROP TABLE IF EXISTS _good_synced")
 
 
 def _write(con, staged, progress: bool, report) -> None:
@@ -506,12 +550,13 @@ def _write(con, staged, progress: bool, report) -> None:
         for name in tqdm(order, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
             part = [(i, s) for i, s in enumerate(staged) if s[0] is not None and s[0].name == name]
             table = part[0][1][0]
-            goods = [s[2].assign(_src=i) for i, s in part if len(s[2])]
-            if goods:
-                _insert(con, table, pd.concat(goods, ignore_index=True), dict(part))
+            union = " UNION ALL ".join(f"SELECT *, {i} AS _src FROM {s[2]}" for i, s in part)
+            run(con, f"CREATE OR REPLACE TEMP VIEW _good AS {union}")
+            _insert(con, table, "_good", dict(part))
+            run(con, "DROP VIEW _good")
             for i, (t, res, good, quarantine, digest) in part:
-                if res.sync and name in ("dossiers", "dossier_events") and len(good):
-                    touched.update(good.dossier_code.astype(str))
+                if res.sync and name in ("dossiers", "dossier_events"):
+                    touched.update(r[0] for r in run(con, f"SELECT DISTINCT dossier_code FROM {good}"))
                 if len(quarantine):
                     quarantines.append(quarantine)
                 for r in res.parts or [res]:

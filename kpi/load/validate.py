@@ -82,21 +82,28 @@ def recognise(sheet: Sheet, tables: dict[str, Table]) -> Table:
     return best
 
 
-def map_headers(sheet: Sheet, table: Table) -> tuple[pd.DataFrame, list[str]]:
+def plan_headers(file, headers, table: Table) -> tuple[dict, list[str]]:
+    """Each header that names a column of the table → that column (the first of two that name the same
+    one wins); the others are unknown. A missing required column is an error naming the file."""
     hmap = header_map(table)
     rename, unknown = {}, []
-    for h in sheet.frame.columns:
+    for h in headers:
         canon = hmap.get(fold(h))
         if canon and canon not in rename.values():
             rename[h] = canon
         else:
             unknown.append(str(h))
-    frame = sheet.frame[list(rename)].rename(columns=rename)
-    missing = [c.name for c in table.columns if c.required and c.name not in frame.columns]
+    missing = [c.name for c in table.columns if c.required and c.name not in rename.values()]
     if missing:
         hints = "; ".join(f"{m} (hoặc {', '.join(table.column(m).aliases[:2])})" if table.column(m).aliases else m
                           for m in missing)
-        raise LoadError(f"{sheet.file}: bảng {table.name} thiếu cột bắt buộc: {hints} — thêm cột này vào tệp rồi nạp lại.")
+        raise LoadError(f"{file}: bảng {table.name} thiếu cột bắt buộc: {hints} — thêm cột này vào tệp rồi nạp lại.")
+    return rename, unknown
+
+
+def map_headers(sheet: Sheet, table: Table) -> tuple[pd.DataFrame, list[str]]:
+    rename, unknown = plan_headers(sheet.file, sheet.frame.columns, table)
+    frame = sheet.frame[list(rename)].rename(columns=rename)
     for c in table.columns:
         if c.name not in frame.columns:
             frame[c.name] = None
@@ -214,8 +221,9 @@ def _number_text(s: pd.Series) -> pd.Series:
 
 
 def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None,
-             dedupe: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Returns (typed good rows with _file/_line, quarantine rows, unknown headers)."""
+             dedupe: bool = True, keys: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Returns (typed good rows with _file/_line, quarantine rows, unknown headers). keys: a list that
+    receives every row's key as text, and whether the row failed (the fast lane's duplicate check)."""
     frame, unknown = map_headers(sheet, table)
     n = len(frame)
     probs = Problems(n)
@@ -277,6 +285,9 @@ def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None,
     # many payload files keeps them: the loader keeps the most advanced record, as between files)
     key = list(table.key)
     keyed = out[key].astype("string").fillna("")
+    if keys is not None:
+        keys.append(pd.DataFrame({"_line": lines, **{k: keyed[k].to_numpy(dtype=object) for k in key},
+                                  "_bad": probs.bad}))
     dup = keyed.duplicated(keep="first").to_numpy() & ~probs.bad & dedupe
     if dup.any():
         first_line = pd.Series(lines, index=out.index).groupby([keyed[k] for k in key]).transform("first")

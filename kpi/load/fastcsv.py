@@ -1,0 +1,264 @@
+"""The fast lane for CSV: DuckDB reads the file and types, in SQL, every row written the plain way;
+the rows it does not accept go through validate.py's rules, so every message stays the same.
+
+A file takes this lane when its bytes are plain UTF-8 text with one record per line (no NUL, no control
+characters, no CR, no blank line, no line separator): then row n of DuckDB's read is line n + 1 of the file.
+Otherwise, or when DuckDB refuses the file, the caller reads it the careful way (readers.py).
+
+What SQL accepts is deliberately narrow — trimmed values; ISO, day-first or compact dates; plain numbers;
+the enum's own values; ASCII yes/no words — and gives exactly the value validate() would give. Anything
+else is a "suspect" row, handed to validate() a batch at a time: memory stays bounded whatever the file.
+Duplicate keys within the file are found in SQL over all rows, with validate()'s messages.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+import unicodedata
+from pathlib import Path
+
+import pandas as pd
+
+from ..schema import TABLES
+from ..store import run
+from .readers import Sheet, sniff_delimiter
+from .validate import EARLIEST, MAX_TEXT, recognise, plan_headers, validate
+
+BATCH = 200_000          # suspect rows handed to validate() at a time
+CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
+RARE = re.compile(rb"\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")        # C1 controls, line/paragraph separators
+NFD_MARKS = re.compile(rb"\xcc[\x80-\xbf]|\xcd[\x80-\xaf]")     # combining marks U+0300–U+036F
+LEADS = b"\t\xc2\xcc\xcd\xe2\xe3"      # first bytes of what RARE, NFD_MARKS and ODD_SPACE look for
+# spaces str.strip() removes besides ' ' (U+1680, the Ogham space mark, is left out: its lead byte \xe1
+# begins most Vietnamese letters, and looking for it would cost a pass)
+ODD_SPACE = re.compile(rb"\t|\xc2\xa0|\xe2\x80[\x80-\x8a\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
+EDGE_SPACE = r"^[[:space:]\pZ]|[[:space:]\pZ]$"
+ISO = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
+DAY_FIRST = r"(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}( ([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
+COMPACT = r"\d{14}"
+BOOL_TRUE = ("1", "true", "t", "yes", "y", "co", "x", "dung")
+BOOL_FALSE = ("0", "false", "f", "no", "n", "khong")
+
+
+def prescan(path: Path) -> dict | None:
+    """{'lines': physical lines up to the last non-empty one, 'nfd', 'quotes', 'spaces'} when the file can take
+    the fast lane, else None. One pass of a few C-speed byte operations per chunk."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.removeprefix(b"\xef\xbb\xbf")[:1] in (b"\n", b"\r", b""):
+            return None
+        fh.seek(max(0, size - 4096))
+        tail = fh.read()
+        trailing = tail[len(tail.rstrip(b"\r\n")):]       # newlines after the last record: harmless
+        fh.seek(0)
+        out = {"nfd": False, "quotes": False, "spaces": False}
+        newlines = crs = crlfs = 0
+        carry = b""
+        while True:
+            chunk = fh.read(1 << 23)
+            buf = carry + chunk
+            body = buf if not chunk else buf[:-3]            # the last bytes are searched with the next chunk
+            if len(body.translate(None, CONTROL_BYTES)) != len(body):
+                return None
+            newlines += body.count(b"\n")
+            crs += body.count(b"\r")
+            crlfs += body.count(b"\r\n")
+            if len(body.translate(None, LEADS)) != len(body):       # rarely: look closer
+                if RARE.search(body):
+                    return None
+                out["nfd"] = out["nfd"] or bool(NFD_MARKS.search(body))
+                out["spaces"] = out["spaces"] or bool(ODD_SPACE.search(body))
+            out["quotes"] = out["quotes"] or b'"' in body
+            if not chunk:
+                break
+            carry = buf[len(body):]
+    if crs != crlfs:                      # old Mac line ends
+        return None
+    out["lines"] = newlines - trailing.count(b"\n") + 1
+    return out
+
+
+def _header(path: Path) -> tuple[list[str], str] | None:
+    with open(path, "rb") as fh:
+        line = fh.readline()
+    try:
+        text = unicodedata.normalize("NFC", line.decode("utf-8").lstrip("\ufeff").rstrip("\r\n"))
+    except UnicodeDecodeError:
+        return None
+    delim = sniff_delimiter(text)
+    fields = next(csv.reader([text], delimiter=delim), [])
+    if not fields or text.count('"') % 2:
+        return None
+    seen: dict[str, int] = {}
+    names = []
+    for f in fields:          # as pandas names a repeated header: 'x', 'x.1', …
+        n = seen.get(f, 0)
+        names.append(f if n == 0 else f"{f}.{n}")
+        seen[f] = n + 1
+    return names, delim
+
+
+def _lit(v) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _column_sql(c, now_ts: pd.Timestamp, spaces: bool) -> tuple[str, str]:
+    """(SQL of the typed value of the raw value v — NULL where SQL does not read it —, SQL that accepts the
+    row's value, given v and its typed value t) for one column."""
+    v, t = f'"{c.name}"', f'"{c.name}_t"'
+    ok = []
+    if c.type == "str":
+        typed = f"upper({v})" if c.unit_code else v
+        ok.append(f"regexp_matches({v}, '{EDGE_SPACE}')" if spaces else f"starts_with({v}, ' ') OR ends_with({v}, ' ')")
+        ok[-1] = f"NOT ({ok[-1]})"
+        ok.append(f"length({v}) <= {MAX_TEXT}")
+        if c.unit_code:
+            ok.append(f"regexp_full_match({v}, '[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}') AND NOT contains({v}, '..')")
+        if c.pattern:
+            ok.append("false")            # rare, small tables: validate() says it
+        if c.values:
+            ok.append(f"{v} IN ({', '.join(map(_lit, c.values))})")
+    elif c.type in ("ts", "date"):
+        typed = (f"CASE WHEN regexp_full_match({v}, '{ISO}') THEN try_cast(replace({v}, 'T', ' ') AS TIMESTAMP) "
+                 f"WHEN regexp_full_match({v}, '{DAY_FIRST}') THEN coalesce("
+                 f"try_strptime({v}, '%d/%m/%Y %H:%M:%S'), try_strptime({v}, '%d/%m/%Y %H:%M'), "
+                 f"try_strptime({v}, '%d/%m/%Y')) "
+                 f"WHEN regexp_full_match({v}, '{COMPACT}') THEN try_strptime({v}, '%Y%m%d%H%M%S') END")
+        if c.type == "date":
+            typed = f"CAST({typed} AS DATE)"
+        ok.append(f"{t} >= TIMESTAMP '{EARLIEST}'")
+        if not c.future_ok:
+            ok.append(f"{t} <= TIMESTAMP '{now_ts}'")
+    elif c.type in ("int", "float"):
+        sql_type = "BIGINT" if c.type == "int" else "DOUBLE"
+        plain = r"-?\d{1,15}" if c.type == "int" else r"-?\d{1,15}(\.\d{1,15})?"
+        typed = (f"CASE WHEN regexp_full_match({v}, '{plain}') AND NOT regexp_full_match({v}, '-?\\d{{1,3}}(\\.\\d{{3}})+') "
+                 f"THEN try_cast({v} AS {sql_type}) END")
+        ok.append(f"{t} IS NOT NULL")
+        if c.min_value is not None:
+            ok.append(f"{t} >= {c.min_value}")
+    elif c.type == "bool":
+        typed = (f"CASE WHEN lower({v}) IN ({', '.join(map(_lit, BOOL_TRUE))}) THEN true "
+                 f"WHEN lower({v}) IN ({', '.join(map(_lit, BOOL_FALSE))}) THEN false END")
+        ok.append(f"{t} IS NOT NULL")
+    else:
+        raise ValueError(c.type)
+    accept = " AND ".join(f"({x})" for x in ok)
+    accept = f"({v} IS NULL OR ({accept}))" if not c.not_null else f"({v} IS NOT NULL AND {accept})"
+    return f"CASE WHEN {v} IS NULL THEN NULL ELSE {typed} END", accept
+
+
+def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
+    """Read one CSV into the temp table `target` (typed, with _file and _line). Returns (table, read, unknown
+    headers, quarantine frame) — or None when the file must take the careful way."""
+    scan = prescan(path)
+    head = _header(path) if scan else None
+    if head is None:
+        return None
+    names, delim = head
+    table = recognise(Sheet(path, path.stem, pd.DataFrame(columns=names), []), TABLES)
+    rename, unknown = plan_headers(path, names, table)
+    raw = f"{target}_raw"
+    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names)))
+    by_pos = {canon: f"c{names.index(h)}" for h, canon in rename.items()}
+    norm = "nfc_normalize({})" if scan["nfd"] else "{}"
+    select = ", ".join(norm.format(f"nullif({by_pos[c]}, '')") + f' AS "{c}"' if c in by_pos
+                       else f'NULL::VARCHAR AS "{c}"' for c in table.names)
+    try:
+        run(con, f"""CREATE OR REPLACE TEMP TABLE {raw} AS SELECT {select} FROM read_csv({_lit(path)},
+            delim={_lit(delim)}, quote='"', escape='"', header=false, skip=1, auto_detect=false,
+            columns={{{cols}}}, null_padding=true, strict_mode=true)""")
+    except Exception:         # DuckDB refuses it (encoding, a broken quote, too many fields): the careful way
+        run(con, f"DROP TABLE IF EXISTS {raw}")
+        return None
+    read = run(con, f"SELECT count(*) FROM {raw}")[0][0]
+    if read + 1 != scan["lines"]:         # a blank line or a quoted line break: line numbers would drift
+        run(con, f"DROP TABLE {raw}")
+        return None
+    now_ts = pd.Timestamp(now or dt.datetime.now()) + pd.Timedelta(days=1)
+    typed, accept = zip(*(_column_sql(c, now_ts, scan["spaces"]) for c in table.columns))
+    checks = [f'coalesce("{later}_t" < "{earlier}_t", false)' for later, earlier in table.checks]
+    fast = " AND ".join(accept + tuple(f"NOT {x}" for x in checks))
+    typed_cols = ", ".join(f'{t} AS "{c.name}_t"' for c, t in zip(table.columns, typed))
+    run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_k AS SELECT _line, coalesce(({fast}), false) AS _fast, {', '.join(f'"{c}_t"' for c in table.names)}
+                 FROM (SELECT rowid + 2 AS _line, *, {typed_cols} FROM {raw})""")
+    file = str(path)
+    run(con, f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT {', '.join(f'"{c}_t" AS "{c}"' for c in table.names)},
+                 {_lit(file)} AS _file, _line FROM {raw}_k WHERE _fast""")
+    quarantine, keys = _suspects(con, raw, table, path, now, target)
+    key = list(table.key)
+    keyed = ", ".join(f'CAST("{k}_t" AS VARCHAR) AS "{k}"' for k in key)
+    run(con, f"CREATE OR REPLACE TEMP TABLE {raw}_keys AS SELECT _line, {keyed}, false AS _bad FROM {raw}_k WHERE _fast")
+    if keys:
+        frame = pd.concat(keys, ignore_index=True)
+        con.register("_sus_keys", frame)
+        run(con, f"INSERT INTO {raw}_keys BY NAME SELECT * FROM _sus_keys")
+        con.unregister("_sus_keys")
+    dups = _duplicates(con, raw, table, file)
+    if len(dups):
+        con.register("_dups", dups[["_line"]])
+        run(con, f"DELETE FROM {target} WHERE _line IN (SELECT _line FROM _dups)")
+        con.unregister("_dups")
+        quarantine.append(dups.drop(columns="_line"))
+    for t in (raw, f"{raw}_k", f"{raw}_keys"):
+        run(con, f"DROP TABLE IF EXISTS {t}")
+    q = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(
+        columns=["file", "line", "table_name", "column_name", "reason", "raw"])
+    q = q.sort_values("line", kind="stable").reset_index(drop=True)
+    return table, read, unknown, q
+
+
+def _raw_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def _suspects(con, raw: str, table, path: Path, now, target: str) -> tuple[list, list]:
+    """The rows SQL did not accept, through validate() a batch at a time: good ones appended to `target`."""
+    quarantine, keys = [], []
+    cols = ", ".join(f'r."{c}"' for c in table.names)
+    run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_sus AS SELECT k._line, {cols} FROM {raw} r
+                 JOIN {raw}_k k ON k._line = r.rowid + 2 WHERE NOT k._fast ORDER BY k._line""")
+    n = run(con, f"SELECT count(*) FROM {raw}_sus")[0][0]
+    for start in range(0, n, BATCH):
+        frame = _raw_frame(con.execute(f"SELECT * FROM {raw}_sus WHERE rowid >= {start} AND rowid < {start + BATCH}"
+                                       " ORDER BY rowid").df())
+        sheet = Sheet(path, path.stem, frame.drop(columns="_line"), frame._line.tolist())
+        good, q, _ = validate(sheet, table, now=now, dedupe=False, keys=keys)
+        if len(q):
+            quarantine.append(q)
+        if len(good):
+            con.register("_good_batch", good)
+            run(con, f"INSERT INTO {target} BY NAME SELECT * FROM _good_batch")
+            con.unregister("_good_batch")
+    run(con, f"DROP TABLE {raw}_sus")
+    return quarantine, keys
+
+
+def _duplicates(con, raw: str, table, file: str) -> pd.DataFrame:
+    """Rows whose key an earlier row of the file holds: quarantined with validate()'s two messages."""
+    key = list(table.key)
+    part = ", ".join(f'"{k}"' for k in key)
+    content = " || chr(31) || ".join(f'coalesce(r."{c}", {_lit("")})' for c in table.names)
+    cols = ", ".join(f'r."{c}"' for c in table.names)
+    run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_dup AS SELECT _line, _first FROM (
+                 SELECT _line, _bad, {part}, first_value(_line) OVER w AS _first, row_number() OVER w AS _n
+                 FROM {raw}_keys WINDOW w AS (PARTITION BY {part} ORDER BY _line))
+                 WHERE _n > 1 AND NOT _bad AND {' AND '.join(f'"{x}" IS NOT NULL' for x in key)}""")
+    rows = con.execute(f"""
+        SELECT d._line, d._first, ({content}) = ({content.replace('r."', 'f."')}) AS _same, {cols}
+        FROM {raw}_dup d JOIN {raw} r ON r.rowid + 2 = d._line JOIN {raw} f ON f.rowid + 2 = d._first
+        ORDER BY d._line""").df()
+    run(con, f"DROP TABLE {raw}_dup")
+    if not len(rows):
+        return pd.DataFrame()
+    raws = _raw_frame(rows[table.names])
+    reason = [f"trùng lặp giống hệt dòng {f} (bản ghi đã được nạp một lần)" if same else
+              f"mã trùng với dòng {f} nhưng nội dung khác — giữ dòng {f}, hãy kiểm tra bản ghi nào đúng"
+              for f, same in zip(rows._first, rows._same)]
+    return pd.DataFrame({"file": file, "line": rows._line.to_numpy(), "table_name": table.name,
+                         "column_name": key[0], "reason": reason,
+                         "raw": [json.dumps(r, ensure_ascii=False, default=str)[:500]
+                                 for r in raws.to_dict("records")], "_line": rows._line.to_numpy()})

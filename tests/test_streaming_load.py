@@ -1,0 +1,132 @@
+"""The fast lane (DuckDB reads plain CSV, SQL types the plain rows, validate() the rest) against the careful
+way (every file through readers.py and validate(), the loader as it was): the same rows in every table,
+the same quarantine, the same messages — on the sample, the hand-worked province and the hostile corpus."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kpi.load import loader, load_paths
+from kpi.load.errors import LoadError
+from kpi.schema import TABLES
+from kpi.store import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = ROOT / "tests" / "data" / "bad"
+NOW = __import__("datetime").datetime(2026, 11, 20, 12, 0)
+
+
+def _load(store, paths, fast, monkeypatch):
+    monkeypatch.setattr(loader, "FAST", fast)
+    con = connect(store)
+    try:
+        report = load_paths(con, paths, progress=False, now=NOW)
+        return report, None
+    except LoadError as exc:
+        return None, str(exc)
+    finally:
+        con.close()
+
+
+def _contents(store) -> dict:
+    con = connect(store, read_only=True)
+    out = {}
+    for name in list(TABLES) + ["quarantine", "loaded_files"]:
+        cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall() if r[0] != "loaded_at"]
+        out[name] = sorted(con.execute(f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM {name}").fetchall(), key=repr)
+    con.close()
+    return out
+
+
+def _summary(report) -> list:
+    return [(Path(f.file).name, f.table, f.read, f.loaded, f.quarantined, f.updated, f.superseded,
+             sorted(f.unknown_columns), sorted(f.reasons.items()), f.notes) for f in report.files]
+
+
+def _both(tmp_path, base, paths, monkeypatch):
+    results = []
+    for fast in (False, True):
+        store = tmp_path / f"{fast}.duckdb"
+        if base is not None:
+            shutil.copy(base, store)
+        report, error = _load(store, paths, fast, monkeypatch)
+        results.append((_summary(report) if report else None, error, _contents(store)))
+    return results
+
+
+def test_sample_loads_the_same_both_ways(sample_dir, tmp_path, monkeypatch):
+    careful, fast = _both(tmp_path, None, [sample_dir], monkeypatch)
+    assert fast[1] is None and careful[1] is None
+    assert sum(len(v) for v in fast[2].values()) > 10_000
+    for name in careful[2]:
+        assert fast[2][name] == careful[2][name], name
+    assert fast[0] == careful[0]
+
+
+def test_handworked_loads_the_same_both_ways(tmp_path, monkeypatch):
+    careful, fast = _both(tmp_path, None, [ROOT / "tests" / "data" / "handworked"], monkeypatch)
+    assert fast == careful
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BAD.iterdir()
+                                        if p.suffix in (".csv", ".txt") and p.name != "MANIFEST.csv"))
+def test_hostile_file_gives_the_same_rows_quarantine_and_messages(name, hw, tmp_path, monkeypatch):
+    careful, fast = _both(tmp_path, hw, [BAD / name], monkeypatch)
+    assert fast[1] == careful[1]
+    assert fast[2] == careful[2]
+    assert fast[0] == careful[0]
+
+
+def test_fast_lane_takes_plain_files_and_leaves_odd_ones(tmp_path):
+    from kpi.load.fastcsv import prescan
+    plain = tmp_path / "dossiers.csv"
+    plain.write_bytes(b"dossier_code,status\nA,processing\n\n")         # trailing blank lines are harmless
+    assert prescan(plain)["lines"] == 2
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(b"a,b\r\n1,2\r\n")
+    assert prescan(crlf)["lines"] == 2
+    for body in (b"a,b\r1,2\r", b"a,b\n1,\x1b[2J\n", b"\xff\xfea\x00", b"a,b\n1,x\xc2\x85\n"):
+        odd = tmp_path / "odd.csv"
+        odd.write_bytes(body)
+        assert prescan(odd) is None, body
+    import duckdb
+    from kpi.load.fastcsv import stage_csv
+    head = b"dossier_code,procedure_code,unit_code,received_at,status\n"
+    for body in (b"A,P,U,2026-08-03,received\n\nB,P,U,2026-08-03,received\n",      # a blank line
+                 b'A,"P\n2",U,2026-08-03,received\nB,P,U,2026-08-03,received\n'):   # a line break in a value
+        odd = tmp_path / "dossiers.csv"
+        odd.write_bytes(head + body)
+        assert prescan(odd) is not None and stage_csv(duckdb.connect(), odd, None, "_t") is None, body
+    odd.write_bytes(head + b"A,P,U,2026-08-03,received\nB,P,U,2026-08-03,received\n")
+    assert stage_csv(duckdb.connect(), odd, None, "_t")[1] == 2
+    nfd = tmp_path / "nfd.csv"
+    nfd.write_bytes("a,b\n1,Hoa\u0300\n".encode())
+    assert prescan(nfd)["nfd"]
+
+
+def test_mixed_file_quarantines_odd_rows_with_validate_messages(hw, tmp_path, monkeypatch):
+    """Plain rows, rows only validate() reads (day-first dates with one digit, aliases, Vietnamese numbers),
+    bad rows and duplicates of each, in one file: both ways agree, row by row."""
+    f = tmp_path / "dossiers_mixed.csv"
+    f.write_text(
+        "dossier_code,procedure_code,unit_code,channel,received_at,due_at,status,fee_amount,e_result\n"
+        "M1,PR1,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing,0,0\n"
+        "M2,PR1,d1,trực tuyến,3/8/2026 9:00,10/08/2026,processing,\"1.500,5\",có\n"
+        "M3,PR1,D1,1,2026-08-03 09:00:00,2026-08-01 09:00:00,processing,0,1\n"
+        "M1,PR1,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing,0,0\n"
+        "M2,PR1,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing,0,0\n"
+        "M4,PR1,D1,9,2026-08-03 09:00:00,,processing,-3,maybe\n"
+        "M5, PR1 ,D1,1,20260803090000,03/08/2026 17:30,received,50.000,x\n"
+        "M3,PR1,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing,0,1\n"
+        "M6,PR9,D1,1,2026-08-03 09:00:00,,processing,0,0\n", encoding="utf-8")
+    careful, fast = _both(tmp_path, hw, [f], monkeypatch)
+    assert fast == careful
+    q = {r[1]: r[4] for r in fast[2]["quarantine"] if r[0].endswith("dossiers_mixed.csv")}
+    assert q[5] == "trùng lặp giống hệt dòng 2 (bản ghi đã được nạp một lần)"
+    assert q[6].startswith("mã trùng với dòng 3 nhưng nội dung khác")
+    assert q[9].startswith("mã trùng với dòng 4 nhưng nội dung khác")    # though line 4 itself was quarantined
+    assert q[4].startswith("ngày hẹn trả trước ngày tiếp nhận")
+    assert set(q) == {4, 5, 6, 7, 9, 10}
+    loaded = {r[0]: r for r in fast[2]["dossiers"] if r[0].startswith("M")}
+    assert loaded["M2"][2] == "D1" and loaded["M2"][3] == "2" and loaded["M2"][12] == 1500.5
+    assert loaded["M5"][12] == 50000.0 and loaded["M5"][1] == "PR1"
