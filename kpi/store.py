@@ -94,12 +94,19 @@ def run(con, sql: str, params=None) -> list:
     return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
 
 
+# The large tables carry no index: the loader keeps their keys unique (a repeated key in a file is
+# quarantined, the latest record of a key wins between files and against the store), and a key index on
+# tens of millions of rows would cost more memory and time than the rest of a load. Stores made before
+# keep theirs; both work.
+UNINDEXED = {"dossiers", "dossier_events", "ratings", "feedback"}
+
+
 def table_ddl(name: str, temp: bool = False) -> str:
     t = TABLES[name]
     cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.type]}' for c in t.columns)
-    key = ", ".join(t.key)
-    return (f'CREATE {"TEMP " if temp else ""}TABLE IF NOT EXISTS "{name}" ({cols}, _file VARCHAR, _line BIGINT, '
-            f'PRIMARY KEY ({key}))')
+    key = "" if name in UNINDEXED else f", PRIMARY KEY ({', '.join(t.key)})"
+    return f'CREATE {"TEMP " if temp else ""}TABLE IF NOT EXISTS "{name}" ({cols}, _file VARCHAR, _line BIGINT{key})'
+
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:

@@ -504,9 +504,9 @@ def drop_known(con, staged: list) -> None:
 
 
 def _insert(con, table, source: str, results: dict) -> None:
-    """INSERT OR REPLACE one table's rows of this load (`source`: the staged tables with their sheet's
-    index `_src`); per file: how many replaced a stored row (updates) and how many were older than the
-    stored one (dossiers only: never written)."""
+    """Write one table's rows of this load, replacing the stored records of their keys (`source`: the
+    staged tables with their sheet's index `_src`); per file: how many replaced a stored row (updates) and
+    how many were older than the stored one (dossiers only: never written)."""
     cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
     on = " AND ".join(f'g."{k}" = t."{k}"' for k in table.key)
     older = "false"
@@ -515,13 +515,11 @@ def _insert(con, table, source: str, results: dict) -> None:
     counts = run(con, f'SELECT g._src, g._file, count(t."{table.key[0]}") FILTER (WHERE NOT ({older})), '
                       f'count(*) FILTER (WHERE {older}) '
                       f'FROM {source} g LEFT JOIN "{table.name}" t ON {on} GROUP BY g._src, g._file')
-    stale_any = False
     for src, file, updated, stale in counts:
         res = results[src][1]
         for r in [res] + [p for p in res.parts if p.file == file]:
             r.updated, r.superseded, r.loaded = r.updated + updated, r.superseded + stale, r.loaded - stale
-        stale_any |= stale > 0
-    keep = f"WHERE NOT EXISTS (SELECT 1 FROM \"{table.name}\" t WHERE {on} AND {older})" if stale_any else ""
+    matched = any(r[2] or r[3] for r in counts)
     if table.name == "dossiers" and any(r[2] for r in counts):
         # a later export never clears synced_at, nor moves it later: the first arrival counts
         run(con, f"""CREATE OR REPLACE TEMP TABLE _good_synced AS
@@ -530,7 +528,10 @@ def _insert(con, table, source: str, results: dict) -> None:
                                      ELSE least(g.synced_at, t.synced_at) END AS synced_at)
             FROM {source} g LEFT JOIN dossiers t USING (dossier_code)""")
         source = "_good_synced"
-    run(con, f'INSERT OR REPLACE INTO "{table.name}" ({cols}) SELECT {cols} FROM {source} g {keep}')
+    if matched:       # stored records this load replaces go; those newer than this load's stay (and win)
+        run(con, f'DELETE FROM "{table.name}" t USING {source} g WHERE {on} AND NOT coalesce({older}, false)')
+    keep = f"WHERE NOT EXISTS (SELECT 1 FROM \"{table.name}\" t WHERE {on})" if matched else ""
+    run(con, f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {source} g {keep}')
     run(con, "DROP TABLE IF EXISTS _good_synced")
 
 
