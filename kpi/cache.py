@@ -1,20 +1,27 @@
-"""Figures remembered for the life of a process (a notebook kernel, a report): scores for a period and a
-scope, keyed by what they depend on — the store file and its data version (the files loaded, and the file's
-size and modification time, which any write changes) and the profile's content. A load or another profile
-changes the key, so a remembered figure is never stale; the store itself is never written (read-only
-commands stay read-only). `KPI_CACHE=0` turns it off."""
+"""Figures remembered: scores for a period and a scope, keyed by what they depend on — the store file and
+its data version (the files loaded, and the file's size and modification time, which any write changes)
+and the profile's content. A load or another profile changes the key, so a remembered figure is never
+stale.
+
+Two layers: the process (a notebook kernel, a report) and a folder beside the store, `<store>.cache/`,
+one Parquet file per figure, so that the next process — tomorrow's notebook, the report after the
+explorer — does not recompute the twelve months of a trend. The store itself is never written
+(read-only commands stay read-only); the folder holds only the current data version's figures (a load
+makes the next write clear the older ones), and a folder that cannot be written is simply not used.
+`KPI_CACHE=0` turns both off; `KPI_CACHE=memory` keeps only the process layer."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 from collections import OrderedDict
+from pathlib import Path
 
 import pandas as pd
 
 MAX_ENTRIES = 512
 _memory: OrderedDict = OrderedDict()
-stats = {"hits": 0, "misses": 0}
+stats = {"hits": 0, "misses": 0, "disk_hits": 0}
 
 
 def enabled() -> bool:
@@ -49,14 +56,55 @@ def remember(k, compute) -> pd.DataFrame:
         stats["hits"] += 1
         _memory.move_to_end(k)
         return _memory[k].copy()
-    stats["misses"] += 1
-    value = compute()
+    value = _read(k)
+    if value is not None:
+        stats["disk_hits"] += 1
+    else:
+        stats["misses"] += 1
+        value = compute()
+        _write(k, value)
     _memory[k] = value.copy()
     while len(_memory) > MAX_ENTRIES:
         _memory.popitem(last=False)
     return value
 
 
-def clear() -> None:
+def _files(k) -> tuple[Path, str, str] | None:
+    """(the store's cache folder, this data version's prefix, the figure's file name)."""
+    if os.environ.get("KPI_CACHE", "1") == "memory" or not k[0][0]:
+        return None
+    version = hashlib.sha256(repr(k[0]).encode()).hexdigest()[:16]
+    figure = hashlib.sha256(repr(k[1:]).encode()).hexdigest()[:24]
+    return Path(str(k[0][0]) + ".cache"), version, f"{version}-{figure}.parquet"
+
+
+def _read(k) -> pd.DataFrame | None:
+    where = _files(k)
+    if where is None or not (where[0] / where[2]).exists():
+        return None
+    try:
+        return pd.read_parquet(where[0] / where[2])
+    except Exception:          # a damaged or half-copied file: computed again
+        return None
+
+
+def _write(k, value: pd.DataFrame) -> None:
+    where = _files(k)
+    if where is None:
+        return
+    folder, version, name = where
+    try:
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob("*.parquet"):       # figures of an older data version can never be asked again
+            if not old.name.startswith(version):
+                old.unlink(missing_ok=True)
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        value.to_parquet(tmp, index=False)
+        os.replace(tmp, folder / name)
+    except Exception:          # a read-only folder, a full disk: the figure is simply not kept
+        pass
+
+
+def clear(disk: bool = False) -> None:
     _memory.clear()
-    stats.update(hits=0, misses=0)
+    stats.update(hits=0, misses=0, disk_hits=0)

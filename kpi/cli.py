@@ -370,6 +370,24 @@ def cmd_officials(args) -> int:
     return 0
 
 
+def cmd_warm(args) -> int:
+    """Scores of the last 12 months and quarters, kept beside the store: notebook 02 opens at once."""
+    from . import cache
+    from .explore import Explorer
+    from .scoring import ProfileError
+    from .store import StoreError
+    if not cache.enabled() or os.environ.get("KPI_CACHE") == "memory":
+        raise UsageError("KPI_CACHE tắt việc giữ kết quả bên cạnh kho — bỏ biến này rồi chạy lại.")
+    try:
+        ex = Explorer(_store(args), args.profile)
+        n = ex.warm(progress=not args.quiet)
+    except (StoreError, ProfileError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"Đã tính sẵn {n} kỳ (12 tháng và các quý gần nhất), giữ tại {ex.store}.cache/ — "
+          "sổ tay 02 mở ngay; lần nạp sau sẽ cần tính lại.")
+    return 0
+
+
 def cmd_portal(args) -> int:
     from . import api, portal
     from .periods import PeriodError, parse
@@ -483,6 +501,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="tệp CSV kết quả")
     s.add_argument("--top", type=int, default=15, help="số dòng lệch in ra màn hình")
     s.set_defaults(func=cmd_portal)
+
+    s = sub.add_parser("warm", help="tính sẵn điểm 12 tháng và các quý gần nhất (sổ tay 02 mở ngay)")
+    common(s)
+    s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
+    s.set_defaults(func=cmd_warm)
 
     s = sub.add_parser("status", help="tình trạng kho dữ liệu")
     common(s)

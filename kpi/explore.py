@@ -75,6 +75,16 @@ class Explorer:
                 self._cache[key] = totals_with(e, period, as_of=as_of, merged=True, compare=False)
         return self._cache[key]
 
+    def warm(self, progress: bool = True) -> int:
+        """Compute every period the views can show first (the last 12 of each kind) so that they are kept
+        beside the store (kpi.cache): the next open of notebook 02 and its widget changes read them.
+        Returns how many periods were computed."""
+        from tqdm.auto import tqdm
+        todo = list(dict.fromkeys(label for kind in KINDS for label in self.periods(kind)[:12]))
+        for label in tqdm(todo, desc="Tính sẵn điểm", unit="kỳ", disable=None if progress else True):
+            self.totals(label)
+        return len(todo)
+
     def trend(self) -> pd.DataFrame:
         rows = []
         for label in reversed(self.periods(self.state["kind"])[:12]):

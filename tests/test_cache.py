@@ -64,3 +64,63 @@ def test_one_pass_equals_one_query_per_metric(hw, period, profile, mode):
     k = ["metric_code", "scope_code"]
     one, fused = (f.sort_values(k).reset_index(drop=True)[k + ["numerator", "denominator"]] for f in (one, fused))
     pd.testing.assert_frame_equal(one, fused, check_dtype=False)
+
+
+def test_the_next_process_reads_the_figure_kept_beside_the_store(hw_copy, tmp_path, monkeypatch):
+    from pathlib import Path
+    from kpi.load import load_paths
+    from kpi.store import connect
+    cache.clear()
+    first = kpi.scores("2026-08", store=hw_copy)
+    folder = Path(str(hw_copy) + ".cache")
+    kept = sorted(folder.glob("*.parquet"))
+    assert kept and cache.stats["misses"] >= 1
+    cache.clear()                                   # a new process: nothing in memory
+    again = kpi.scores("2026-08", store=hw_copy)
+    assert cache.stats["disk_hits"] >= 1 and cache.stats["misses"] == 0
+    pd.testing.assert_frame_equal(first, again)
+    # a damaged file is computed again, never trusted
+    for f in kept:
+        f.write_bytes(b"not parquet")
+    cache.clear()
+    pd.testing.assert_frame_equal(kpi.scores("2026-08", store=hw_copy), first)
+    assert cache.stats["misses"] >= 1
+    # a load: the kept figures of the older data are never served, and the next write clears them
+    extra = tmp_path / "dossiers_them.csv"
+    extra.write_text("dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,returned_at,status\n"
+                     "D1-NEW,PR1,D1,1,2026-08-03 09:00,2026-08-10 09:00,2026-08-20 10:00,,finished\n", encoding="utf-8")
+    con = connect(hw_copy)
+    load_paths(con, [extra], progress=False)
+    con.close()
+    cache.clear()
+    after = kpi.scores("2026-08", store=hw_copy)
+    assert cache.stats["disk_hits"] == 0 and cache.stats["misses"] >= 1
+    pd.testing.assert_frame_equal(after, _fresh(monkeypatch, "2026-08", store=hw_copy))
+    assert not set(kept) & set(folder.glob("*.parquet"))
+    # another profile is its own figure
+    cache.clear()
+    other = kpi.scores("2026-08", store=hw_copy, profile={"metrics": {"ON_TIME": {"max": 20, "rule": "linear_target",
+                                                                                   "target": 50}}})
+    assert cache.stats["disk_hits"] == 0
+    assert not other.equals(after)
+
+
+def test_kpi_warm_lets_the_explorer_open_from_kept_figures(hw_copy, monkeypatch):
+    """`kpi warm` (a real CLI run) computes the explorer's periods; a new process opening notebook 02 then
+    computes nothing, in months and in quarters — and draws what a fresh computation draws."""
+    from kpi.explore import Explorer
+    from conftest import run_kpi
+    r = run_kpi("warm", "-q", "--store", hw_copy)
+    assert r.returncode == 0 and "Đã tính sẵn" in r.stdout, r.stderr
+    cache.clear()
+    ex = Explorer(hw_copy)
+    views = [ex.html()]
+    ex.state["kind"] = "quarter"
+    views.append(ex.html())
+    assert cache.stats["misses"] == 0 and cache.stats["disk_hits"] > 0
+    monkeypatch.setenv("KPI_CACHE", "0")
+    fresh = Explorer(hw_copy)
+    expected = [fresh.html()]
+    fresh.state["kind"] = "quarter"
+    expected.append(fresh.html())
+    assert views == expected

@@ -190,14 +190,22 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
                  {_lit(file)} AS _file, _line FROM {raw}_k WHERE _fast""")
     quarantine, keys = _suspects(con, raw, table, path, now, target)
     key = list(table.key)
-    keyed = ", ".join(f'CAST("{k}_t" AS VARCHAR) AS "{k}"' for k in key)
-    run(con, f"CREATE OR REPLACE TEMP TABLE {raw}_keys AS SELECT _line, {keyed}, false AS _bad FROM {raw}_k WHERE _fast")
-    if keys:
-        frame = pd.concat(keys, ignore_index=True)
-        con.register("_sus_keys", frame)
-        run(con, f"INSERT INTO {raw}_keys BY NAME SELECT * FROM _sus_keys")
-        con.unregister("_sus_keys")
-    dups = _duplicates(con, raw, table, file)
+    suspects = pd.concat(keys, ignore_index=True) if keys else None
+    typed_key = ", ".join(f'"{k}_t"' for k in key)
+    # a key's hash: a narrow table to group tens of millions of rows in bounded memory (two keys with one
+    # hash only send the file to the exact check below)
+    repeated = run(con, f"""SELECT count(*) FROM (SELECT 1 FROM {raw}_k WHERE _fast GROUP BY hash({typed_key})
+                            HAVING count(*) > 1 LIMIT 1)""")[0][0]
+    if repeated or (suspects is not None and len(suspects)):     # the exact check, over every row's key text
+        keyed = ", ".join(f'CAST("{k}_t" AS VARCHAR) AS "{k}"' for k in key)
+        run(con, f"CREATE OR REPLACE TEMP TABLE {raw}_keys AS SELECT _line, {keyed}, false AS _bad FROM {raw}_k WHERE _fast")
+        if suspects is not None:
+            con.register("_sus_keys", suspects)
+            run(con, f"INSERT INTO {raw}_keys BY NAME SELECT * FROM _sus_keys")
+            con.unregister("_sus_keys")
+        dups = _duplicates(con, raw, table, file)
+    else:
+        dups = pd.DataFrame()
     if len(dups):
         con.register("_dups", dups[["_line"]])
         run(con, f"DELETE FROM {target} WHERE _line IN (SELECT _line FROM _dups)")

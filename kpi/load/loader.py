@@ -221,7 +221,7 @@ def check_unit_tree(con, good: str, batch: dict) -> tuple[pd.DataFrame | None, l
 
 
 FAST = True                    # plain CSV files through DuckDB (fastcsv.py); False: every file the careful way
-MEMORY_LIMIT = "1GB"           # DuckDB's own memory during a load
+MEMORY_LIMIT = "1GB"           # DuckDB's own memory during a load (the process stays near 2 GB at 10M)
 
 # whether the last load's transaction was committed: what a Ctrl-C message may truthfully say
 PROGRESS = {"committed": False}
@@ -366,13 +366,17 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
                         + (f" ({len(report.ignored)} tệp định dạng khác, vd. {Path(report.ignored[0]).name})"
                            if report.ignored else "") + " — xuất dữ liệu dạng CSV UTF-8 hoặc XLSX.")
     staging = Staging(con)
-    limit = run(con, "SELECT current_setting('memory_limit')")[0][0]
+    limit, order, bar = run(con, "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order'), "
+                                 "current_setting('enable_progress_bar')")[0]
     run(con, f"SET memory_limit = '{MEMORY_LIMIT}'")     # DuckDB spills to disk beyond it: memory stays bounded
+    run(con, "SET enable_progress_bar = false")          # ours (tqdm) says what is being done
     try:
         _load(con, staging, files, report, progress, now)
     finally:
         staging.drop()
         run(con, f"SET memory_limit = '{limit}'")
+        run(con, f"SET preserve_insertion_order = {order}")
+        run(con, f"SET enable_progress_bar = {bar}")
     return report
 
 
@@ -542,6 +546,9 @@ def _write(con, staged, progress: bool, report) -> None:
     touched: set[str] = set()     # dossiers the sync payloads brought: their officials are settled after
     now = dt.datetime.now().replace(microsecond=0)
     PROGRESS["committed"] = False
+    # the store's rows need no order (staging did: a row's place in its file is its line); keeping one
+    # would make DuckDB buffer whole tables while it writes them
+    run(con, "SET preserve_insertion_order = false")
     run(con, "BEGIN TRANSACTION")
     try:
         files = []      # rows of loaded_files

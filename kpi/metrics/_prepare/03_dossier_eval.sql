@@ -8,9 +8,14 @@
 --   that day; no due date → working time used against the procedure's time limit;
 --   more than one supplement request makes a dossier late only when it ended without finished/returned;
 --   still open at the period end → judged at the period end as a timestamp (weekends and holidays too).
+-- Only dossiers the period can judge are read: a dossier received before the period and finished
+-- (finished_at) before it ended before it, whatever else its record says (the filter `judged` applies).
 CREATE OR REPLACE TEMP TABLE _dossier_eval AS
-WITH ev AS (
-    SELECT * FROM dossier_events WHERE "at" < $pe
+WITH cand AS (
+    SELECT * FROM dossiers WHERE received_at < $pe AND NOT coalesce(finished_at < $ps AND received_at < $ps, false)
+),
+ev AS (
+    SELECT * FROM dossier_events WHERE "at" < $pe AND dossier_code IN (SELECT dossier_code FROM cand)
 ),
 marks AS (
     SELECT dossier_code,
@@ -35,10 +40,9 @@ hard AS (
            CASE WHEN d.finished_at < $pe THEN d.finished_at ELSE m.fin_ev END AS fin_at,
            CASE WHEN d.returned_at < $pe THEN d.returned_at ELSE m.ret_ev END AS ret_at,
            m.other_ev, m.other_kind
-    FROM dossiers d
+    FROM cand d
     LEFT JOIN marks m USING (dossier_code)
     LEFT JOIN procedures p USING (procedure_code)
-    WHERE d.received_at < $pe
 ),
 hard_end AS (
     SELECT *, coalesce(fin_at, ret_at, other_ev) AS hard_at,
