@@ -172,7 +172,7 @@ def _load_day(raw, store, per_year, months):
 
 
 LAST_MONTH, LAST_QUARTER = "2026-10", "2026-Q3"
-SYNC_UP_TO = 2_000_000
+SYNC_UP_TO = int(os.environ.get("BENCH_SYNC_UP_TO", 2_000_000))   # above it the sync steps are skipped
 LABELS = {
     "sample": "kpi sample", "sample_sync": "kpi sample --format sync", "duckdb_load": "DuckDB read_csv (chuẩn)",
     "load": "kpi load (CSV chuẩn)", "load_sync": "kpi load (dữ liệu đồng bộ)", "duckdb_scan": "DuckDB quét hồ sơ × sự kiện",
