@@ -380,10 +380,11 @@ def cmd_warm(args) -> int:
         raise UsageError("KPI_CACHE tắt việc giữ kết quả bên cạnh kho — bỏ biến này rồi chạy lại.")
     try:
         ex = Explorer(_store(args), args.profile)
-        n = ex.warm(progress=not args.quiet)
+        n = ex.warm([args.profile] if args.profile else None, progress=not args.quiet)
     except (StoreError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"Đã tính sẵn {n} kỳ (12 tháng và các quý gần nhất), giữ tại {ex.store}.cache/ — "
+    which = f"hồ sơ chấm điểm {args.profile}" if args.profile else "các hồ sơ chấm điểm có sẵn"
+    print(f"Đã tính sẵn {n} kỳ × hồ sơ (12 tháng và các quý gần nhất, {which}), giữ tại {ex.store}.cache/ — "
           "sổ tay 02 mở ngay; lần nạp sau sẽ cần tính lại.")
     return 0
 
@@ -504,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("warm", help="tính sẵn điểm 12 tháng và các quý gần nhất (sổ tay 02 mở ngay)")
     common(s)
-    s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
+    s.add_argument("--profile", help="chỉ hồ sơ chấm điểm này (mặc định: mọi hồ sơ có sẵn)")
     s.set_defaults(func=cmd_warm)
 
     s = sub.add_parser("status", help="tình trạng kho dữ liệu")

@@ -75,14 +75,22 @@ class Explorer:
                 self._cache[key] = totals_with(e, period, as_of=as_of, merged=True, compare=False)
         return self._cache[key]
 
-    def warm(self, progress: bool = True) -> int:
-        """Compute every period the views can show first (the last 12 of each kind) so that they are kept
-        beside the store (kpi.cache): the next open of notebook 02 and its widget changes read them.
-        Returns how many periods were computed."""
+    def warm(self, profiles: list | None = None, progress: bool = True) -> int:
+        """Compute every period the views can show first (the last 12 of each kind), for each profile the
+        control offers (default: the shipped ones), so that they are kept beside the store (kpi.cache):
+        the next open of notebook 02 and its widget changes read them. Returns how many were computed."""
         from tqdm.auto import tqdm
-        todo = list(dict.fromkeys(label for kind in KINDS for label in self.periods(kind)[:12]))
-        for label in tqdm(todo, desc="Tính sẵn điểm", unit="kỳ", disable=None if progress else True):
-            self.totals(label)
+        if profiles is None:
+            profiles = [None] + [n for n in shipped_profiles() if n != "dvcqg-2026"]
+        labels = list(dict.fromkeys(label for kind in KINDS for label in self.periods(kind)[:12]))
+        todo = [(prof, label) for prof in profiles for label in labels]
+        chosen = self.state["profile"]
+        try:
+            for prof, label in tqdm(todo, desc="Tính sẵn điểm", unit="kỳ", disable=None if progress else True):
+                self.state["profile"] = prof
+                self.totals(label)
+        finally:
+            self.state["profile"] = chosen
         return len(todo)
 
     def trend(self) -> pd.DataFrame:

@@ -125,7 +125,7 @@ def _explorer_change(raw, store, per_year, months):
 @step("warm")
 def _warm(raw, store, per_year, months):
     from kpi.explore import Explorer
-    Explorer(store).warm(progress=False)
+    Explorer(store).warm(progress=False)          # every shipped profile, as `kpi warm`
 
 
 @step("split_day")
@@ -207,6 +207,16 @@ def measure(name: str, *args, kept: bool = False) -> tuple[float, float]:
     return (float(text) if text else secs), usage.ru_maxrss / 1024
 
 
+def _row(name: str, rows: dict) -> None:
+    secs, mb = rows[name]
+    base = BASELINE.get(name)
+    if secs is None:
+        print(f"{LABELS[name]:36s} {'lỗi':>8s} {mb:9.0f}", flush=True)
+        return
+    ratio = f"{secs / rows[base][0]:6.1f}× {LABELS[base]}" if base and rows.get(base, (None,))[0] else ""
+    print(f"{LABELS[name]:36s} {secs:8.2f} {mb:9.0f}  {ratio}", flush=True)
+
+
 def main(per_year: int | None = None) -> None:
     months = 12 if per_year else 18
     per_year = per_year or 150_000
@@ -225,19 +235,13 @@ def main(per_year: int | None = None) -> None:
         plan += [(s, raw, tmp / "kpi.duckdb") for s in ("warm", "report_monthly_kept", "explorer_open_kept",
                                                          "explorer_change_kept")]
         plan += [("split_day", raw, tmp / "x"), ("load_day", raw, tmp / "day.duckdb")]
-        for name, r, store in plan:
+        print(f"Đo ngày {time.strftime('%d/%m/%Y')} · {os.cpu_count()} lõi · "
+              f"{per_year:,} hồ sơ/năm".replace(",", ".") + f", {months} tháng")
+        print(f"{'bước':36s} {'giây':>8s} {'MB đỉnh':>9s}  so với DuckDB cùng lượt", flush=True)
+        for name, r, store in plan:       # each row as soon as it is measured (a 10M run takes an hour)
             rows[name] = measure("load" if name == "load_sync" else name, r, store, per_year, months,
                                  kept=name == "warm" or name.endswith("_kept"))
-    print(f"Đo ngày {time.strftime('%d/%m/%Y')} · {os.cpu_count()} lõi · "
-          f"{per_year:,} hồ sơ/năm".replace(",", ".") + f", {months} tháng")
-    print(f"{'bước':36s} {'giây':>8s} {'MB đỉnh':>9s}  so với DuckDB cùng lượt")
-    for name, (secs, mb) in rows.items():
-        base = BASELINE.get(name)
-        if secs is None:
-            print(f"{LABELS[name]:36s} {'lỗi':>8s} {mb:9.0f}")
-            continue
-        ratio = f"{secs / rows[base][0]:6.1f}× {LABELS[base]}" if base and rows[base][0] else ""
-        print(f"{LABELS[name]:36s} {secs:8.2f} {mb:9.0f}  {ratio}")
+            _row(name, rows)
     print(json.dumps({k: {"seconds": v[0] and round(v[0], 3), "peak_mb": round(v[1])} for k, v in rows.items()}))
 
 
