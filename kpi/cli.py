@@ -522,15 +522,17 @@ def _is_interrupt(exc: Exception) -> bool:
         (isinstance(exc, duckdb.Error) and "KeyboardInterrupt" in str(exc))
 
 
-def _interrupted(args) -> int:
+def _interrupted(args, finished: bool = False) -> int:
     """Ctrl-C: one line that says what is true, exit 130, and none of the interpreter's or the notebook
-    kernel's shutdown noise after it."""
+    kernel's shutdown noise after it. finished: the command ran to its end all the same."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     msg = {"load": None, "report": "chưa ghi báo cáo (tệp cũ, nếu có, vẫn nguyên)",
            "publish": "chưa ghi gói công khai (gói cũ, nếu có, vẫn nguyên)",
            "officials": "chưa ghi danh sách cán bộ",
            "sample": "dữ liệu mẫu có thể chưa đủ — chạy lại lệnh"}.get(args.command, "kho dữ liệu không đổi")
+    if finished:
+        msg = "lệnh đã chạy xong trước khi dừng"
     if args.command == "load":
         from .load.loader import PROGRESS
         msg = "kho đã nạp xong trước khi dừng" if PROGRESS["committed"] else "kho dữ liệu không đổi"
@@ -550,6 +552,14 @@ def _on_sigint(signum, frame):
     raise KeyboardInterrupt
 
 
+def _unraisable(info) -> None:
+    """A KeyboardInterrupt Python had to swallow (it arrived inside a callback) is remembered by _on_sigint
+    and reported once the command ends — never printed as a traceback."""
+    if isinstance(info.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(info)
+
+
 def main(argv=None) -> int:
     import signal
     import threading
@@ -560,8 +570,11 @@ def main(argv=None) -> int:
     _SIGINT["seen"] = False
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
+        sys.unraisablehook = _unraisable
     try:
-        return args.func(args)
+        code = args.func(args)
+        # a Ctrl-C raised where Python can only ignore it (an import's lock callback): still an interrupt
+        return _interrupted(args, finished=True) if _SIGINT["seen"] else code
     except BrokenPipeError:   # `kpi score … | head`
         return 0
     except KeyboardInterrupt:
