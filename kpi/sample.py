@@ -7,6 +7,7 @@ payment, sync and satisfaction), so every grade band appears. Applicant data is 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import io
 import zipfile
 from pathlib import Path
@@ -685,6 +686,18 @@ def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedure
 
 
 def _portal(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | None, rng) -> dict:
+    """See _portal_files; a large sample's recent months are scored with DuckDB's memory capped."""
+    before = os.environ.get("KPI_MEMORY_LIMIT")
+    if dossiers is None and before is None:
+        os.environ["KPI_MEMORY_LIMIT"] = "1GB"
+    try:
+        return _portal_files(out, dossiers, events, rng)
+    finally:
+        if before is None:
+            os.environ.pop("KPI_MEMORY_LIMIT", None)
+
+
+def _portal_files(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | None, rng) -> dict:
     """The portal's responses for the last complete month and the units' self-assessments of the last
     complete quarter, computed from a store of the recent months."""
     import shutil

@@ -1,6 +1,7 @@
 """The DuckDB store: connection (never downloads an extension) and schema."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -55,6 +56,13 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
         con = duckdb.connect(str(path), read_only=read_only, config=cfg)
     except duckdb.Error as exc:
         raise StoreError(_open_error(path, exc)) from None
+    limit = os.environ.get("KPI_MEMORY_LIMIT")
+    if limit:                  # a shared server: DuckDB spills to disk beyond it
+        try:
+            con.execute(f"SET memory_limit = '{limit}'")
+        except duckdb.Error:
+            con.close()
+            raise StoreError(f"KPI_MEMORY_LIMIT={limit!r} không hợp lệ — viết như 1GB hoặc 800MB.") from None
     have = _tables(con)
     if have and not (have & KPI_MARKERS):
         con.close()

@@ -193,3 +193,28 @@ def test_incremental_load_scores_as_a_full_reload(sample_dir, tmp_path, monkeypa
         sa = kpi.scores(period, store=daily).sort_values(["unit_code", "metric_code"]).reset_index(drop=True)
         sb = kpi.scores(period, store=whole).sort_values(["unit_code", "metric_code"]).reset_index(drop=True)
         __import__("pandas").testing.assert_frame_equal(sa, sb)
+
+
+def test_a_large_sample_is_written_a_few_days_at_a_time(tmp_path, monkeypatch):
+    """The chunked sample (used from 400 000 dossiers) is one clean province: one header per file, every
+    dossier code once, every row loads, the portal files and self-assessments are made, and nothing
+    of the memory cap it scores under is left in the environment."""
+    import os
+    import duckdb
+    import kpi.sample as sample
+    monkeypatch.setattr(sample, "CHUNKED_FROM", 1000)
+    monkeypatch.setattr(sample, "CHUNK", 4000)
+    monkeypatch.delenv("KPI_MEMORY_LIMIT", raising=False)
+    out = tmp_path / "raw"
+    counts = sample.generate(out, seed=5, months=2, per_year=60_000, progress=False)
+    assert "KPI_MEMORY_LIMIT" not in os.environ
+    assert counts["dossiers.csv"] > 8000 and (out / "portal").is_dir() and counts["tu_danh_gia.csv"] > 0
+    con = duckdb.connect()
+    d = con.execute(f"SELECT count(*), count(DISTINCT dossier_code) FROM read_csv('{out / 'dossiers.csv'}')").fetchone()
+    assert d == (counts["dossiers.csv"], counts["dossiers.csv"])
+    assert (out / "dossier_events.csv").read_text(encoding="utf-8").count("dossier_code,seq") == 1
+    con = connect(tmp_path / "k.duckdb")
+    report = load_paths(con, [out], progress=False)      # today: the sample runs to 20/11/2026
+    con.close()
+    assert report.quarantined == 0
+    assert sum(f.loaded for f in report.files if f.table == "dossiers") == counts["dossiers.csv"]
