@@ -171,7 +171,9 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
         run(con, f"""CREATE OR REPLACE TEMP TABLE {raw} AS SELECT {select} FROM read_csv({_lit(path)},
             delim={_lit(delim)}, quote='"', escape='"', header=false, skip=1, auto_detect=false,
             columns={{{cols}}}, null_padding=true, strict_mode=true)""")
-    except Exception:         # DuckDB refuses it (encoding, a broken quote, too many fields): the careful way
+    except Exception as exc:  # DuckDB refuses it (encoding, a broken quote, too many fields): the careful way
+        if "Interrupt" in type(exc).__name__:        # but a Ctrl-C stops the load
+            raise
         run(con, f"DROP TABLE IF EXISTS {raw}")
         return None
     read = run(con, f"SELECT count(*) FROM {raw}")[0][0]
