@@ -105,6 +105,6 @@ def _write(k, value: pd.DataFrame) -> None:
         pass
 
 
-def clear(disk: bool = False) -> None:
+def clear() -> None:
     _memory.clear()
     stats.update(hits=0, misses=0, disk_hits=0)

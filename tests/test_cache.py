@@ -19,9 +19,19 @@ def _fresh(monkeypatch, *args, **kw):
         monkeypatch.setenv("KPI_CACHE", "1")
 
 
-def test_cached_equals_fresh_before_and_after_a_load(hw_copy, tmp_path, monkeypatch):
+def _load_late_dossier(store, tmp_path) -> None:
+    """A new late dossier for D1 (ON_TIME 7/13 → 7/14 in 2026-08), loaded into `store`."""
     from kpi.load import load_paths
     from kpi.store import connect
+    extra = tmp_path / "dossiers_them.csv"
+    extra.write_text("dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,returned_at,status\n"
+                     "D1-NEW,PR1,D1,1,2026-08-03 09:00,2026-08-10 09:00,2026-08-20 10:00,,finished\n", encoding="utf-8")
+    con = connect(store)
+    load_paths(con, [extra], progress=False)
+    con.close()
+
+
+def test_cached_equals_fresh_before_and_after_a_load(hw_copy, tmp_path, monkeypatch):
     cache.clear()
     first = kpi.scores("2026-08", store=hw_copy)
     again = kpi.scores("2026-08", store=hw_copy)
@@ -29,12 +39,7 @@ def test_cached_equals_fresh_before_and_after_a_load(hw_copy, tmp_path, monkeypa
     pd.testing.assert_frame_equal(first, again)
     pd.testing.assert_frame_equal(first, _fresh(monkeypatch, "2026-08", store=hw_copy))
     # a new late dossier for D1 arrives: the figure changes, and the remembered one is not served
-    extra = tmp_path / "dossiers_them.csv"
-    extra.write_text("dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,returned_at,status\n"
-                     "D1-NEW,PR1,D1,1,2026-08-03 09:00,2026-08-10 09:00,2026-08-20 10:00,,finished\n", encoding="utf-8")
-    con = connect(hw_copy)
-    load_paths(con, [extra], progress=False)
-    con.close()
+    _load_late_dossier(hw_copy, tmp_path)
     after = kpi.scores("2026-08", store=hw_copy)
     ot = lambda s: tuple(s[(s.unit_code == "D1") & (s.metric_code == "ON_TIME")][["numerator", "denominator"]].iloc[0])
     assert ot(first) == (7, 13) and ot(after) == (7, 14)
@@ -68,8 +73,6 @@ def test_one_pass_equals_one_query_per_metric(hw, period, profile, mode):
 
 def test_the_next_process_reads_the_figure_kept_beside_the_store(hw_copy, tmp_path, monkeypatch):
     from pathlib import Path
-    from kpi.load import load_paths
-    from kpi.store import connect
     cache.clear()
     first = kpi.scores("2026-08", store=hw_copy)
     folder = Path(str(hw_copy) + ".cache")
@@ -86,12 +89,7 @@ def test_the_next_process_reads_the_figure_kept_beside_the_store(hw_copy, tmp_pa
     pd.testing.assert_frame_equal(kpi.scores("2026-08", store=hw_copy), first)
     assert cache.stats["misses"] >= 1
     # a load: the kept figures of the older data are never served, and the next write clears them
-    extra = tmp_path / "dossiers_them.csv"
-    extra.write_text("dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,returned_at,status\n"
-                     "D1-NEW,PR1,D1,1,2026-08-03 09:00,2026-08-10 09:00,2026-08-20 10:00,,finished\n", encoding="utf-8")
-    con = connect(hw_copy)
-    load_paths(con, [extra], progress=False)
-    con.close()
+    _load_late_dossier(hw_copy, tmp_path)
     cache.clear()
     after = kpi.scores("2026-08", store=hw_copy)
     assert cache.stats["disk_hits"] == 0 and cache.stats["misses"] >= 1

@@ -221,7 +221,8 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
     return table, read, unknown, q
 
 
-def _raw_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """A fetched frame as readers give it: Python values, None for missing."""
     return frame.astype(object).where(frame.notna(), None)
 
 
@@ -233,7 +234,7 @@ def _suspects(con, raw: str, table, path: Path, now, target: str) -> tuple[list,
                  JOIN {raw}_k k ON k._line = r.rowid + 2 WHERE NOT k._fast ORDER BY k._line""")
     n = run(con, f"SELECT count(*) FROM {raw}_sus")[0][0]
     for start in range(0, n, BATCH):
-        frame = _raw_frame(con.execute(f"SELECT * FROM {raw}_sus WHERE rowid >= {start} AND rowid < {start + BATCH}"
+        frame = objects(con.execute(f"SELECT * FROM {raw}_sus WHERE rowid >= {start} AND rowid < {start + BATCH}"
                                        " ORDER BY rowid").df())
         sheet = Sheet(path, path.stem, frame.drop(columns="_line"), frame._line.tolist())
         good, q, _ = validate(sheet, table, now=now, dedupe=False, keys=keys)
@@ -264,7 +265,7 @@ def _duplicates(con, raw: str, table, file: str) -> pd.DataFrame:
     run(con, f"DROP TABLE {raw}_dup")
     if not len(rows):
         return pd.DataFrame()
-    raws = _raw_frame(rows[table.names])
+    raws = objects(rows[table.names])
     reason = [f"trùng lặp giống hệt dòng {f} (bản ghi đã được nạp một lần)" if same else
               f"mã trùng với dòng {f} nhưng nội dung khác — giữ dòng {f}, hãy kiểm tra bản ghi nào đúng"
               for f, same in zip(rows._first, rows._same)]

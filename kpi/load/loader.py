@@ -19,6 +19,7 @@ from ..store import SQL_TYPES, run
 from .errors import LoadError
 from .. import portal
 from . import fastcsv, sync
+from .fastcsv import objects
 from .readers import SUPPORTED, Sheet, read_file, read_json_records
 from .validate import recognise, validate
 
@@ -169,11 +170,7 @@ def staged_units(con, batch: dict) -> pd.DataFrame:
     parts = [f"SELECT unit_code, unit_name, parent_code, level FROM {n}" for n in batch.get("units", [])]
     if not parts:
         return pd.DataFrame(columns=["unit_code", "unit_name", "parent_code", "level"])
-    return _objects(con.execute(" UNION ALL ".join(parts)).df())
-
-
-def _objects(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.astype(object).where(frame.notna(), None)
+    return objects(con.execute(" UNION ALL ".join(parts)).df())
 
 
 def check_unit_tree(con, good: str, batch: dict) -> tuple[pd.DataFrame | None, list[str]]:
@@ -183,7 +180,7 @@ def check_unit_tree(con, good: str, batch: dict) -> tuple[pd.DataFrame | None, l
     known = {c: (p, lv) for c, p, lv in run(con, "SELECT unit_code, parent_code, level FROM units")}
     before = staged_units(con, batch)
     known.update(zip(before.unit_code, zip(before.parent_code, before.level)))
-    frame = _objects(con.execute(f"SELECT rowid AS _rid, unit_code, parent_code, level, _file, _line FROM {good} "
+    frame = objects(con.execute(f"SELECT rowid AS _rid, unit_code, parent_code, level, _file, _line FROM {good} "
                                  "ORDER BY rowid").df())
     roots = [c for c, (p, lv) in known.items() if lv == "province" and not isinstance(p, str)]
     tree = dict(known)
@@ -235,14 +232,12 @@ def rank_sql(alias: str) -> tuple[str, str]:
     """How far a dossier record has got: its latest timestamp, and its status's rank."""
     latest = ", ".join(f"{alias}.{c}" for c in PROGRESS_COLUMNS)
     rank = " ".join(f"WHEN '{k}' THEN {v}" for k, v in STATUS_RANK.items())
-    return f"coalesce(greatest({latest}), TIMESTAMP '0001-01-01')", f"CASE {alias}.status {rank} ELSE 0 END"
+    return f"greatest({latest})", f"CASE {alias}.status {rank} ELSE 0 END"
 
 
 def progress_sql(alias: str) -> str:
     """How far a dossier record has got, as a comparable row: its latest timestamp, then its status."""
-    latest = ", ".join(f"{alias}.{c}" for c in PROGRESS_COLUMNS)
-    rank = " ".join(f"WHEN '{k}' THEN {v}" for k, v in STATUS_RANK.items())
-    return f"(greatest({latest}), CASE {alias}.status {rank} ELSE 0 END)"
+    return "({}, {})".format(*rank_sql(alias))
 
 
 def keep_latest(con, staged: list, indices: list | None = None) -> None:
@@ -265,6 +260,7 @@ def keep_latest(con, staged: list, indices: list | None = None) -> None:
         con.register("_captured", pd.DataFrame({"_file": files,
                                                 "_captured": [portal.captured_of(Path(f)) for f in files]}))
         latest, rank = rank_sql("g") if name == "dossiers" else ("0", "0")
+        latest = f"coalesce({latest}, TIMESTAMP '0001-01-01')" if name == "dossiers" else latest
         keys = ", ".join(f'g."{k}"' for k in table.key)
         union = " UNION ALL ".join(f"SELECT {i} AS _src, g.rowid AS _rid, {keys}, "
                                    f"{latest} AS _latest, {rank} AS _rank, c._captured"
