@@ -16,7 +16,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from .config import PACKAGE_DIR
+from kpi.config import PACKAGE_DIR
 
 FIRST_YEAR, LAST_YEAR = 2015, 2035
 EPOCH = dt.date(FIRST_YEAR, 1, 1)

@@ -1,4 +1,6 @@
-"""`kpi` commands: thin — parse, call, print. Errors are one line, never a traceback."""
+"""`kpi` commands: thin — parse, call, print. Errors are one line, never a traceback. Each command imports
+the layers it runs when it runs (pandas, DuckDB and the engine are deferred on purpose), so `kpi --help` and
+a mistyped argument answer at once and a Ctrl-C during start-up is still one line."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import config
+from kpi import config
 
 
 class UsageError(Exception):
@@ -22,7 +24,7 @@ def _store(args) -> Path:
 
 
 def cmd_sample(args) -> int:
-    from .sample import generate
+    from kpi.sample.province import generate
     counts = generate(Path(args.out), seed=args.seed, months=args.months, per_year=args.dossiers_per_year,
                       progress=not args.quiet, fmt=args.format)
     for name, n in counts.items():
@@ -43,9 +45,9 @@ def _tally(read, loaded, superseded, quarantined, updated) -> str:
 
 
 def cmd_load(args) -> int:
-    from .load import load_paths
-    from .report.fmt import printable
-    from .store import connect
+    from kpi.load import load_paths
+    from kpi.numbers import printable
+    from kpi.store import connect
     con = connect(_store(args))
     try:
         report = load_paths(con, args.paths, progress=not args.quiet)
@@ -77,7 +79,7 @@ def cmd_load(args) -> int:
 def status_data(con, reasons: int = 50) -> dict:
     """What the store holds. Quarantine reasons are grouped, their quoted values masked, and at most
     `reasons` groups listed: the output stays small whatever was quarantined."""
-    from .store import quarantine_summary, run, table_counts
+    from kpi.store import quarantine_summary, run, table_counts
     tables = table_counts(con)
     total_q = run(con, "SELECT count(*) FROM quarantine")[0][0]
     q = quarantine_summary(con, limit=reasons)
@@ -100,8 +102,8 @@ def status_data(con, reasons: int = 50) -> dict:
 def sync_status(con) -> dict:
     """What the national sync payloads brought: files, dossiers loaded and updated, steps, step holders not
     among the officials, records quarantined."""
-    from .load import sync
-    from .store import run
+    from kpi.load import sync
+    from kpi.store import run
     cols = {r[0] for r in run(con, "SELECT column_name FROM information_schema.columns WHERE table_name = 'loaded_files'")}
     updated = "rows_updated" if "rows_updated" in cols else "0"
     rows = run(con, f"SELECT file, table_name, rows_loaded, coalesce({updated}, 0), rows_quarantined FROM loaded_files")
@@ -118,8 +120,8 @@ def sync_status(con) -> dict:
 
 
 def cmd_status(args) -> int:
-    from .report.fmt import fmt_date, fmt_int, printable
-    from .store import connect
+    from kpi.numbers import fmt_date, fmt_int, printable
+    from kpi.store import connect
     con = connect(_store(args), read_only=True)
     try:
         data = status_data(con)
@@ -160,7 +162,7 @@ def cmd_status(args) -> int:
 def _rounded(frame, cols=("rate", "points", "max_points", "total", "previous_total", "change")):
     """Figures as the portal publishes them: half-up to 2 decimals."""
     import pandas as pd
-    from .report.fmt import round_half_up
+    from kpi.numbers import round_half_up
     out = frame.copy()
     for c in out.columns:
         if c in cols or (c.startswith("group_") and c != "group_code"):
@@ -173,12 +175,12 @@ def _rounded(frame, cols=("rate", "points", "max_points", "total", "previous_tot
 
 def cmd_score(args) -> int:
     import pandas as pd
-    from . import api
-    from .labels import METRICS
-    from .periods import PeriodError, parse
-    from .report.fmt import fmt_count, fmt_int, fmt_number, fmt_pct, printable
-    from .scoring import ProfileError
-    from .store import StoreError
+    from kpi.analysis import api
+    from kpi.labels import METRICS
+    from kpi.periods import PeriodError, parse
+    from kpi.numbers import fmt_count, fmt_int, fmt_number, fmt_pct, printable
+    from kpi.count.scoring import ProfileError
+    from kpi.store import StoreError
     try:
         as_of = parse(args.as_of + ".." + args.as_of).start if args.as_of else None
     except PeriodError:
@@ -201,7 +203,7 @@ def cmd_score(args) -> int:
         raise UsageError(str(exc)) from None
     except StoreError as exc:
         raise UsageError(str(exc)) from None
-    from .publish import safe_frame, write_csv
+    from kpi.report.publish import safe_frame, write_csv
     out = _rounded(s[api.SCORE_COLUMNS])
     if args.format == "csv":
         if args.out:
@@ -211,7 +213,7 @@ def cmd_score(args) -> int:
             sys.stdout.write(safe_frame(out).to_csv(index=False, lineterminator="\n"))
         return 0
     if args.format == "xlsx":
-        from .publish import write_xlsx
+        from kpi.report.publish import write_xlsx
         label = parse(args.period).label
         target = Path(args.out) if args.out else config.outputs_dir() / label / f"diem-766-{label}.xlsx"
         write_xlsx({"Điểm": out}, target)
@@ -237,14 +239,14 @@ def cmd_score(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from . import api
-    from .settings import SettingsError
-    from .periods import PeriodError, parse
-    from .periods import last_complete_quarter
-    from .report.content import last_complete_month
-    from .report.runner import ReportError, render
-    from .scoring import ProfileError
-    from .store import StoreError
+    from kpi.analysis import api
+    from kpi.settings import SettingsError
+    from kpi.periods import PeriodError, parse
+    from kpi.periods import last_complete_quarter
+    from kpi.analysis.api import last_complete_month
+    from kpi.report.runner import ReportError, render
+    from kpi.count.scoring import ProfileError
+    from kpi.store import StoreError
     store = _store(args)
     try:
         if args.kind == "unit" and not args.unit:
@@ -273,7 +275,7 @@ def cmd_report(args) -> int:
     except ReportError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 1
-    from .report.fmt import fmt_int, fmt_number
+    from kpi.numbers import fmt_int, fmt_number
     print(f"Đã ghi {path} ({fmt_int(path.stat().st_size / 1024)} KB) trong {fmt_number(secs, 1)} giây.")
     return 0
 
@@ -281,10 +283,10 @@ def cmd_report(args) -> int:
 def _docx(args, p, store, out):
     """The report as a Word document in the layout of Decree 30/2020/NĐ-CP (settings from kpi766.yaml)."""
     import time
-    from .report import docx
-    from .report.content import build
-    from .report.runner import output_path
-    from .settings import load_settings
+    from kpi.report import docx
+    from kpi.report.content import build
+    from kpi.report.runner import output_path
+    from kpi.settings import load_settings
     start = time.perf_counter()
     settings = load_settings(args.settings)       # a missing or broken settings file stops before computing
     report = build(p.label, unit=args.unit if args.kind == "unit" else None, profile=args.profile, store=store,
@@ -313,12 +315,12 @@ def _checked_out(out, suffix: str | None = None):
 
 
 def cmd_publish(args) -> int:
-    from . import api
-    from .periods import PeriodError
-    from .publish import publication, write_package
-    from .report.content import last_complete_month
-    from .scoring import ProfileError
-    from .store import StoreError
+    from kpi.analysis import api
+    from kpi.periods import PeriodError
+    from kpi.report.publish import publication, write_package
+    from kpi.analysis.api import last_complete_month
+    from kpi.count.scoring import ProfileError
+    from kpi.store import StoreError
     try:
         with api.session(_store(args), profile=args.profile) as engine:
             p = api.check_period(engine.con, args.period or last_complete_month(engine.con), complete=True)
@@ -335,12 +337,12 @@ def cmd_publish(args) -> int:
 
 def cmd_officials(args) -> int:
     """Officials to commend and to hold to account (1d), with the months behind it and the evidence."""
-    from . import api
-    from .periods import PeriodError, parse
-    from .report.fmt import fmt_int, fmt_number, printable
-    from .review import ACCOUNT, COMMEND, DECISIONS, official_review_with, review_sheet
-    from .scoring import ProfileError
-    from .store import StoreError
+    from kpi.analysis import api
+    from kpi.periods import PeriodError, parse
+    from kpi.numbers import fmt_int, fmt_number, printable
+    from kpi.analysis.review import ACCOUNT, COMMEND, DECISIONS, official_review_with, review_sheet
+    from kpi.count.scoring import ProfileError
+    from kpi.store import StoreError
     out = _checked_out(args.out, ".xlsx")
     try:
         p = parse(args.period)
@@ -361,7 +363,7 @@ def cmd_officials(args) -> int:
             print(f"  {printable(x.official_id):10} {printable(x.full_name)[:28]:28} {printable(x.unit_name)[:30]:30} "
                   f"{fmt_number(x.index):>6}  {x.reason}{extra}")
     if out:
-        from .publish import write_xlsx
+        from kpi.report.publish import write_xlsx
         sheet = review_sheet(r)
         write_xlsx({"Khen thưởng": sheet[r.decision.eq(COMMEND).to_numpy()],
                     "Xem xét trách nhiệm": sheet[r.decision.eq(ACCOUNT).to_numpy()],
@@ -372,10 +374,10 @@ def cmd_officials(args) -> int:
 
 def cmd_warm(args) -> int:
     """Scores of the last 12 months and quarters, kept beside the store: notebook 02 opens at once."""
-    from . import cache
-    from .explore import Explorer
-    from .scoring import ProfileError
-    from .store import StoreError
+    from kpi.analysis import cache
+    from kpi.notebook.explore import Explorer
+    from kpi.count.scoring import ProfileError
+    from kpi.store import StoreError
     if not cache.enabled() or os.environ.get("KPI_CACHE") == "memory":
         raise UsageError("KPI_CACHE tắt việc giữ kết quả bên cạnh kho — bỏ biến này rồi chạy lại.")
     try:
@@ -390,10 +392,10 @@ def cmd_warm(args) -> int:
 
 
 def cmd_portal(args) -> int:
-    from . import api, portal
-    from .periods import PeriodError, parse
-    from .scoring import ProfileError
-    from .store import StoreError
+    from kpi.analysis import api, portal
+    from kpi.periods import PeriodError, parse
+    from kpi.count.scoring import ProfileError
+    from kpi.store import StoreError
     if args.action == "check":
         if not args.files:
             raise UsageError("cần ít nhất một tệp JSON của Cổng DVCQG")
@@ -405,7 +407,7 @@ def cmd_portal(args) -> int:
             rows = portal.check_rows(portal.rescore(pd.concat(frames, ignore_index=True), args.profile))
         except ProfileError as exc:
             raise UsageError(str(exc)) from None
-        from .publish import write_csv
+        from kpi.report.publish import write_csv
         out = write_csv(rows, Path(args.out or "outputs/portal-check.csv"))
         rates = portal.match_rates(rows)
         print("Khớp điểm (lệch ≤ 0,015) theo chỉ số:")
@@ -416,12 +418,12 @@ def cmd_portal(args) -> int:
         return 0
     try:
         with api.session(_store(args), profile=args.profile) as engine:
-            from .report.content import last_complete_month
+            from kpi.analysis.api import last_complete_month
             p = parse(args.period or last_complete_month(engine.con))
             rec = portal.reconcile(engine, p)
     except (PeriodError, StoreError, api.ScopeError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
-    from .publish import write_csv
+    from kpi.report.publish import write_csv
     out = write_csv(rec, Path(args.out or config.outputs_dir() / p.label / f"doi-chieu-cong-dvcqg-{p.label}.csv"))
     diff = rec[rec.explanation != "khớp"]
     print(f"Đối chiếu kỳ {p.label}: {len(rec)} cặp đơn vị × chỉ số, {len(rec) - len(diff)} khớp, {len(diff)} lệch.")
@@ -534,7 +536,7 @@ def _interrupted(args, finished: bool = False) -> int:
     if finished:
         msg = "lệnh đã chạy xong trước khi dừng"
     if args.command == "load":
-        from .load.loader import PROGRESS
+        from kpi.load.loader import PROGRESS
         msg = "kho đã nạp xong trước khi dừng" if PROGRESS["committed"] else "kho dữ liệu không đổi"
     print(f"Đã dừng theo yêu cầu; {msg}.", file=sys.stderr)
     sys.stderr.flush()
@@ -563,8 +565,8 @@ def _unraisable(info) -> None:
 def main(argv=None) -> int:
     import signal
     import threading
-    from .load import LoadError
-    from .store import StoreError
+    from kpi.load import LoadError
+    from kpi.store import StoreError
     parser = build_parser()
     args = parser.parse_args(argv)
     _SIGINT["seen"] = False

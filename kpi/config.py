@@ -6,7 +6,8 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROFILES_DIR = PACKAGE_DIR / "profiles"
-METRICS_DIR = PACKAGE_DIR / "metrics"
+METRICS_DIR = PACKAGE_DIR / "count" / "metrics"
+QUERIES_DIR = PACKAGE_DIR / "count" / "queries"
 DEFAULT_PROFILE = PROFILES_DIR / "dvcqg-2026.yaml"
 
 TIMEZONE = "Asia/Ho_Chi_Minh"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from . import config
+from kpi import config
 
 FILE_NAME = "kpi766.yaml"
 TEXT_KEYS = ("co_quan_chu_quan", "co_quan_ban_hanh", "ky_hieu", "dia_danh", "quyen_han_ky", "chuc_vu_nguoi_ky",

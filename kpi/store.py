@@ -7,8 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from . import config
-from .schema import TABLES
+from kpi import config
+from kpi.schema import TABLES
+from kpi.calendar import calendar_frame
 
 SQL_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN",
              "date": "DATE", "ts": "TIMESTAMP"}
@@ -135,7 +136,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:
             if stmt.strip() and table.group(1) not in have:
                 run(con, stmt.replace("CREATE TABLE", "CREATE TEMP TABLE") if temp else stmt)
         if run(con, "SELECT count(*) FROM calendar")[0][0] == 0:
-            from .calendar import calendar_frame
             cal = calendar_frame()
             con.register("_cal", cal)
             run(con, "INSERT INTO calendar SELECT d, is_working, wd_index FROM _cal")

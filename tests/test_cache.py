@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import kpi
-from kpi import api, cache
+from kpi.analysis import api, cache
 from kpi.periods import parse
 
 

@@ -11,7 +11,7 @@ from docx import Document
 
 import kpi
 from conftest import ROOT, run_kpi
-from kpi.report.fmt import fmt_number
+from kpi.numbers import fmt_number
 from kpi.store import connect
 
 PERIOD = "2026-Q3"

@@ -133,7 +133,7 @@ def test_handworked_figure(aug, key):
 
 
 def test_every_metric_is_covered():
-    from kpi.scoring import load_profile
+    from kpi.count.scoring import load_profile
     codes = {m for _, m in EXPECTED}
     profile = load_profile()
     unit_metrics = {c for c, m in profile["metrics"].items() if not m.get("official_only")}
@@ -182,7 +182,7 @@ def test_officials_charged_for_their_own_steps(hw):
     assert 0 <= idx.loc["O1", "index"] <= 100
     # the grade follows the profile's bands: a province that grades everyone from 0 up as Xuất sắc
     import copy
-    from kpi.scoring import load_profile
+    from kpi.count.scoring import load_profile
     lenient = copy.deepcopy(load_profile(None))
     lenient["grade_bands"] = [{"min": 0, "grade": "XUAT_SAC"}]
     assert set(kpi.official_index(s, lenient).grade) == {"XUAT_SAC"}
@@ -403,7 +403,7 @@ def test_officials_follow_the_same_rules(hw):
 
 
 def test_profile_by_name_and_unknown_variant(hw, tmp_path):
-    from kpi.scoring import ProfileError, load_profile, shipped_profiles
+    from kpi.count.scoring import ProfileError, load_profile, shipped_profiles
     assert {"dvcqg-2026", "mo-ta-cong-thuc"} <= set(shipped_profiles())
     assert load_profile("mo-ta-cong-thuc")["metrics"]["DOSSIER_RECEIVING_SATISFACTION"]["variant"] == "sum_of_rates"
     assert load_profile("dvcqg-2026")["name"] == "dvcqg-2026"

@@ -7,7 +7,7 @@ import pytest
 
 import kpi
 from conftest import ROOT, run_kpi
-from kpi import portal
+from kpi.analysis import portal
 
 
 

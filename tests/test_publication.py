@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_kpi
-from kpi.report import pictures
+from kpi.present import pictures
 
 PERIOD = "2026-09"
 STEMS = ["the-tong-hop", "xep-hang-so-nganh", "xep-hang-xa-phuong", "ty-le-tre-han", "ty-le-truc-tuyen"]
@@ -35,9 +35,9 @@ def test_pictures_are_written_at_a_width_for_zalo_and_the_portal(package):
 
 def test_every_glyph_is_in_the_shipped_font(sample_store):
     from fontTools.ttLib import TTFont
-    from kpi import api
+    from kpi.analysis import api
     from kpi.periods import parse
-    from kpi.publish import package_frames
+    from kpi.report.publish import package_frames
     fonts = sorted(pictures.FONT_DIR.glob("*.ttf"))
     assert [f.name for f in fonts] == ["DejaVuSans-Bold.ttf", "DejaVuSans.ttf"]
     with api.session(sample_store) as e:
@@ -91,9 +91,9 @@ def test_public_page_is_self_contained_and_offline(package, tmp_path):
 
 
 def test_public_page_and_pictures_hold_no_applicant_data(package, sample_dir, sample_store):
-    from kpi import api
+    from kpi.analysis import api
     from kpi.periods import parse
-    from kpi.publish import package_frames
+    from kpi.report.publish import package_frames
     with api.session(sample_store) as e:
         p = parse(PERIOD)
         charts = pictures.publication(api.totals_with(e, p), package_frames(e, p), p, api.data_range(e.con)[1])

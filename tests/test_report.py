@@ -9,7 +9,7 @@ import pytest
 
 import kpi
 from conftest import drawn_charts, run_kpi
-from kpi.report.fmt import fmt_number
+from kpi.numbers import fmt_number
 
 PERIOD = "2026-10"
 

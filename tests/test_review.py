@@ -22,7 +22,7 @@ import pytest
 
 import kpi
 from conftest import run_kpi
-from kpi.review import ACCOUNT, COMMEND, decide
+from kpi.analysis.review import ACCOUNT, COMMEND, decide
 
 MONDAYS = {7: "2026-07-06", 8: "2026-08-03", 9: "2026-09-07"}
 PLAN = {  # official: {month: (on time, late)}

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from kpi.periods import PeriodError, label_vi, parse
-from kpi.scoring import ProfileError, grade, load_profile, points, rank_min
-from kpi.report.fmt import fmt_date, fmt_int, fmt_pct, round_half_up
+from kpi.count.scoring import ProfileError, grade, load_profile, points, rank_min
+from kpi.numbers import fmt_date, fmt_int, fmt_pct, round_half_up
 
 import pandas as pd
 

@@ -201,12 +201,13 @@ def test_a_large_sample_is_written_a_few_days_at_a_time(tmp_path, monkeypatch):
     of the memory cap it scores under is left in the environment."""
     import os
     import duckdb
-    import kpi.sample as sample
+    import kpi.sample.province as sample
+    from kpi.sample import generate
     monkeypatch.setattr(sample, "CHUNKED_FROM", 1000)
     monkeypatch.setattr(sample, "CHUNK", 4000)
     monkeypatch.delenv("KPI_MEMORY_LIMIT", raising=False)
     out = tmp_path / "raw"
-    counts = sample.generate(out, seed=5, months=2, per_year=60_000, progress=False)
+    counts = generate(out, seed=5, months=2, per_year=60_000, progress=False)
     assert "KPI_MEMORY_LIMIT" not in os.environ
     assert counts["dossiers.csv"] > 8000 and (out / "portal").is_dir() and counts["tu_danh_gia.csv"] > 0
     con = duckdb.connect()

@@ -6,8 +6,8 @@ November 2026), F (single supplement before due), J, M; open and due by 31/8: B,
 """
 import pytest
 
-from kpi import whatif
-from kpi.api import session
+from kpi.analysis import whatif
+from kpi.analysis.api import session
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..schema import TABLES
-from ..store import run
-from .readers import Sheet, sniff_delimiter
-from .validate import EARLIEST, MAX_TEXT, recognise, plan_headers, validate
+from kpi.schema import TABLES
+from kpi.store import run
+from kpi.load.readers import Sheet, sniff_delimiter
+from kpi.load.validate import EARLIEST, MAX_TEXT, recognise, plan_headers, validate
 
 BATCH = 200_000          # suspect rows handed to validate() at a time
 CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..schema import LOAD_ORDER, TABLES
-from ..store import SQL_TYPES, run
-from .errors import LoadError
-from .. import portal
-from . import fastcsv, sync
-from .fastcsv import objects
-from .readers import SUPPORTED, Sheet, read_file, read_json_records
-from .validate import recognise, validate
+from kpi.schema import LOAD_ORDER, TABLES, fold
+from kpi.store import SQL_TYPES, run
+from kpi.load.errors import LoadError
+from kpi.load import portal_json as portal
+from kpi.load import fastcsv, sync
+from kpi.load.fastcsv import objects
+from kpi.load.readers import SUPPORTED, Sheet, read_file, read_json_records
+from kpi.load.validate import recognise, validate
 
 
 @dataclass
@@ -457,7 +457,6 @@ def known_units(con, batch: dict | None = None) -> list[tuple[str, str]]:
 def name_matcher(units):
     """A unit's name → its code: with diacritics first ('Long Hoa' and 'Long Hòa' are two places), then
     without them when that is unambiguous; 'UBND ' and a trailing '- Tỉnh X' are ignored."""
-    from ..schema import fold
     units = list(units.items()) if isinstance(units, dict) else list(units)
 
     def strip(name) -> str:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import LoadError
+from kpi.load.errors import LoadError
+from kpi.schema import TABLES, fold, header_map
+import zipfile
 
 SUPPORTED = {".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".json", ".jsonl", ".ndjson", ".gz"}
 
@@ -62,7 +64,6 @@ def decode(raw: bytes, path: Path) -> str:
 def _has_utf8_multibyte(raw: bytes) -> bool:
     """True if the bytes contain well-formed UTF-8 sequences for Vietnamese letters (so the file is
     meant to be UTF-8, and the bytes that fail are a second encoding mixed in)."""
-    import re
     return len(re.findall(rb"[\xc3-\xc6\xe1][\x80-\xbf]{1,2}", raw)) >= 3
 
 
@@ -77,7 +78,6 @@ def clean_text(text: str) -> str:
 def sniff_delimiter(header: str) -> str:
     """The delimiter that splits the header into the most known column names (a header such as
     `Phí, lệ phí` in a semicolon file must not make ',' win), then into the most fields."""
-    from ..schema import TABLES, fold, header_map
     known = {h for t in TABLES.values() for h in header_map(t)}
 
     def score(d):
@@ -147,7 +147,6 @@ HEADER_SCAN_ROWS = 20
 def _merged_ranges(wb, ws) -> list[tuple[int, int, int, int]]:
     """Merged cell ranges (min_row, min_col, max_row, max_col) of a read-only sheet, read from its XML
     (read-only worksheets do not expose them); only those starting in the header area matter."""
-    import zipfile
     from openpyxl.utils.cell import range_boundaries
     path = getattr(ws, "_worksheet_path", None)
     if not path:
@@ -169,7 +168,6 @@ def _merged_ranges(wb, ws) -> list[tuple[int, int, int, int]]:
 def _header(top: list[list], known: set) -> tuple[int, list[str], int]:
     """(index of the first header row, column names, header rows: 1 or 2) among the first rows: the row —
     or two rows joined, as in the national "Sổ theo dõi hồ sơ" layout — naming the most known columns."""
-    from ..schema import fold
 
     def names_of(i, two):
         names = []
@@ -198,7 +196,6 @@ def read_xlsx(path: Path) -> list[Sheet]:
     without a name keeps one (`cột F`) so that it is listed, never silently dropped."""
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
-    from ..schema import TABLES, header_map
     known = {h for t in TABLES.values() for h in header_map(t)}
     try:
         wb = load_workbook(path, read_only=True, data_only=True)

@@ -32,8 +32,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import LoadError
-from .readers import Sheet, clean_text
+from kpi.load.errors import LoadError
+from kpi.load.readers import Sheet, clean_text, decode
+from kpi.store import run
 
 SERVICES = {"dongbohosomc": "dossiers", "capnhattiendohosomc": "steps", "laythutuc": "catalogue"}
 SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz", ".ndjson")
@@ -91,7 +92,6 @@ def _text(path: Path) -> str:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise LoadError(f"{path}: tệp nén gzip hỏng ({exc}) — tải lại hoặc nén lại tệp.") from None
-    from .readers import decode
     return decode(raw, path) if raw else ""
 
 
@@ -427,7 +427,6 @@ def finish(con, codes: list[str]) -> dict:
     """Inside the load's transaction, for the dossiers the sync payloads touched: step holders named by
     full name are matched to officials of the dossier's unit; a dossier's receiving official is the holder
     of its 'received' step, its handling official the holder of its assignment (else its first step)."""
-    from ..store import run
     if not codes:
         return {"unmatched": []}
     con.register("_sync_codes", pd.DataFrame({"dossier_code": codes}))

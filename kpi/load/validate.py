@@ -11,10 +11,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from .. import config
-from ..schema import BOOL_ALIASES, RATING_NUMBERS, Table, fold, header_map
-from .errors import LoadError
-from .readers import Sheet
+from kpi import config
+from kpi.schema import BOOL_ALIASES, RATING_NUMBERS, Table, fold, header_map
+from kpi.load.errors import LoadError
+from kpi.load.readers import Sheet
 
 MAX_TEXT = 4000
 UNIT_CODE = r"[A-Z0-9][A-Z0-9._-]{0,63}"

@@ -11,28 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import labels
-from ..api import ScopeError, _check_unit, scores_with, session, totals_with
-from ..periods import Period, label_vi, parse
-from ..scoring import group_points
-from ..store import quarantine_summary, run
-from . import charts
-from . import html as h
-from .fmt import fmt_datetime, fmt_int, fmt_number, fmt_pct
-
-
-def last_complete_month(con) -> str:
-    """The latest month whose data is complete: the month before the newest dossier's month,
-    unless that dossier came on the month's last day."""
-    newest = run(con, "SELECT max(received_at) FROM dossiers")[0][0]
-    if newest is None:
-        raise ScopeError("kho chưa có hồ sơ nào — hãy nạp dữ liệu trước")
-    d = newest.date()
-    month_end = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    if d == month_end:
-        return f"{d:%Y-%m}"
-    prev = d.replace(day=1) - dt.timedelta(days=1)
-    return f"{prev:%Y-%m}"
+from kpi import labels
+from kpi.analysis.api import check_unit, last_complete_month, official_index, scores_with, session, totals_with
+from kpi.periods import Period, label_vi, parse
+from kpi.count.scoring import group_points
+from kpi.store import quarantine_summary, run
+from kpi.present import charts
+from kpi.present import html as h
+from kpi.numbers import fmt_datetime, fmt_int, fmt_number, fmt_pct
+from kpi.analysis.review import COMMEND, DECISIONS, SELF_ASSESSMENT_COLUMNS, official_review_with, review_sheet, self_assessment_with, unit_gaps
 
 
 def trend_periods(p: Period, first_data: dt.date) -> list[Period]:
@@ -90,7 +77,7 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         period = period or last_complete_month(con)
         p = parse(period)
         if unit:
-            _check_unit(engine, unit)
+            check_unit(engine, unit)
         first = run(con, "SELECT min(received_at) FROM dossiers")[0][0].date()
         steps = trend_periods(p, first)
         bar = tqdm(total=len(steps) + 6, desc="Tính số liệu báo cáo", unit="bước", disable=None if progress is not False else True)
@@ -141,9 +128,7 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         bar.update(1)
         officials = pd.DataFrame()
         if unit:
-            from ..api import official_index
             officials = official_index(scores_with(engine, p, scope="official", unit=unit), engine.profile)
-        from ..review import official_review_with, self_assessment_with
         rv = official_review_with(engine, p, unit) if (review if review is not None else
                                                         (p.kind != "month" or unit is not None)) else pd.DataFrame()
         sa = self_assessment_with(engine, p, unit)
@@ -335,7 +320,6 @@ def render_review(r: Report) -> str:
     """Officials to commend and to hold to account (1d), with the months behind each decision and the evidence."""
     if r.review.empty:
         return ""
-    from ..review import COMMEND, DECISIONS, review_sheet
     body = ""
     for decision, title in DECISIONS.items():
         d = r.review[r.review.decision == decision]
@@ -356,7 +340,6 @@ def render_self_assessment(r: Report) -> str:
     """Each unit's self-assessment (one-stop, Decision 800) against its computed figures (1d)."""
     if r.self_assessment.empty:
         return ""
-    from ..review import SELF_ASSESSMENT_COLUMNS, unit_gaps
     sa = r.self_assessment
     gaps = unit_gaps(sa)
     flagged = sa[sa.flagged]

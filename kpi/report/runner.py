@@ -8,8 +8,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import config
-from ..fs import atomic_path, safe_name
+from kpi import config
+from kpi.fs import atomic_path, safe_name
+import subprocess
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NOTEBOOKS = {"monthly": "01_monthly_report.ipynb", "quarterly": "01_monthly_report.ipynb",
@@ -40,7 +41,6 @@ def cell_timeout() -> int:
 def _quiet_kernel_manager():
     """A kernel whose own stderr goes nowhere: its errors reach us through the notebook's outputs, and
     what it prints while shutting down (a Ctrl-C, a library's leak report) must not reach the user."""
-    import subprocess
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):

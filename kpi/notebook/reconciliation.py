@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import altair as alt
 import pandas as pd
 
-from .. import labels, portal
-from ..api import evidence_with, session
-from ..periods import label_vi, parse
-from . import charts
-from . import html as h
+from kpi import labels
+from kpi.analysis import portal
+from kpi.analysis.api import evidence_with, last_complete_month, session
+from kpi.periods import label_vi, parse
+from kpi.present import charts
+from kpi.present import html as h
 
 
 @dataclass
@@ -24,7 +25,6 @@ class Reconciliation:
 
 
 def build(period: str | None = None, store=None, profile=None) -> Reconciliation:
-    from .content import last_complete_month
     with session(store, None, profile) as engine:
         p = parse(period or last_complete_month(engine.con))
         pub = portal.stored(engine.con, p.label)

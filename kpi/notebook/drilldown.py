@@ -1,13 +1,18 @@
-"""HTML views for the inspection drill-down (notebook 03) and the officials notebook (04)."""
+"""HTML views for the inspection drill-down (notebook 03) and the officials notebook (04), and the
+drill-down itself: pick a unit once and every view below redraws for it."""
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
 
-from .. import inspection, labels
-from ..periods import label_vi, parse
-from . import charts
-from . import html as h
+from kpi import labels
+from kpi.analysis import inspection, whatif
+from kpi.analysis.api import last_complete_month, session
+from kpi.notebook.live import LiveView, store_path
+from kpi.periods import label_vi, parse
+from kpi.present import charts
+from kpi.present import html as h
+from kpi.numbers import fmt_date, fmt_number, fmt_pct
 
 
 def units_view(engine, period) -> tuple[str, pd.DataFrame]:
@@ -90,14 +95,13 @@ def officials_view(engine, period, unit=None, table: bool = True) -> str:
     hh = hist[hist.official_id.isin(worst)].copy()
     hh["period_label"] = hh.period.map(lambda p: label_vi(parse(p)).replace("Tháng ", ""))
     chart = alt.Chart(hh, title="Lịch sử chỉ số cá nhân — 8 cán bộ thấp nhất kỳ này").mark_line(point=True).encode(
-        x=alt.X("period_label:N", sort=list(dict.fromkeys(hh.period_label)), title=None),
+        x=alt.X("period_label:N", sort=list(dict.fromkeys(hh.period_label)), title=None, axis=charts.category_axis()),
         y=alt.Y("index:Q", title="Chỉ số cá nhân", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("full_name:N", title="Cán bộ"),
-        tooltip=["full_name", "period_label", alt.Tooltip("index:Q", format=",.2f")]).properties(width=520, height=280)
+        tooltip=["full_name", "period_label", alt.Tooltip("index:Q", format=",.2f")]
+    ).properties(width=charts.fit_width(hh.period_label, 520), height=280)
     dist = o.groupby("grade_label").size().reset_index(name="n")
-    dchart = alt.Chart(dist, title="Phân bố xếp loại cán bộ").mark_bar().encode(
-        x=alt.X("grade_label:N", sort=charts.GRADE_ORDER, title=None), y=alt.Y("n:Q", title="Số cán bộ"),
-        color=alt.Color("grade_label:N", scale=charts.GRADE_SCALE, legend=None)).properties(width=360, height=200)
+    dchart = charts.grade_counts(dist, "Phân bố xếp loại cán bộ", "Số cán bộ")
     body = h.figure(charts.svg(dchart)) + h.figure(charts.svg(chart))
     if table:
         body += h.table(o, OFFICIAL_COLUMNS, max_rows=40)
@@ -110,8 +114,6 @@ def officials_view(engine, period, unit=None, table: bool = True) -> str:
 
 def whatif_view(engine, unit, as_of=None) -> str:
     """The running month for one unit: the figure today, the month-end projection, and what would change it."""
-    from .. import whatif
-    from .fmt import fmt_date, fmt_number, fmt_pct
     newest = engine.con.execute("SELECT max(received_at) FROM dossiers").fetchone()[0]
     as_of = pd.Timestamp(as_of or newest).date()
     month = f"{as_of:%Y-%m}"
@@ -142,3 +144,53 @@ def whatif_view(engine, unit, as_of=None) -> str:
                  f"{h.esc(fmt_number(r['points']))} → {h.esc(fmt_number(r['new_points']))}, tổng điểm "
                  f"{h.esc(fmt_number(r['total']))} → {h.esc(fmt_number(r['new_total']))} {h.badge(r['new_grade'])}.</p>")
     return h.section(f"Tháng đang chạy — {name}, tính đến {fmt_date(as_of)}", "".join(parts))
+
+
+class Inspection:
+    """Notebook 03: the units to inspect, a unit picker (type to search) and two live views — the unit's
+    drill-down for the period and its running month (projection and what-if). Picking a unit redraws both;
+    `shown` lists the units drawn after the first, in order."""
+
+    def __init__(self, store=None, period=None, unit=None, personal: bool = False, profile=None):
+        self.store, self.profile, self.personal = store_path(store), profile, personal
+        with session(self.store, profile=profile) as e:
+            self.period = period or last_complete_month(e.con)
+            self.overview, self.late_units = units_view(e, self.period)
+        self.unit = unit or self.late_units.unit_code.iloc[0]
+        self.options = {f"{n} ({c}) — {l} hồ sơ trễ": c for c, n, l in
+                        zip(self.late_units.unit_code, self.late_units.unit_name, self.late_units.late)}
+        self.label_of = {c: k for k, c in self.options.items()}
+        self.shown: list[str] = []
+        self.pick = self.detail_view = self.whatif_view = None
+
+    def views(self, code: str) -> tuple[str, str]:
+        """(the unit's drill-down for the period, its running month: projection and what-if)."""
+        with session(self.store, profile=self.profile) as e:
+            return (unit_view(e, self.period, code, personal=self.personal),
+                    "<h2>Tháng đang chạy: dự báo cuối tháng và các phương án (what-if)</h2>" + whatif_view(e, code))
+
+    def show_overview(self) -> None:
+        LiveView(self.overview)
+
+    def show(self) -> None:
+        """The picker and the two views (in one cell)."""
+        import ipywidgets as w
+        from IPython.display import display
+        self.pick = w.Combobox(options=list(self.options), value=self.label_of.get(self.unit, ""), ensure_option=True,
+                               description="Đơn vị", placeholder="gõ tên hoặc mã để tìm",
+                               style={"description_width": "70px"}, layout=w.Layout(width="640px"))
+        display(self.pick)
+        detail, running = self.views(self.unit)
+        self.detail_view, self.whatif_view = LiveView(detail), LiveView(running)
+        self.pick.observe(self._picked, names="value")
+
+    def _picked(self, change) -> None:
+        code = self.options.get(change["new"])
+        if code is None:
+            return            # still typing
+        detail, running = self.views(code)
+        self.unit = code
+        self.shown.append(code)
+        self.detail_view.update(detail)
+        self.whatif_view.update(running)
+

@@ -3,15 +3,14 @@ JupyterLab, views that stay live when a control changes, and tables to filter an
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 
-from . import config
-from .report import html as h
-from .store import StoreError
+from kpi import config
+from kpi.present import html as h
+from kpi.store import StoreError
 
-CSS = Path(__file__).resolve().parent / "report" / "templates" / "kpi766" / "kpi766.css"
+CSS = config.PACKAGE_DIR / "report" / "templates" / "kpi766" / "kpi766.css"   # the reports' own look
 PAGE_ONLY = ("body", "main", ".jp-Cell", ".jp-OutputArea-output", "@media")
 
 
@@ -65,7 +64,8 @@ class LiveView:
     def update(self, html: str) -> None:
         from IPython.display import HTML
         self.html = html
-        self.handle.update(HTML(wrap(html)))
+        if self.handle is not None:          # None outside a notebook (a script, a test): nothing shown to update
+            self.handle.update(HTML(wrap(html)))
 
 
 def error_line(exc: Exception) -> str:

@@ -6,12 +6,14 @@ from contextlib import contextmanager
 
 import pandas as pd
 
-from . import labels
-from .engine import Engine, available_metrics
-from .periods import Period, parse
-from .schema import PERSONAL_COLUMNS
-from .scoring import grade, group_points, load_profile, rank_min, score_frame
-from .store import StoreError, connect, run
+from kpi import labels
+from kpi.count.engine import Engine, available_metrics
+from kpi.periods import Period, parse
+from kpi.schema import PERSONAL_COLUMNS
+from kpi.count.scoring import grade, group_points, load_profile, rank_min, score_frame
+from kpi.store import StoreError, connect, run
+from kpi.analysis import cache
+from kpi.numbers import fmt_date
 
 SCORE_COLUMNS = ["period", "unit_code", "unit_name", "group_code", "metric_code", "numerator", "denominator",
                  "rate", "points", "max_points"]
@@ -64,7 +66,7 @@ def _metric_codes(engine: Engine, include_tracked: bool, official: bool = False)
     return codes
 
 
-def _check_unit(engine: Engine, unit: str) -> None:
+def check_unit(engine: Engine, unit: str) -> None:
     if not run(engine.con, "SELECT 1 FROM units WHERE unit_code = ?", [unit]):
         raise ScopeError(f"không có đơn vị '{unit}' trong kho — xem danh sách bằng `kpi status` hoặc bảng units")
 
@@ -77,11 +79,24 @@ def data_range(con) -> tuple[dt.datetime | None, dt.datetime | None]:
     return first, max((x for x in (last, ev) if x is not None), default=None)
 
 
+def last_complete_month(con) -> str:
+    """The latest month whose data is complete: the month before the newest dossier's month,
+    unless that dossier came on the month's last day."""
+    newest = run(con, "SELECT max(received_at) FROM dossiers")[0][0]
+    if newest is None:
+        raise ScopeError("kho chưa có hồ sơ nào — hãy nạp dữ liệu trước")
+    d = newest.date()
+    month_end = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    if d == month_end:
+        return f"{d:%Y-%m}"
+    prev = d.replace(day=1) - dt.timedelta(days=1)
+    return f"{prev:%Y-%m}"
+
+
 def check_period(con, period, as_of=None, complete: bool = False) -> Period:
     """A period the data can answer: not after the data's last timestamp nor before its first dossier
     (a one-line error naming the data's range); `complete`: a period still running at the end of the
     data needs an as-of date (the figure of that day)."""
-    from .report.fmt import fmt_date
     p = parse(period, _as_date(as_of))
     first, last = data_range(con)
     if first is None:
@@ -101,7 +116,6 @@ def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
     """Tidy scores for one period (see `scores`). Remembered for the life of the process, keyed by the
     store's data version and the profile (see `kpi.cache`): asking again — a widget moved back, a report's
     previous period — costs nothing, and a load or another profile is never answered from memory."""
-    from . import cache
     p = parse(period, _as_date(as_of))
     key = cache.key(engine, "scores", p.label, p.as_of, scope, unit, subtree, merged, include_tracked, official,
                     procedure)
@@ -111,7 +125,7 @@ def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
 
 def _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked, official, procedure):
     if unit:
-        _check_unit(engine, unit)
+        check_unit(engine, unit)
     if scope == "official" or official:
         return _official_scores(engine, p, official, unit)
     if scope == "procedure" or procedure:
@@ -268,7 +282,7 @@ def evidence_with(engine: Engine, metric_code: str, unit_code: str | None, perio
         raise ScopeError(f"không có chỉ số '{metric_code}'")
     ev = engine.evidence(metric_code, p)
     if unit_code:
-        _check_unit(engine, unit_code)
+        check_unit(engine, unit_code)
         ev = ev[ev.unit_code.isin(engine.scope_members(unit_code, subtree))]
     ev = ev[ev.in_den].copy()
     ev["in_numerator"] = ev.in_num.astype(bool)
@@ -292,22 +306,3 @@ def evidence(metric_code: str, unit_code: str | None, period, as_of=None, store=
     with the reason each row counts or fails. Applicant personal data only when personal=True."""
     with session(store, con, profile) as engine:
         return evidence_with(engine, metric_code, unit_code, period, as_of, subtree, personal)
-
-
-def official_review(period, unit: str | None = None, store=None, con=None, profile=None) -> pd.DataFrame:
-    """Officials to commend and to hold to account (1d): each official's grade in every month of the period,
-    the period's index, the decision by the profile's `review` thresholds, and the evidence (late dossiers
-    charged to them, steps that overran). `unit`: only that unit's officials (and its sub-tree's)."""
-    from .review import official_review_with
-    with session(store, con, profile) as engine:
-        check_period(engine.con, period)
-        return official_review_with(engine, period, unit)
-
-
-def self_assessment(period, unit: str | None = None, store=None, con=None, profile=None) -> pd.DataFrame:
-    """Each unit's self-assessed points (table self_assessments) against the computed ones, with the gap,
-    flagged beyond the profile's `review.self_assessment_gap_percent` of the item's maximum."""
-    from .review import self_assessment_with
-    with session(store, con, profile) as engine:
-        check_period(engine.con, period)
-        return self_assessment_with(engine, period, unit)

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kpi.sample.files import DOSSIER_TS, fmt_ts
+
 STATUS_CODE = {"received": "2", "processing": "4", "supplement": "5", "finished": "9", "returned": "10",
                "rejected": "3", "stopped": "8", "withdrawn": "7"}
 STEP_CODE = {"received": ("2", "Tiếp nhận hồ sơ"), "assigned": ("4", "Phân công xử lý"), "step_done": ("4", None),
@@ -42,11 +44,9 @@ def write(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, procedures: p
     synced = dossiers[dossiers.synced_at.notna()].copy()
     never = dossiers[dossiers.synced_at.isna()]
     counts = {}
-    from .sample import _fmt_ts
-    ts_cols = ["submitted_at", "received_at", "due_at", "finished_at", "returned_at", "synced_at"]
-    _fmt_ts(never, ts_cols).to_csv(out / "dossiers_chua_dong_bo.csv", index=False, lineterminator="\n")
+    fmt_ts(never, DOSSIER_TS).to_csv(out / "dossiers_chua_dong_bo.csv", index=False, lineterminator="\n")
     ev_never = events[events.dossier_code.isin(set(never.dossier_code))]
-    _fmt_ts(ev_never, ["at", "step_due_at"]).to_csv(out / "dossier_events_chua_dong_bo.csv", index=False,
+    fmt_ts(ev_never, ["at", "step_due_at"]).to_csv(out / "dossier_events_chua_dong_bo.csv", index=False,
                                                      lineterminator="\n")
     counts["dossiers_chua_dong_bo.csv"] = len(never)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .api import official_index, scores_with
-from .periods import parse
-from .schema import PERSONAL_COLUMNS
+from kpi.analysis.api import official_index, scores_with
+from kpi.periods import parse
+from kpi.schema import PERSONAL_COLUMNS
 
 
 def late_by_unit(engine, period) -> pd.DataFrame:

@@ -8,8 +8,8 @@ from itertools import count
 
 import pandas as pd
 
-from .. import labels
-from .fmt import fmt_date, fmt_datetime, fmt_int, fmt_number, fmt_pct, fmt_count
+from kpi import labels
+from kpi.numbers import fmt_date, fmt_datetime, fmt_int, fmt_number, fmt_pct, fmt_count
 
 _chart_ids = count(1)
 

@@ -7,15 +7,14 @@ payment, sync and satisfaction), so every grade band appears. Applicant data is 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .calendar import add_working_days_array
+from kpi.calendar import add_working_days_array
+from kpi.sample import sync as sample_sync
+from kpi.sample.files import DOSSIER_TS, fmt_ts, write_xlsx
 
 PROVINCE = "H44"
 MERGER = dt.date(2025, 7, 1)
@@ -505,69 +504,6 @@ def make_owners(rng, units):
     return pd.DataFrame(rows)
 
 
-SELF_ASSESSMENT_HEADERS_VI = {"unit_code": "Mã đơn vị", "period": "Kỳ", "item_code": "Nhóm chỉ số",
-                              "points": "Điểm tự đánh giá"}
-
-
-def make_self_assessments(rng, store: Path, quarter: str) -> pd.DataFrame:
-    """Each current department and commune scores itself per group for the last complete quarter: close to
-    what it earned (within a few per cent), while one unit in six over-claims (near the maximum)."""
-    from . import api
-    from .scoring import load_profile
-    t = api.totals(quarter, store=store, compare=False)
-    t = t[t.level.isin(["department", "commune"]) & t.grade.notna()]
-    groups = [c for c in t.columns if c.startswith("group_")]
-    maxima = {g: float(spec["max"]) for g, spec in load_profile(None)["groups"].items()}
-    rows = []
-    for r in t.itertuples(index=False):
-        claims = rng.random() < 1 / 6
-        for g in groups:
-            code = g.removeprefix("group_")
-            mx = maxima[code]
-            got = float(getattr(r, g))
-            value = mx * rng.uniform(0.93, 1.0) if claims else min(mx, max(0.0, got * (1 + rng.normal(0.01, 0.02))))
-            rows.append(dict(unit_code=r.unit_code, period=quarter, item_code=code,
-                             points=f"{value:.2f}".replace(".", ",")))
-    return pd.DataFrame(rows)[list(SELF_ASSESSMENT_HEADERS_VI)].rename(columns=SELF_ASSESSMENT_HEADERS_VI)
-
-
-def _fmt_ts(frame, cols, fmt="%Y-%m-%d %H:%M:%S"):
-    out = frame.copy()
-    for c in cols:
-        out[c] = pd.to_datetime(out[c]).dt.strftime(fmt)
-    return out
-
-
-def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
-    """XLSX with fixed metadata and zip timestamps, so the bytes depend only on the data."""
-    from openpyxl import Workbook
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet
-    ws.append(list(frame.columns))
-    for row in frame.itertuples(index=False):
-        ws.append([None if (v is None or (isinstance(v, float) and np.isnan(v))) else
-                   (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row])
-    fixed = dt.datetime(2026, 1, 1)
-    wb.properties.created = fixed
-    wb.properties.modified = fixed
-    wb.properties.creator = "kpi766"
-    buf = io.BytesIO()
-    wb.save(buf)
-    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in sorted(src.infolist(), key=lambda i: i.filename):
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                import re
-                # the time of saving, replaced inside the element (its namespace declarations kept: with lxml
-                # installed openpyxl declares xsi on the element itself)
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(zi, data)
-
-
 PROCEDURE_HEADERS_VI = {
     "procedure_code": "Mã TTHC", "procedure_name": "Tên TTHC", "field": "Lĩnh vực", "authority_level": "Cấp thực hiện",
     "agency_code": "Cơ quan thực hiện", "max_processing_time": "Thời hạn giải quyết", "time_unit": "Đơn vị thời gian",
@@ -577,10 +513,10 @@ PROCEDURE_HEADERS_VI = {
     "legal_basis_effective_date": "Ngày hiệu lực căn cứ pháp lý", "made_public_at": "Ngày công khai"}
 
 
-def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_000, progress: bool = True,
-             portal: bool = True, fmt: str = "csv") -> dict:
+def write_province(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_000, progress: bool = True,
+                   fmt: str = "csv") -> tuple[dict, tuple[pd.DataFrame, pd.DataFrame] | None]:
     """Write the sample province into `out`; returns row counts per file. fmt 'sync': the dossiers and
-    their steps as the national sync payloads (kpi/sample_sync.py) instead of dossiers.csv and
+    their steps as the national sync payloads (kpi/sample/sync.py) instead of dossiers.csv and
     dossier_events.csv — the same province, the same scores."""
     from tqdm.auto import tqdm
     out = Path(out)
@@ -630,14 +566,13 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
     csv(services, "online_services.csv")
     steps.update(1)
     if fmt == "sync":
-        from . import sample_sync
         counts.update(sample_sync.write(out, dossiers, events, procedures, units, officials,
                                         np.random.default_rng(seed + 1)))
     elif not chunked:
-        csv(_fmt_ts(dossiers, DOSSIER_TS), "dossiers.csv")
-        csv(_fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv")
+        csv(fmt_ts(dossiers, DOSSIER_TS), "dossiers.csv")
+        csv(fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv")
     steps.update(1)
-    csv(_fmt_ts(feedback, ["sent_at", "transferred_at", "accepted_at", "rejected_at", "supplement_requested_at",
+    csv(fmt_ts(feedback, ["sent_at", "transferred_at", "accepted_at", "rejected_at", "supplement_requested_at",
                            "processed_at", "published_at"]), "feedback.csv")
     if not chunked:
         csv(ratings, "ratings.csv")
@@ -645,18 +580,12 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
     csv(national, "national_report.csv")
     csv(owners, "owners.csv")
     steps.update(1)
-    if portal:
-        # the portal's figures and the units' self-assessments, from a store of the recent months (its own
-        # generator, so the rest of the province is the same with or without them)
-        counts.update(_portal(out, None if chunked else dossiers, None if chunked else events,
-                              np.random.default_rng(seed + 2)))
     steps.close()
-    return counts
+    return counts, (None if chunked else (dossiers, events))
 
 
 CHUNKED_FROM = 400_000      # dossiers: a larger sample is written a few days at a time
 CHUNK = 150_000            # dossiers in one chunk
-DOSSIER_TS = ["submitted_at", "received_at", "due_at", "finished_at", "returned_at", "synced_at"]
 
 
 def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedures, months, per_year,
@@ -675,8 +604,8 @@ def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedure
                                                   per_year, span)
         ratings = make_ratings(rng, dossiers, q, late)
         national.append(national_counts(dossiers))
-        for frame, name in ((_fmt_ts(dossiers, DOSSIER_TS), "dossiers.csv"),
-                            (_fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv"), (ratings, "ratings.csv")):
+        for frame, name in ((fmt_ts(dossiers, DOSSIER_TS), "dossiers.csv"),
+                            (fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv"), (ratings, "ratings.csv")):
             frame.to_csv(out / name, index=False, lineterminator="\n", mode="a" if first else "w", header=not first)
             counts[name] += len(frame)
         bar.update(span[1])
@@ -685,65 +614,3 @@ def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedure
     return counts
 
 
-def _portal(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | None, rng) -> dict:
-    """See _portal_files; a large sample's recent months are scored with DuckDB's memory capped."""
-    before = os.environ.get("KPI_MEMORY_LIMIT")
-    if dossiers is None and before is None:
-        os.environ["KPI_MEMORY_LIMIT"] = "1GB"
-    try:
-        return _portal_files(out, dossiers, events, rng)
-    finally:
-        if before is None:
-            os.environ.pop("KPI_MEMORY_LIMIT", None)
-
-
-def _portal_files(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | None, rng) -> dict:
-    """The portal's responses for the last complete month and the units' self-assessments of the last
-    complete quarter, computed from a store of the recent months."""
-    import shutil
-    import tempfile
-    from .load import load_paths
-    from .sample_portal import write_portal_files
-    from .store import connect
-    start = (pd.Period(END_MONTH, "M") - 3).start_time
-    with tempfile.TemporaryDirectory() as tmp:
-        sub = Path(tmp) / "raw"
-        sub.mkdir()
-        for f in out.glob("*.*"):
-            if f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv") and f.is_file():
-                shutil.copy(f, sub / f.name)
-        if dossiers is None:        # a large sample, already on disk: DuckDB copies the recent months
-            _recent_from_files(out, sub, start)
-        else:
-            ratings = pd.read_csv(out / "ratings.csv", dtype=str)
-            recent = dossiers[pd.to_datetime(dossiers.received_at) >= start]
-            codes = set(recent.dossier_code)
-            _fmt_ts(recent, DOSSIER_TS).to_csv(sub / "dossiers.csv", index=False)
-            _fmt_ts(events[events.dossier_code.isin(codes)], ["at", "step_due_at"]).to_csv(
-                sub / "dossier_events.csv", index=False)
-            ratings[ratings["Mã hồ sơ"].isin(codes)].to_csv(sub / "ratings.csv", index=False)
-        store = Path(tmp) / "kpi.duckdb"
-        con = connect(store)
-        load_paths(con, [sub], progress=False)
-        con.close()
-        files = write_portal_files(store, END_MONTH, out / "portal")
-        from .periods import last_complete_quarter
-        sa = make_self_assessments(rng, store, last_complete_quarter(END_MONTH).label)
-    sa.to_csv(out / "tu_danh_gia.csv", index=False, lineterminator="\n")
-    return {**{f"portal/{f.name}": 1 for f in files}, "tu_danh_gia.csv": len(sa)}
-
-
-def _recent_from_files(out: Path, sub: Path, start: pd.Timestamp) -> None:
-    """The dossiers received since `start`, their events and ratings, copied from the sample's files."""
-    import duckdb
-    con = duckdb.connect()
-    con.execute("SET memory_limit = '1GB'")
-    opts = "all_varchar=true, header=true, delim=',', quote='\"', escape='\"'"
-    con.execute(f"""CREATE TEMP TABLE codes AS SELECT dossier_code FROM read_csv('{out / "dossiers.csv"}', {opts})
-                    WHERE received_at >= '{start:%Y-%m-%d}'""")
-    con.execute(f"""COPY (SELECT * FROM read_csv('{out / "dossiers.csv"}', {opts}) WHERE received_at >= '{start:%Y-%m-%d}')
-                    TO '{sub / "dossiers.csv"}' (HEADER, DELIMITER ',')""")
-    for name, code in (("dossier_events.csv", "dossier_code"), ("ratings.csv", "Mã hồ sơ")):
-        con.execute(f"""COPY (SELECT * FROM read_csv('{out / name}', {opts}) WHERE "{code}" IN (SELECT dossier_code FROM codes))
-                        TO '{sub / name}' (HEADER, DELIMITER ',')""")
-    con.close()

@@ -10,10 +10,10 @@ import struct
 import altair as alt
 import pandas as pd
 
-from .. import config, labels
-from ..periods import Period, label_vi
-from . import charts
-from .fmt import fmt_date, fmt_number
+from kpi import config, labels
+from kpi.periods import Period, label_vi
+from kpi.present import charts
+from kpi.numbers import fmt_date, fmt_number
 
 FONT_DIR = config.PACKAGE_DIR / "data" / "fonts"
 FONT_FAMILY = "DejaVu Sans"

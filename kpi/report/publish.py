@@ -1,12 +1,18 @@
 """Writing outputs people open in a spreadsheet: formula text neutralised, UTF-8 with BOM for CSV."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 
-from .fs import atomic_dir, atomic_path
-from .schema import PERSONAL_COLUMNS
+from kpi.fs import atomic_dir, atomic_path
+from kpi.schema import PERSONAL_COLUMNS
+from kpi import labels
+from kpi.analysis.api import data_range, scores_with, totals_with
+from kpi.numbers import fmt_date, round_half_up
+from kpi.periods import parse
+from kpi.present import pictures, public_page
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -78,10 +84,6 @@ ONLINE_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Tên đơn vị",
 def package_frames(engine, period) -> dict[str, pd.DataFrame]:
     """The three public tables, with Vietnamese headers. Built from the late-dossier query and the
     ON_TIME / ONLINE_SUBMISSION / ONLINE_SERVICE_USED counts — never from applicant columns."""
-    from . import labels
-    from .api import scores_with
-    from .periods import parse
-    from .report.fmt import fmt_date, round_half_up
 
     p = parse(period)
     s = scores_with(engine, p)
@@ -140,11 +142,7 @@ SHEET_TITLES = {"ty-le-ho-so-tre-han": "Tỷ lệ trễ hạn", "danh-sach-ho-so
 def publication(engine, period, progress: bool = False) -> tuple[dict, dict, str]:
     """The whole monthly publication: the three tables, the pictures (PNG bytes by file stem) and the
     public page (HTML) — all from the tables and totals, never from applicant columns."""
-    import datetime as dt
     from tqdm.auto import tqdm
-    from .api import data_range, totals_with
-    from .periods import parse
-    from .report import pictures, public_page
     p = parse(period)
     frames = package_frames(engine, p)
     totals = totals_with(engine, p)

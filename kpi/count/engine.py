@@ -1,4 +1,4 @@
-"""Counting: run the metric SQL files (kpi/metrics/*.sql) against the store for a period and a scope.
+"""Counting: run the metric SQL files (kpi/count/metrics/*.sql) against the store for a period and a scope.
 
 Each metric file returns one evidence row per counted entity (dossier, procedure, service,
 feedback, commune) with `in_num`, `in_den` and the reason. Counting a scope is then one
@@ -14,9 +14,9 @@ from functools import lru_cache
 
 import pandas as pd
 
-from . import config
-from .periods import Period
-from .store import run
+from kpi import config
+from kpi.periods import Period
+from kpi.store import run
 
 PARAM = re.compile(r"\$([a-z_]+)")
 STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)   # a statement ends with ';' at the end of a line
@@ -104,9 +104,9 @@ class Engine:
         self._scope_key = key
 
     def query(self, name: str, period: Period) -> pd.DataFrame:
-        """A named query from kpi/queries/ over the period's working tables."""
+        """A named query from kpi/count/queries/ over the period's working tables."""
         self.prepare(period)
-        sql = (config.PACKAGE_DIR / "queries" / f"{name}.sql").read_text(encoding="utf-8")
+        sql = (config.QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")
         return self.frame(sql, period)
 
     def scope_members(self, unit: str, subtree: bool = True) -> set[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .. import labels
-from .fmt import CONTROL
+from kpi import labels
+from kpi.numbers import CONTROL
 
 VI_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " đ"]}
 GRADE_ORDER = list(labels.GRADES.values())
@@ -14,6 +14,27 @@ GRADE_SCALE = alt.Scale(domain=GRADE_ORDER, range=[labels.GRADE_COLORS[k] for k 
 BANDS = pd.DataFrame({"from": [0, 50, 70, 80, 90], "to": [50, 70, 80, 90, 100],
                       "grade": ["Yếu", "Trung bình", "Khá", "Tốt", "Xuất sắc"]})
 FONT = "Segoe UI, Roboto, 'Noto Sans', 'DejaVu Sans', Arial, sans-serif"
+
+
+LABEL_PX = 6.6      # one character of an 11 px axis label (DejaVu Sans, the widest font the page may fall back to)
+LABEL_GAP = 12
+
+
+def label_step(texts) -> int:
+    """The width one category needs for its label, horizontal and whole (a label may hold line breaks)."""
+    longest = max((len(line) for t in texts for line in str(t).split("\n")), default=1)
+    return int(longest * LABEL_PX + LABEL_GAP)
+
+
+def fit_width(texts, minimum: int) -> int:
+    """A chart at least `minimum` wide, wider when its category labels need it."""
+    texts = list(dict.fromkeys(texts))
+    return max(minimum, len(texts) * label_step(texts))
+
+
+def category_axis() -> alt.Axis:
+    """Category labels horizontal, never cut, a line break in a label starting a second line."""
+    return alt.Axis(labelAngle=0, labelLimit=0, labelExpr="split(datum.label, '\\n')", labelPadding=4)
 
 
 def _config(chart: alt.Chart) -> alt.Chart:
@@ -63,12 +84,12 @@ def trend(tr: pd.DataFrame, title: str, y_title: str = "Tổng điểm") -> alt.
     d = tr.copy()
     d["total"] = d.total.astype(float)
     line = alt.Chart(d).mark_line(point=True, color="#1f3b73").encode(
-        x=alt.X("period_label:N", sort=list(d.period_label), title=None),
+        x=alt.X("period_label:N", sort=list(d.period_label), title=None, axis=category_axis()),
         y=alt.Y("total:Q", title=y_title, scale=alt.Scale(domain=[0, 100])),
         tooltip=["period_label", alt.Tooltip("total:Q", format=",.2f")])
     bands = alt.Chart(BANDS).mark_rect(opacity=0.12).encode(
         y="from:Q", y2="to:Q", color=alt.Color("grade:N", scale=GRADE_SCALE, title="Xếp loại"))
-    return alt.layer(bands, line, title=title).properties(width=560, height=260)
+    return alt.layer(bands, line, title=title).properties(width=fit_width(d.period_label, 560), height=260)
 
 
 def group_trend(g: pd.DataFrame, title: str) -> alt.Chart:
@@ -76,11 +97,11 @@ def group_trend(g: pd.DataFrame, title: str) -> alt.Chart:
     d = g.copy()
     d["pct"] = 100 * d.points.astype(float) / d.max_points.astype(float)
     return alt.Chart(d, title=title).mark_line(point=True).encode(
-        x=alt.X("period_label:N", sort=list(dict.fromkeys(d.period_label)), title=None),
+        x=alt.X("period_label:N", sort=list(dict.fromkeys(d.period_label)), title=None, axis=category_axis()),
         y=alt.Y("pct:Q", title="% điểm tối đa của nhóm", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("group_label:N", title="Nhóm chỉ số"),
         tooltip=["period_label", "group_label", alt.Tooltip("pct:Q", format=",.2f")],
-    ).properties(width=560, height=260)
+    ).properties(width=fit_width(d.period_label, 560), height=260)
 
 
 def groups_bar(g: pd.DataFrame, title: str) -> alt.Chart:
@@ -98,11 +119,19 @@ def groups_bar(g: pd.DataFrame, title: str) -> alt.Chart:
 def grade_distribution(t: pd.DataFrame, title: str) -> alt.Chart:
     d = t.groupby(["level_label", "grade_label"]).size().reset_index(name="n")
     return alt.Chart(d, title=title).mark_bar().encode(
-        x=alt.X("grade_label:N", sort=GRADE_ORDER, title="Xếp loại"),
+        x=alt.X("grade_label:N", sort=GRADE_ORDER, title="Xếp loại", axis=category_axis()),
         y=alt.Y("n:Q", title="Số đơn vị"),
         color=alt.Color("grade_label:N", scale=GRADE_SCALE, legend=None),
         column=alt.Column("level_label:N", title=None),
-        tooltip=["level_label", "grade_label", "n"]).properties(width=220, height=200)
+        tooltip=["level_label", "grade_label", "n"]).properties(width=fit_width(d.grade_label, 220), height=200)
+
+
+def grade_counts(d: pd.DataFrame, title: str, y_title: str, minimum: int = 360) -> alt.Chart:
+    """How many are in each grade band (columns grade_label, n), the bands in their order and colours."""
+    return alt.Chart(d, title=title).mark_bar().encode(
+        x=alt.X("grade_label:N", sort=GRADE_ORDER, title=None, axis=category_axis()), y=alt.Y("n:Q", title=y_title),
+        color=alt.Color("grade_label:N", scale=GRADE_SCALE, legend=None),
+        tooltip=["grade_label", "n"]).properties(width=fit_width(d.grade_label, minimum), height=200)
 
 
 def late_vs_online(rates: pd.DataFrame, title: str) -> alt.Chart:

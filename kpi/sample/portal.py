@@ -1,17 +1,27 @@
-"""The sample's national-portal responses: what Cổng DVCQG would publish for a period, computed
-from the dossiers that reached it (the unsynced ones are invisible to the portal — the planted
-difference the reconciliation must find). Written in the shape of PORTAL_JSON.md."""
+"""The sample's national-portal responses and the units' self-assessments: what Cổng DVCQG would publish
+for a period, computed by scoring a store of the sample's recent months without the dossiers that never
+reached it (the planted difference the reconciliation must find), in the shape of PORTAL_JSON.md; and
+`generate`, the whole sample: the province's files (kpi.sample.province), then these."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from .report.fmt import round_half_up
+from kpi.analysis.api import scores, totals
+from kpi.count.scoring import load_profile
+from kpi.load import load_paths
+from kpi.numbers import round_half_up
+from kpi.periods import last_complete_quarter
+from kpi.sample.files import DOSSIER_TS, fmt_ts
+from kpi.sample.province import END_MONTH, write_province
+from kpi.store import connect
 
 TYPES = {"province": "PROVINCE", "department": "PROVINCIAL_DEPARTMENT", "commune": "COMMUNE_PEOPLE_COMMITTEE",
          "district": "DISTRICT_PEOPLE_COMMITTEE"}
@@ -24,7 +34,6 @@ def _r(v):
 
 def portal_view(store: Path, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores of a copy of the store without the dossiers that never reached the portal."""
-    import kpi
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "portal.duckdb"
         shutil.copy(store, copy)
@@ -33,8 +42,8 @@ def portal_view(store: Path, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "(SELECT dossier_code FROM dossiers WHERE synced_at IS NULL)").fetchall()
         con.execute("DELETE FROM dossiers WHERE synced_at IS NULL").fetchall()
         con.close()
-        s = kpi.scores(period, store=copy)
-        t = kpi.totals(period, store=copy, compare=False)
+        s = scores(period, store=copy)
+        t = totals(period, store=copy, compare=False)
     return s, t
 
 
@@ -140,3 +149,98 @@ def _dump(path: Path, data: dict) -> Path:
     path.write_text(json.dumps({"code": "OK", "data": data}, ensure_ascii=False, indent=1, sort_keys=True),
                     encoding="utf-8")
     return path
+
+
+def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_000, progress: bool = True,
+             portal: bool = True, fmt: str = "csv") -> dict:
+    """Write the sample province into `out`; returns row counts per file. fmt 'sync': the dossiers and
+    their steps as the national sync payloads (kpi/sample/sync.py) instead of dossiers.csv and
+    dossier_events.csv — the same province, the same scores. `portal`: also the portal's figures and the
+    units' self-assessments, from a store of the recent months (their own generator, so the rest of the
+    province is the same with or without them)."""
+    counts, recent = write_province(out, seed, months, per_year, progress, fmt)
+    if portal:
+        dossiers, events = recent if recent is not None else (None, None)
+        counts.update(_portal(Path(out), dossiers, events, np.random.default_rng(seed + 2)))
+    return counts
+
+
+SELF_ASSESSMENT_HEADERS_VI = {"unit_code": "Mã đơn vị", "period": "Kỳ", "item_code": "Nhóm chỉ số",
+                              "points": "Điểm tự đánh giá"}
+
+
+def make_self_assessments(rng, store: Path, quarter: str) -> pd.DataFrame:
+    """Each current department and commune scores itself per group for the last complete quarter: close to
+    what it earned (within a few per cent), while one unit in six over-claims (near the maximum)."""
+    t = totals(quarter, store=store, compare=False)
+    t = t[t.level.isin(["department", "commune"]) & t.grade.notna()]
+    groups = [c for c in t.columns if c.startswith("group_")]
+    maxima = {g: float(spec["max"]) for g, spec in load_profile(None)["groups"].items()}
+    rows = []
+    for r in t.itertuples(index=False):
+        claims = rng.random() < 1 / 6
+        for g in groups:
+            code = g.removeprefix("group_")
+            mx = maxima[code]
+            got = float(getattr(r, g))
+            value = mx * rng.uniform(0.93, 1.0) if claims else min(mx, max(0.0, got * (1 + rng.normal(0.01, 0.02))))
+            rows.append(dict(unit_code=r.unit_code, period=quarter, item_code=code,
+                             points=f"{value:.2f}".replace(".", ",")))
+    return pd.DataFrame(rows)[list(SELF_ASSESSMENT_HEADERS_VI)].rename(columns=SELF_ASSESSMENT_HEADERS_VI)
+
+
+def _portal(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | None, rng) -> dict:
+    """See _portal_files; a large sample's recent months are scored with DuckDB's memory capped."""
+    before = os.environ.get("KPI_MEMORY_LIMIT")
+    if dossiers is None and before is None:
+        os.environ["KPI_MEMORY_LIMIT"] = "1GB"
+    try:
+        return _portal_files(out, dossiers, events, rng)
+    finally:
+        if before is None:
+            os.environ.pop("KPI_MEMORY_LIMIT", None)
+
+
+def _portal_files(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | None, rng) -> dict:
+    """The portal's responses for the last complete month and the units' self-assessments of the last
+    complete quarter, computed from a store of the recent months."""
+    start = (pd.Period(END_MONTH, "M") - 3).start_time
+    with tempfile.TemporaryDirectory() as tmp:
+        sub = Path(tmp) / "raw"
+        sub.mkdir()
+        for f in out.glob("*.*"):
+            if f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv") and f.is_file():
+                shutil.copy(f, sub / f.name)
+        if dossiers is None:        # a large sample, already on disk: DuckDB copies the recent months
+            _recent_from_files(out, sub, start)
+        else:
+            ratings = pd.read_csv(out / "ratings.csv", dtype=str)
+            recent = dossiers[pd.to_datetime(dossiers.received_at) >= start]
+            codes = set(recent.dossier_code)
+            fmt_ts(recent, DOSSIER_TS).to_csv(sub / "dossiers.csv", index=False)
+            fmt_ts(events[events.dossier_code.isin(codes)], ["at", "step_due_at"]).to_csv(
+                sub / "dossier_events.csv", index=False)
+            ratings[ratings["Mã hồ sơ"].isin(codes)].to_csv(sub / "ratings.csv", index=False)
+        store = Path(tmp) / "kpi.duckdb"
+        con = connect(store)
+        load_paths(con, [sub], progress=False)
+        con.close()
+        files = write_portal_files(store, END_MONTH, out / "portal")
+        sa = make_self_assessments(rng, store, last_complete_quarter(END_MONTH).label)
+    sa.to_csv(out / "tu_danh_gia.csv", index=False, lineterminator="\n")
+    return {**{f"portal/{f.name}": 1 for f in files}, "tu_danh_gia.csv": len(sa)}
+
+
+def _recent_from_files(out: Path, sub: Path, start: pd.Timestamp) -> None:
+    """The dossiers received since `start`, their events and ratings, copied from the sample's files."""
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '1GB'")
+    opts = "all_varchar=true, header=true, delim=',', quote='\"', escape='\"'"
+    con.execute(f"""CREATE TEMP TABLE codes AS SELECT dossier_code FROM read_csv('{out / "dossiers.csv"}', {opts})
+                    WHERE received_at >= '{start:%Y-%m-%d}'""")
+    con.execute(f"""COPY (SELECT * FROM read_csv('{out / "dossiers.csv"}', {opts}) WHERE received_at >= '{start:%Y-%m-%d}')
+                    TO '{sub / "dossiers.csv"}' (HEADER, DELIMITER ',')""")
+    for name, code in (("dossier_events.csv", "dossier_code"), ("ratings.csv", "Mã hồ sơ")):
+        con.execute(f"""COPY (SELECT * FROM read_csv('{out / name}', {opts}) WHERE "{code}" IN (SELECT dossier_code FROM codes))
+                        TO '{sub / name}' (HEADER, DELIMITER ',')""")
+    con.close()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import labels
-from .api import _check_unit, official_index, scores_with, totals_with
-from .periods import Period, parse
-from .schema import SELF_ASSESSMENT_TOTAL
+from kpi import labels
+from kpi.analysis.api import check_period, check_unit, official_index, scores_with, session, totals_with
+from kpi.periods import Period, parse
+from kpi.schema import SELF_ASSESSMENT_TOTAL
 
 COMMEND, ACCOUNT = "commend", "account"
 DECISIONS = {COMMEND: "Đề nghị khen thưởng", ACCOUNT: "Đề nghị xem xét trách nhiệm"}
@@ -86,7 +86,7 @@ def official_review_with(engine, period, unit: str | None = None) -> pd.DataFram
     the decision and its reason, and the evidence — late dossiers charged to them, steps that overran."""
     p = parse(period)
     if unit:
-        _check_unit(engine, unit)
+        check_unit(engine, unit)
     rules = engine.profile["review"]
     months = review_months(p)
     marks = pd.concat([_graded(engine, m, unit) for m in months], ignore_index=True)
@@ -158,7 +158,7 @@ def self_assessment_with(engine, period, unit: str | None = None) -> pd.DataFram
     cols = ["period", "unit_code", "unit_name", "item_code", "item_label", "self_points", "computed_points",
             "max_points", "gap", "flagged", "note"]
     if unit:
-        _check_unit(engine, unit)
+        check_unit(engine, unit)
         sa = sa[sa.unit_code.isin(engine.scope_members(unit))]
     if sa.empty:
         return pd.DataFrame(columns=cols)
@@ -261,3 +261,20 @@ SELF_ASSESSMENT_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Đơn v�
 
 
 __all__ = ["official_review_with", "self_assessment_with", "decide", "unit_gaps"]
+
+
+def official_review(period, unit: str | None = None, store=None, con=None, profile=None) -> pd.DataFrame:
+    """Officials to commend and to hold to account (1d): each official's grade in every month of the period,
+    the period's index, the decision by the profile's `review` thresholds, and the evidence (late dossiers
+    charged to them, steps that overran). `unit`: only that unit's officials (and its sub-tree's)."""
+    with session(store, con, profile) as engine:
+        check_period(engine.con, period)
+        return official_review_with(engine, period, unit)
+
+
+def self_assessment(period, unit: str | None = None, store=None, con=None, profile=None) -> pd.DataFrame:
+    """Each unit's self-assessed points (table self_assessments) against the computed ones, with the gap,
+    flagged beyond the profile's `review.self_assessment_gap_percent` of the item's maximum."""
+    with session(store, con, profile) as engine:
+        check_period(engine.con, period)
+        return self_assessment_with(engine, period, unit)

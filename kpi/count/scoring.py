@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import config
-from .report.fmt import round_half_up
+from kpi import config
+from kpi.numbers import round_half_up
+from kpi.labels import GRADES
 
 
 class ProfileError(ValueError):
@@ -104,7 +105,6 @@ def _validate(p: dict) -> None:
     """A profile's one-line errors name the key to fix: shape, known metric codes and groups, weights ≥ 0,
     each group's metrics summing to its maximum (more only where a cap holds it), groups summing to 100,
     grade bands from best to worst down to 0."""
-    from .labels import GRADES
     if not isinstance(p, dict):
         raise ProfileError("tệp cấu hình phải là một bảng khóa: giá trị (YAML mapping)")
     unknown = set(p) - TOP_KEYS
@@ -128,7 +128,7 @@ def _validate(p: dict) -> None:
     for code, m in metrics.items():
         key = f"metrics.{code}"
         if code not in known:
-            raise ProfileError(f"{key}: không có chỉ số mã '{code}' (không có kpi/metrics/{str(code).lower()}.sql)")
+            raise ProfileError(f"{key}: không có chỉ số mã '{code}' (không có kpi/count/metrics/{str(code).lower()}.sql)")
         if not isinstance(m, dict):
             raise ProfileError(f"{key}: cần {{group: …, max: …, rule: …}}, không phải {m!r}")
         if m.get("rule") not in RULES:
@@ -140,7 +140,7 @@ def _validate(p: dict) -> None:
             _num(m.get("target"), f"{key}.target", positive=True)
         if m.get("variant") and not (config.METRICS_DIR / f"{code.lower()}.{m['variant']}.sql").is_file():
             raise ProfileError(f"{key}.variant: không có cách tính '{m['variant']}' "
-                               f"(cần tệp kpi/metrics/{code.lower()}.{m['variant']}.sql)")
+                               f"(cần tệp kpi/count/metrics/{code.lower()}.{m['variant']}.sql)")
         if m.get("group") not in groups:
             raise ProfileError(f"{key}.group: nhóm '{m.get('group')}' không có trong groups")
     for g, spec in groups.items():

@@ -8,9 +8,9 @@ import numbers
 
 import pandas as pd
 
-from ..periods import Period, label_vi
-from . import html as h
-from .fmt import CONTROL, fmt_date, fmt_datetime, fmt_int, fmt_number
+from kpi.periods import Period, label_vi
+from kpi.present import html as h
+from kpi.numbers import CONTROL, fmt_date, fmt_datetime, fmt_int, fmt_number
 
 CSS = """
 body{font-family:'Segoe UI',Roboto,'Noto Sans','DejaVu Sans',Arial,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}

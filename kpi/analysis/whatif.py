@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .api import _check_unit, scores_with, totals_with
-from .calendar import working_days_between
-from .periods import parse
-from .report.fmt import round_half_up
-from .scoring import grade, points
+from kpi.analysis.api import check_unit, scores_with, totals_with
+from kpi.calendar import working_days_between
+from kpi.periods import parse
+from kpi.numbers import round_half_up
+from kpi.count.scoring import grade, points
 
 
 def _on_time_total(engine, p, unit):
@@ -45,7 +45,7 @@ def projection(engine, period, unit: str, as_of, p_on_time: float | None = None,
                finished_today=()) -> pd.DataFrame:
     """Scenarios for the period's end: as-of figure, expected, best and worst case — ON_TIME and total."""
     per = parse(period, pd.Timestamp(as_of).date())
-    _check_unit(engine, unit)
+    check_unit(engine, unit)
     s, total_now, ot_now = _on_time_total(engine, per, unit)
     st = _states(engine, per, unit)
     done = st.dossier_code.isin(set(finished_today))

@@ -1,0 +1,96 @@
+"""The notebooks' controls, driven through the objects the notebooks build (Explorer in 02, Inspection in 03):
+each control changes the view as it says, a control that cannot be applied says why and keeps the view, and
+picking a unit in 03 redraws both the drill-down and the running month for that unit."""
+import pytest
+
+from kpi.notebook import Explorer, Inspection
+
+PERIOD = "2026-10"
+
+
+@pytest.fixture
+def explorer(sample_store, monkeypatch):
+    monkeypatch.setenv("KPI_CACHE", "memory")
+    ex = Explorer(str(sample_store), None, PERIOD, None)
+    ex.show()
+    return ex
+
+
+def _title(ex):
+    return ex.view.html.split("</h2>", 1)[0]
+
+
+def test_explorer_opens_on_the_asked_month(explorer):
+    assert "Tháng 10/2026" in _title(explorer) and "Tổng điểm" in _title(explorer)
+    assert explorer.renders == 1 and explorer.history == [explorer.title()]
+
+
+def test_each_control_redraws_the_view_as_it_says(explorer):
+    ex = explorer
+    ex.kind.value = "quarter"                    # the newest quarter, running: marked partial
+    assert "Quý IV/2026 (đến 20/11)" in _title(ex) and ex.renders == 2
+    ex.group.value = "TDGQ"
+    assert "Nhóm Tiến độ giải quyết" in _title(ex) and "% điểm tối đa của nhóm" in ex.view.html
+    second = ex.units.unit_code.iloc[1]
+    name = ex.units.set_index("unit_code").unit_name[second]
+    ex.unit.value = ex.unit_option(second)
+    assert _title(ex).startswith(f"<h2>{name} — ") and ex.state["unit"] == second
+    oldest = ex.period.options[-1]
+    ex.period.value = oldest[1]
+    assert oldest[0] in _title(ex) and ex.state["period"] == oldest[1]
+    assert ex.renders == 5 and len(ex.history) == 5
+
+
+def test_typing_part_of_a_unit_draws_nothing(explorer):
+    before = explorer.view.html
+    explorer.unit.value = "Sở"
+    assert explorer.renders == 1 and explorer.view.html == before
+
+
+def test_a_profile_that_does_not_load_says_so_and_keeps_the_view(explorer):
+    ex = explorer
+    before = ex.view.html
+    ex.profile.value = "__file__"
+    assert "Nhập đường dẫn" in ex.message.value and ex.renders == 1
+    ex.profile_file.value = "/khong/co/tep.yaml"
+    assert "tep.yaml" in ex.message.value and ex.renders == 1 and ex.view.html == before
+    assert ex.state["profile"] is None
+
+
+def test_another_shipped_profile_redraws_with_its_figures(explorer):
+    ex = explorer
+    before = ex.view.html
+    ex.profile.value = "mo-ta-cong-thuc"
+    assert ex.state["profile"] == "mo-ta-cong-thuc" and not ex.message.value and ex.renders == 2
+    assert ex.view.html != before
+    # back to the portal's profile: the first figures again, exactly
+    ex.profile.value = "dvcqg-2026"
+    assert ex.state["profile"] is None and ex.view.html == before
+
+
+def test_picking_a_unit_redraws_the_detail_and_the_running_month(sample_store):
+    ins = Inspection(str(sample_store), PERIOD)
+    ins.show()
+    first, second = ins.late_units.unit_code.iloc[0], ins.late_units.unit_code.iloc[1]
+    names = ins.late_units.set_index("unit_code").unit_name
+    assert ins.unit == first and f"Tháng đang chạy — {names[first]}," in ins.whatif_view.html
+    detail_before, running_before = ins.detail_view.html, ins.whatif_view.html
+    ins.pick.value = "Sở"                      # still typing: nothing redrawn
+    assert ins.shown == [] and ins.detail_view.html == detail_before
+    ins.pick.value = ins.label_of[second]
+    assert ins.shown == [second] and ins.unit == second
+    assert ins.detail_view.html != detail_before and names[second] in ins.detail_view.html
+    assert names[first] not in ins.detail_view.html.split("</h2>", 1)[0]
+    assert ins.whatif_view.html != running_before
+    assert f"Tháng đang chạy — {names[second]}," in ins.whatif_view.html
+    assert ins.detail_view.html == ins.views(second)[0]
+
+
+def test_personal_data_only_when_asked(sample_store, sample_dir):
+    import pandas as pd
+    names = set(pd.read_csv(sample_dir / "dossiers.csv", dtype=str).applicant_name)
+    hidden = Inspection(str(sample_store), PERIOD)
+    shown = Inspection(str(sample_store), PERIOD, personal=True)
+    code = hidden.unit
+    assert not any(n in hidden.views(code)[0] for n in names)
+    assert any(n in shown.views(code)[0] for n in names)
