@@ -393,6 +393,7 @@ def cmd_warm(args) -> int:
 
 def cmd_portal(args) -> int:
     from kpi.analysis import api, portal
+    from kpi.load import portal_json
     from kpi.periods import PeriodError, parse
     from kpi.count.scoring import ProfileError
     from kpi.store import StoreError
@@ -402,7 +403,7 @@ def cmd_portal(args) -> int:
         import pandas as pd
         frames = []
         for f in args.files:
-            frames.append(portal.parse_file(Path(f)))   # LoadError names the file
+            frames.append(portal_json.parse_file(Path(f)))   # LoadError names the file
         try:
             rows = portal.check_rows(portal.rescore(pd.concat(frames, ignore_index=True), args.profile))
         except ProfileError as exc:

@@ -8,6 +8,7 @@ import pytest
 import kpi
 from conftest import ROOT, run_kpi
 from kpi.analysis import portal
+from kpi.load import portal_json
 
 
 
@@ -15,10 +16,10 @@ PORTAL = ROOT / "tests" / "data" / "portal"
 
 
 def test_every_endpoint_parses_into_the_long_table():
-    frames = {p.name.split("_")[0]: portal.parse_file(p) for p in PORTAL.glob("*.json")}
-    assert set(frames) == set(portal.ENDPOINT_GROUP)
+    frames = {p.name.split("_")[0]: portal_json.parse_file(p) for p in PORTAL.glob("*.json")}
+    assert set(frames) == set(portal_json.ENDPOINT_GROUP)
     t = frames["transparency"]
-    assert list(t.columns) == portal.COLUMNS
+    assert list(t.columns) == portal_json.COLUMNS
     assert set(t.period) == {"2026-08"} and set(t.group_code) == {"CKMB"}
     sync = t[(t.scope == "overview") & (t.metric_code == "DOSSIER_SYNC")].iloc[0]
     assert sync.dq_status == "TEMP_NATIONAL_REPORT_DENOMINATOR" and "báo cáo quốc gia" in sync.dq_message
@@ -28,21 +29,21 @@ def test_every_endpoint_parses_into_the_long_table():
     par = online[online.scope == "parent"].set_index("metric_code")
     assert (par.loc["ONLINE_PROVISION", "numerator"], par.loc["ONLINE_PROVISION", "denominator"]) == (3, 4)
     assert (par.loc["ONLINE_SUBMISSION", "numerator"], par.loc["ONLINE_SUBMISSION", "denominator"]) == (3, 16)
-    assert par.loc[portal.GROUP_ROW, "published_points"] == 7.13
+    assert par.loc[portal_json.GROUP_ROW, "published_points"] == 7.13
     prog = frames["dvc-progress-tree@20260905T0800.json".split("_")[0]] if False else frames["dvc-progress-tree"]
     d1 = prog[(prog.department_code == "D1") & (prog.metric_code == "ON_TIME")].iloc[0]
     assert (d1.numerator, d1.denominator, d1.published_points) == (7, 13, 10.77)
 
 
 def test_rescoring_reproduces_published_points():
-    df = pd.concat([portal.parse_file(p) for p in PORTAL.glob("*.json")], ignore_index=True)
+    df = pd.concat([portal_json.parse_file(p) for p in PORTAL.glob("*.json")], ignore_index=True)
     rows = portal.check_rows(portal.rescore(df))
     assert list(rows.columns) == ["endpoint", "period", "unit_name", "metric_code", "numerator", "denominator",
                                   "published_points", "our_points", "diff"]
     assert (rows["diff"].abs() <= 0.015).all(), rows[rows["diff"].abs() > 0.015]
     by = rows.set_index(["endpoint", "unit_name", "metric_code"])
     # payment group: parts rounded before adding, 4.00 + 1.67 + 0.83
-    assert by.loc[("formality-online-payment-tree", "UBND tỉnh Thử Nghiệm", portal.GROUP_ROW), "our_points"] == 6.5
+    assert by.loc[("formality-online-payment-tree", "UBND tỉnh Thử Nghiệm", portal_json.GROUP_ROW), "our_points"] == 6.5
     # a ratio-only metric is rescored from its ratio
     assert by.loc[("dossier-digitized", "UBND tỉnh Thử Nghiệm", "ELECTRONIC_CERTIFIED_COPY"), "our_points"] == 2.0
     rates = portal.match_rates(rows)
