@@ -173,6 +173,19 @@ def test_imports_inside_functions_are_deferred_heavy_libraries_only():
     assert not bad, "\n".join(bad)
 
 
+def test_every_import_of_kpi_names_something_that_exists():
+    """Imports inside functions (the CLI's) run only when their command runs: each one, like every other,
+    must name a module or a name that is there — so a move cannot leave a command broken."""
+    import importlib
+    bad = []
+    for mod, target, names, line, _ in EDGES:
+        if not own(target):
+            continue
+        module = importlib.import_module(target)
+        bad += [f"{where(mod, line)}: {target} has no {n}" for n in names if not hasattr(module, n)]
+    assert not bad, "\n".join(bad)
+
+
 def test_every_folder_says_what_lives_there():
     for init in PACKAGE.glob("*/__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
