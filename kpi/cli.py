@@ -24,7 +24,7 @@ def _store(args) -> Path:
 
 
 def cmd_sample(args) -> int:
-    from kpi.sample.province import generate
+    from kpi.sample import generate
     counts = generate(Path(args.out), seed=args.seed, months=args.months, per_year=args.dossiers_per_year,
                       progress=not args.quiet, fmt=args.format)
     for name, n in counts.items():

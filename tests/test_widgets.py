@@ -92,5 +92,6 @@ def test_personal_data_only_when_asked(sample_store, sample_dir):
     hidden = Inspection(str(sample_store), PERIOD)
     shown = Inspection(str(sample_store), PERIOD, personal=True)
     code = hidden.unit
-    assert not any(n in hidden.views(code)[0] for n in names)
-    assert any(n in shown.views(code)[0] for n in names)
+    without, with_ = hidden.views(code)[0], shown.views(code)[0]
+    assert not any(n in without for n in names)
+    assert any(n in with_ for n in names)

@@ -15,6 +15,7 @@ from functools import lru_cache
 import pandas as pd
 
 from kpi import config
+from kpi.count import facts
 from kpi.periods import Period
 from kpi.store import run
 
@@ -53,6 +54,7 @@ class Engine:
         self._prepared: tuple | None = None
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
+        self._facts_checked = False
 
     def values(self, period: Period) -> dict:
         months = {"month": 1, "quarter": 3, "half": 6, "9m": 9, "year": 12}.get(period.kind, 0)
@@ -71,9 +73,12 @@ class Engine:
         key = (period.start_ts, period.end_ts)
         if self._prepared == key:
             return
+        if not self._facts_checked:
+            facts.ensure_readable(self.con)
+            self._facts_checked = True
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
-            code = "\n".join(line for line in sql_text(f"_prepare/{f.name}").splitlines()
-                             if not line.lstrip().startswith("--"))
+            code = facts.expand("\n".join(line for line in sql_text(f"_prepare/{f.name}").splitlines()
+                                          if not line.lstrip().startswith("--")))
             for stmt in STATEMENT_END.split(code):
                 if stmt.strip():
                     self.execute(stmt, period).fetchall()
