@@ -18,7 +18,7 @@ STORE = {"kpi.store"}
 MAY_IMPORT = {
     "root": {"root"},
     "store": {"root"},
-    "load": {"root", "store", "load"},
+    "load": {"root", "store", "count", "load"},     # count: the loader keeps the dossiers' facts
     "count": {"root", "store", "count"},
     "analysis": {"root", "store", "load", "count", "analysis"},
     "present": {"root", "present"},

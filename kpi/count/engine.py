@@ -15,6 +15,7 @@ from functools import lru_cache
 import pandas as pd
 
 from kpi import config
+from kpi.count import facts
 from kpi.periods import Period
 from kpi.store import run
 
@@ -53,6 +54,7 @@ class Engine:
         self._prepared: tuple | None = None
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
+        self._facts_checked = False
 
     def values(self, period: Period) -> dict:
         months = {"month": 1, "quarter": 3, "half": 6, "9m": 9, "year": 12}.get(period.kind, 0)
@@ -71,9 +73,12 @@ class Engine:
         key = (period.start_ts, period.end_ts)
         if self._prepared == key:
             return
+        if not self._facts_checked:
+            facts.ensure_readable(self.con)
+            self._facts_checked = True
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
-            code = "\n".join(line for line in sql_text(f"_prepare/{f.name}").splitlines()
-                             if not line.lstrip().startswith("--"))
+            code = facts.expand("\n".join(line for line in sql_text(f"_prepare/{f.name}").splitlines()
+                                          if not line.lstrip().startswith("--")))
             for stmt in STATEMENT_END.split(code):
                 if stmt.strip():
                     self.execute(stmt, period).fetchall()
@@ -187,13 +192,35 @@ class Engine:
                  f"value::DOUBLE AS value FROM (\n{sql_text(metric_file(c))}\n)" for c in plain]
         means = [c for c in plain if self.profile["metrics"].get(c, {}).get("rule") == "mean"]
         mean_list = ", ".join(f"'{c}'" for c in means) or "NULL"
-        sql = f"""WITH ev AS ({' UNION ALL '.join(parts)})
-            SELECT s.scope_code, ev.metric_code,
-                   CASE WHEN ev.metric_code IN ({mean_list})
-                        THEN sum(ev.value) FILTER (WHERE ev.in_num AND ev.in_den)
-                        ELSE count(DISTINCT ev.entity) FILTER (WHERE ev.in_num AND ev.in_den) END AS numerator,
-                   count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
-            FROM ev JOIN _scope_units s ON s.unit_code = ev.unit_code GROUP BY s.scope_code, ev.metric_code"""
+        # Each entity's rows are first folded per unit; an entity counted in one unit only (a dossier:
+        # nearly all rows) is then summed up the scopes, and only entities found in several units
+        # (procedures, services) are counted DISTINCT over the scopes — the same counts as one
+        # count(DISTINCT) over every row joined to every scope, without that join.
+        sql = f"""WITH ev AS ({' UNION ALL '.join(parts)}),
+            per AS (
+                SELECT metric_code, unit_code, entity, bool_or(in_num AND in_den) AS n, bool_or(in_den) AS d,
+                       sum(value) FILTER (WHERE in_num AND in_den) AS v
+                FROM ev GROUP BY ALL
+            ),
+            multi AS (SELECT metric_code, entity FROM per GROUP BY ALL HAVING count(*) > 1),
+            alone AS (
+                SELECT metric_code, unit_code, count(entity) FILTER (WHERE n) AS n, count(entity) FILTER (WHERE d) AS d,
+                       sum(v) AS v
+                FROM per ANTI JOIN multi USING (metric_code, entity) GROUP BY ALL
+            ),
+            counted AS (
+                SELECT s.scope_code, a.metric_code, sum(a.n) AS n, sum(a.d) AS d, sum(a.v) AS v
+                FROM alone a JOIN _scope_units s USING (unit_code) GROUP BY ALL
+                UNION ALL
+                SELECT s.scope_code, p.metric_code, count(DISTINCT p.entity) FILTER (WHERE p.n),
+                       count(DISTINCT p.entity) FILTER (WHERE p.d), sum(p.v)
+                FROM per p SEMI JOIN multi USING (metric_code, entity) JOIN _scope_units s USING (unit_code)
+                GROUP BY ALL
+            )
+            SELECT scope_code, metric_code,
+                   CASE WHEN metric_code IN ({mean_list}) THEN sum(v) ELSE CAST(sum(n) AS BIGINT) END AS numerator,
+                   CAST(sum(d) AS BIGINT) AS denominator
+            FROM counted GROUP BY scope_code, metric_code"""
         agg = self.frame(sql, period) if plain else None
         out = []
         for c in codes:

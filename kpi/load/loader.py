@@ -16,6 +16,7 @@ import pandas as pd
 
 from kpi.schema import LOAD_ORDER, TABLES, fold
 from kpi.store import SQL_TYPES, run
+from kpi.count import facts
 from kpi.load.errors import LoadError
 from kpi.load import portal_json as portal
 from kpi.load import fastcsv, sync
@@ -534,11 +535,27 @@ def _insert(con, table, source: str, results: dict) -> None:
     run(con, "DROP TABLE IF EXISTS _good_synced")
 
 
+def _keep_facts(con, judged: list[str], rebuild: bool) -> None:
+    """The facts of the dossiers this load touched (their record or their events), in the load's
+    transaction; all of them when the procedures (their time limits) came too or the store has none yet."""
+    if rebuild or not facts.exists(con):
+        if judged or rebuild or run(con, "SELECT count(*) FROM dossiers")[0][0]:
+            facts.rebuild(con)
+        return
+    if not judged:
+        return
+    union = " UNION ".join(f"SELECT dossier_code FROM {g}" for g in judged)
+    run(con, f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT dossier_code FROM ({union})")
+    facts.refresh(con, "_touched")
+    run(con, "DROP TABLE _touched")
+
+
 def _write(con, staged, progress: bool, report) -> None:
     """Everything in one transaction; each table written in one statement (a load of hundreds of payload
     files makes a handful of round trips, not thousands), with the counts still kept per file."""
     from tqdm.auto import tqdm
     touched: set[str] = set()     # dossiers the sync payloads brought: their officials are settled after
+    judged = []                   # staged tables of dossiers and events: their dossiers' facts are recomputed
     now = dt.datetime.now().replace(microsecond=0)
     PROGRESS["committed"] = False
     # the store's rows need no order (staging did: a row's place in its file is its line); keeping one
@@ -558,6 +575,8 @@ def _write(con, staged, progress: bool, report) -> None:
             _insert(con, table, "_good", dict(part))
             run(con, "DROP VIEW _good")
             for i, (t, res, good, quarantine, digest) in part:
+                if name in ("dossiers", "dossier_events"):
+                    judged.append(good)
                 if res.sync and name in ("dossiers", "dossier_events"):
                     touched.update(r[0] for r in run(con, f"SELECT DISTINCT dossier_code FROM {good}"))
                 if len(quarantine):
@@ -586,6 +605,7 @@ def _write(con, staged, progress: bool, report) -> None:
             con.unregister("_files")
         if touched:
             report.sync_unmatched = sync.finish(con, sorted(touched))["unmatched"]
+        _keep_facts(con, judged, rebuild="procedures" in order)
         run(con, "COMMIT")
         PROGRESS["committed"] = True
     except BaseException:

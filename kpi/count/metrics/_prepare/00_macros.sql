@@ -14,3 +14,9 @@ CREATE OR REPLACE TEMP MACRO vn_date(ts) AS strftime(CAST(ts AS TIMESTAMP), '%d/
 -- A number as a person writes it: whole numbers without decimals, else a decimal comma (8 → "8", 1.5 → "1,5").
 CREATE OR REPLACE TEMP MACRO vn_num(x) AS
     CASE WHEN x = floor(x) THEN CAST(CAST(x AS BIGINT) AS VARCHAR) ELSE replace(CAST(x AS VARCHAR), '.', ',') END;
+
+-- What a dossier's judgement reads from its record: a fact kept for another record (a row changed since
+-- the load that kept it) is not read, the dossier is judged again.
+CREATE OR REPLACE TEMP MACRO dossier_record_hash(d) AS
+    hash(d.received_at, d.due_at, d.finished_at, d.returned_at, d.procedure_code, d.unit_code, d.channel,
+         d.handling_official_id, d.receiving_official_id);

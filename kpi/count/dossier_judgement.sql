@@ -1,0 +1,141 @@
+-- The ON_TIME judgement of the dossiers in _cand at $pe (exclusive), by the rules of INDICATORS.md (with the
+-- November 2026 decisions):
+--   end of processing = finished, else returned, else rejected/stopped/withdrawn; a dossier whose latest
+--   supplement request is unanswered (and that has no such end) ends at that request;
+--   only supplement requests made before the end count; the citizen's time (each request → its
+--   completion, cut at the end of processing) is subtracted from the end, as timestamps;
+--   on time when (end − citizen's time) ≤ due date; a due date without a time of day means the end of
+--   that day; no due date → working time used against the procedure's time limit;
+--   more than one supplement request makes a dossier late only when it ended without finished/returned;
+--   still open at $pe → judged at $pe as a timestamp (weekends and holidays too).
+-- Nothing here depends on the period's start: a dossier that ended and has not changed since is judged at
+-- any later $pe exactly as at its end, which is what the facts the loader keeps (kpi/count/facts.py) are.
+WITH ev AS (
+    SELECT * FROM dossier_events WHERE "at" < $pe AND dossier_code IN (SELECT dossier_code FROM _cand)
+),
+marks AS (
+    SELECT dossier_code,
+           min("at") FILTER (WHERE event = 'finished') AS fin_ev,
+           min("at") FILTER (WHERE event = 'returned') AS ret_ev,
+           min("at") FILTER (WHERE event IN ('rejected', 'stopped', 'withdrawn')) AS other_ev,
+           arg_min(event, "at") FILTER (WHERE event IN ('rejected', 'stopped', 'withdrawn')) AS other_kind,
+           coalesce(bool_or(event = 'apology_sent'), false) AS apology,
+           list_sort(list(DISTINCT official_id) FILTER (WHERE event = 'step_done' AND step_due_at IS NOT NULL
+                                              AND "at" > step_due_at AND official_id IS NOT NULL)) AS overrun_officials,
+           list_sort(list(DISTINCT step_name) FILTER (WHERE event = 'step_done' AND step_due_at IS NOT NULL
+                                            AND "at" > step_due_at)) AS overrun_steps,
+           list_sort(list(DISTINCT official_id) FILTER (WHERE event = 'step_done' AND official_id IS NOT NULL)) AS step_officials
+    FROM ev GROUP BY dossier_code
+),
+hard AS (
+    SELECT d.dossier_code, d.unit_code, d.procedure_code, d.channel, d.received_at, d.due_at,
+           d.handling_official_id, d.receiving_official_id,
+           coalesce(m.apology, false) AS apology, m.overrun_officials, m.overrun_steps,
+           coalesce(m.step_officials, []) AS step_officials,
+           p.max_processing_time, p.time_unit,
+           CASE WHEN d.finished_at < $pe THEN d.finished_at ELSE m.fin_ev END AS fin_at,
+           CASE WHEN d.returned_at < $pe THEN d.returned_at ELSE m.ret_ev END AS ret_at,
+           m.other_ev, m.other_kind
+    FROM _cand d
+    LEFT JOIN marks m USING (dossier_code)
+    LEFT JOIN procedures p USING (procedure_code)
+),
+hard_end AS (
+    SELECT *, coalesce(fin_at, ret_at, other_ev) AS hard_at,
+           CASE WHEN fin_at IS NOT NULL THEN 'finished' WHEN ret_at IS NOT NULL THEN 'returned'
+                ELSE other_kind END AS hard_kind
+    FROM hard
+),
+supp_ev AS (
+    SELECT dossier_code, event, "at",
+           min("at") FILTER (WHERE event = 'supplement_completed') OVER (
+               PARTITION BY dossier_code ORDER BY "at", seq ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS done_at
+    FROM ev WHERE event IN ('supplement_requested', 'supplement_completed')
+),
+requests AS (       -- requests made before processing ended (a request after the end changes nothing)
+    SELECT s.dossier_code, s."at" AS req_at, s.done_at
+    FROM supp_ev s JOIN hard_end h USING (dossier_code)
+    WHERE s.event = 'supplement_requested' AND (h.hard_at IS NULL OR s."at" < h.hard_at)
+),
+req_agg AS (
+    SELECT dossier_code, count(*) AS n_req, min(req_at) FILTER (WHERE done_at IS NULL) AS open_req_at
+    FROM requests GROUP BY dossier_code
+),
+ended AS (
+    SELECT h.*, coalesce(r.n_req, 0) AS n_req,
+           coalesce(h.hard_at, r.open_req_at) AS end_at,
+           coalesce(h.hard_kind, CASE WHEN r.open_req_at IS NOT NULL THEN 'supplement' END) AS end_kind
+    FROM hard_end h LEFT JOIN req_agg r USING (dossier_code)
+),
+waits AS (          -- the citizen's time: each wait (requests sharing one completion count once), cut at the end
+    SELECT q.dossier_code,
+           sum(greatest(epoch(least(coalesce(q.done_at, x.ref), x.ref) - q.req_at), 0)) AS supp_seconds
+    FROM (SELECT dossier_code, min(req_at) AS req_at, done_at FROM requests GROUP BY dossier_code, done_at) q
+    JOIN (SELECT dossier_code, coalesce(end_at, $pe) AS ref FROM ended) x USING (dossier_code)
+    GROUP BY q.dossier_code
+),
+judged AS (
+    SELECT e.*, coalesce(w.supp_seconds, 0) AS supp_seconds,
+           coalesce(e.end_at, $pe - INTERVAL 1 SECOND) AS judged_at,
+           coalesce(e.end_at, $pe - INTERVAL 1 SECOND) - to_seconds(CAST(coalesce(w.supp_seconds, 0) AS BIGINT))
+               AS effective_end,
+           CASE WHEN e.due_at = date_trunc('day', e.due_at) THEN e.due_at + INTERVAL 1 DAY - INTERVAL 1 SECOND
+                ELSE e.due_at END AS due_limit
+    FROM ended e LEFT JOIN waits w USING (dossier_code)
+),
+ruled AS (
+    SELECT j.*, cr.wd_index AS received_wd, ce.wd_index AS effective_wd, cdue.wd_index AS due_wd,
+           j.n_req >= 2 AND j.end_kind IS NOT NULL AND j.end_kind NOT IN ('finished', 'returned') AS second_request_rule,
+           CASE WHEN j.due_at IS NOT NULL THEN epoch(j.effective_end - j.due_limit)
+                WHEN j.max_processing_time IS NULL THEN NULL
+                WHEN j.time_unit = 'day' THEN epoch(j.effective_end - j.received_at) - j.max_processing_time * 86400
+                WHEN j.time_unit = 'hour' THEN epoch(j.effective_end - j.received_at) - j.max_processing_time * 3600
+                WHEN j.time_unit = 'month' THEN
+                     epoch(j.effective_end - (j.received_at + to_months(CAST(j.max_processing_time AS INTEGER))))
+           END AS over_seconds,
+           CAST(CASE WHEN j.due_at IS NOT NULL THEN ce.wd_index - cdue.wd_index
+                     WHEN coalesce(j.time_unit, 'working_day') = 'working_day' AND j.max_processing_time IS NOT NULL
+                          THEN ce.wd_index - cr.wd_index - j.max_processing_time
+                END AS BIGINT) AS over_wd
+    FROM judged j
+    JOIN calendar cr ON cr.d = CAST(j.received_at AS DATE)
+    JOIN calendar ce ON ce.d = CAST(j.effective_end AS DATE)
+    LEFT JOIN calendar cdue ON cdue.d = CAST(j.due_at AS DATE)
+),
+late AS (
+    SELECT *,
+           CASE WHEN second_request_rule THEN true
+                WHEN due_at IS NULL AND coalesce(time_unit, 'working_day') = 'working_day' THEN over_wd > 0
+                ELSE over_seconds > 0 END AS is_late
+    FROM ruled
+)
+SELECT * EXCLUDE (is_late), coalesce(is_late, false) AS late,
+       end_at IS NULL AS is_open,
+       CASE WHEN coalesce(is_late, false) AND NOT second_request_rule THEN greatest(over_wd, 0) END AS overdue_wd,
+       CASE
+         WHEN second_request_rule AND end_kind = 'supplement' THEN 'trễ hạn: dừng ở yêu cầu bổ sung lần hai'
+         WHEN second_request_rule THEN 'trễ hạn: yêu cầu bổ sung ' || n_req || ' lần rồi '
+              || CASE end_kind WHEN 'rejected' THEN 'từ chối' WHEN 'stopped' THEN 'dừng xử lý'
+                               ELSE 'công dân rút hồ sơ' END
+         WHEN coalesce(is_late, false) THEN 'trễ hạn'
+              || CASE WHEN end_kind = 'supplement' THEN ': yêu cầu bổ sung khi đã quá hạn'
+                      WHEN end_at IS NULL THEN ': chưa giải quyết xong, đã quá hạn'
+                      ELSE '' END
+              || ' ' || CASE WHEN over_wd >= 1 THEN over_wd || ' ngày làm việc' ELSE vn_duration(over_seconds) END
+              || CASE WHEN due_at IS NULL THEN ' (không có ngày hẹn trả; thời hạn của thủ tục '
+                                               || vn_num(max_processing_time) || ' '
+                                               || CASE coalesce(time_unit, 'working_day') WHEN 'day' THEN 'ngày'
+                                                    WHEN 'hour' THEN 'giờ' WHEN 'month' THEN 'tháng'
+                                                    ELSE 'ngày làm việc' END || ')'
+                      ELSE ' (hẹn trả ' || vn_date(due_at) || ')' END
+              || CASE WHEN supp_seconds > 0 THEN ', đã trừ thời gian chờ bổ sung ' || vn_duration(supp_seconds)
+                      ELSE '' END
+         WHEN end_at IS NULL THEN 'đang giải quyết, chưa đến hạn'
+              || CASE WHEN supp_seconds > 0 THEN ' (đã trừ thời gian chờ bổ sung ' || vn_duration(supp_seconds) || ')'
+                      ELSE '' END
+         WHEN end_kind = 'supplement' THEN 'đúng hạn: chờ công dân bổ sung (yêu cầu trước hạn, ngày '
+              || vn_date(end_at) || ')'
+         WHEN supp_seconds > 0 THEN 'đúng hạn: thời gian chờ bổ sung ' || vn_duration(supp_seconds) || ' đã trừ'
+         ELSE 'đúng hạn'
+       END AS judgement
+FROM late

@@ -1,0 +1,91 @@
+"""Per-dossier facts: each dossier's ON_TIME judgement at the end of its processing (everything that does
+not depend on a period), kept in the store's `dossier_facts` by the loader, in the load's transaction, for
+the dossiers the load touched. A period reads an ended dossier that has not changed since its end from
+here, and judges at the period end only the rest (kpi/count/metrics/_prepare/03_dossier_eval.sql).
+
+A dossier still open at the data's end has no fact (the judgement of an open dossier depends on the day
+it is judged); `changed_at` is the latest time in its record or events that the judgement reads."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from kpi import config
+from kpi.store import run
+
+NEVER = "TIMESTAMP '9999-12-30 00:00:00'"      # a period end after every fact: the judgement at the end
+INCLUDE = "{{dossier_judgement}}"
+
+
+@lru_cache(maxsize=None)
+def judgement_sql() -> str:
+    """The judgement of the dossiers in `_cand` at `$pe`, without its comments (it is pasted into others)."""
+    text = (config.PACKAGE_DIR / "count" / "dossier_judgement.sql").read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def expand(sql: str) -> str:
+    """A statement with the judgement pasted where it names it."""
+    return sql.replace(INCLUDE, judgement_sql()) if INCLUDE in sql else sql
+
+
+def macros(con) -> None:
+    text = (config.METRICS_DIR / "_prepare" / "00_macros.sql").read_text(encoding="utf-8")
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    for stmt in code.split(";\n"):
+        if stmt.strip():
+            run(con, stmt)
+
+
+def _build(con, where: str) -> None:
+    """_facts_new: the facts of the dossiers `where` selects (SQL over dossiers d)."""
+    run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT d.* FROM dossiers d WHERE {where}")
+    run(con, f"""CREATE OR REPLACE TEMP TABLE _facts_new AS
+        WITH j AS ({judgement_sql().replace("$pe", NEVER)}),
+        last_event AS (
+            SELECT dossier_code, max("at") AS at FROM dossier_events
+            WHERE dossier_code IN (SELECT dossier_code FROM _cand) GROUP BY dossier_code
+        ),
+        changed AS (
+            SELECT c.dossier_code, dossier_record_hash(c) AS record_hash,
+                   greatest(c.received_at, coalesce(c.finished_at, c.received_at), coalesce(c.returned_at, c.received_at),
+                            coalesce(e.at, c.received_at)) AS changed_at
+            FROM _cand c LEFT JOIN last_event e USING (dossier_code)
+        )
+        SELECT j.*, ch.record_hash, ch.changed_at FROM j JOIN changed ch USING (dossier_code)
+        WHERE j.end_at IS NOT NULL""")
+
+
+def exists(con) -> bool:
+    return bool(run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts' "
+                         "AND NOT temporary")[0][0])
+
+
+def rebuild(con) -> None:
+    """Every dossier's facts, from scratch (a new store, a changed calendar or procedure catalogue)."""
+    macros(con)
+    _build(con, "true")
+    run(con, "CREATE OR REPLACE TABLE dossier_facts AS SELECT * FROM _facts_new")
+    run(con, "DROP TABLE _facts_new")
+    run(con, "DROP TABLE _cand")
+
+
+def refresh(con, codes_table: str) -> None:
+    """The facts of the dossiers whose codes are in `codes_table` (column dossier_code), recomputed."""
+    if not exists(con):
+        rebuild(con)
+        return
+    macros(con)
+    _build(con, f"d.dossier_code IN (SELECT dossier_code FROM {codes_table})")
+    run(con, f"DELETE FROM dossier_facts WHERE dossier_code IN (SELECT dossier_code FROM {codes_table})")
+    run(con, "INSERT INTO dossier_facts BY NAME SELECT * FROM _facts_new")
+    run(con, "DROP TABLE _facts_new")
+    run(con, "DROP TABLE _cand")
+
+
+def ensure_readable(con) -> None:
+    """A store made before the facts (opened read-only) reads an empty set: every dossier is judged at the
+    period end, as it always was."""
+    if not exists(con) and not run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts'")[0][0]:
+        macros(con)
+        _build(con, "false")
+        run(con, "CREATE TEMP TABLE dossier_facts AS SELECT * FROM _facts_new")

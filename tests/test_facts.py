@@ -1,0 +1,168 @@
+"""Per-dossier facts kept by the loader (kpi/count/facts.py): a dossier that ended and has not changed since
+is read from them; only the rest is judged at the period end. The facts after daily exports loaded in any
+order equal a full rebuild, the figures equal a full load's, and a period re-judges exactly the dossiers
+still open at its end or changed after it."""
+import random
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+
+import kpi
+from kpi.count import facts
+from kpi.load import load_paths
+from kpi.periods import parse
+from kpi.store import connect
+
+DAYS = ["2026-10-20", "2026-10-27", "2026-11-03", "2026-11-10", "2026-11-17"]
+
+
+def _facts(store) -> pd.DataFrame:
+    con = duckdb.connect(str(store), read_only=True)
+    f = con.execute("SELECT * FROM dossier_facts").df()
+    con.close()
+    return f.sort_values("dossier_code").reset_index(drop=True)
+
+
+def _rebuilt(store, tmp_path) -> pd.DataFrame:
+    copy = tmp_path / "rebuilt.duckdb"
+    shutil.copy(store, copy)
+    con = connect(copy)
+    facts.rebuild(con)
+    con.close()
+    return _facts(copy)
+
+
+def _exports(sample_dir, tmp_path):
+    """The sample as a province sends it: everything before the first day, then one export a week — the
+    dossiers received in it or whose processing moved on in it (their current record, sent again), and
+    the week's events."""
+    out = []
+    con = duckdb.connect()
+    opts = "header=true, all_varchar=true"
+    con.execute(f"CREATE VIEW d AS SELECT * FROM read_csv('{sample_dir / 'dossiers.csv'}', {opts})")
+    con.execute(f"CREATE VIEW e AS SELECT * FROM read_csv('{sample_dir / 'dossier_events.csv'}', {opts})")
+    edges = [None] + DAYS + [None]
+    for i, (lo, hi) in enumerate(zip(edges, edges[1:])):
+        folder = tmp_path / f"export{i}"
+        folder.mkdir()
+        if i == 0:
+            for f in sample_dir.iterdir():
+                if f.is_file() and f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv"):
+                    shutil.copy(f, folder / f.name)
+        cond = " AND ".join(c for c in (lo and "{t}::TIMESTAMP >= DATE '%s'" % lo,
+                                        hi and "{t}::TIMESTAMP < DATE '%s'" % hi) if c)
+        rec, at = cond.format(t="received_at"), cond.format(t='"at"')
+        con.execute(f"COPY (SELECT * FROM e WHERE {at}) TO '{folder / 'dossier_events.csv'}' (HEADER)")
+        con.execute(f"COPY (SELECT * FROM d WHERE {rec} OR dossier_code IN (SELECT dossier_code FROM e WHERE {at})) "
+                    f"TO '{folder / 'dossiers.csv'}' (HEADER)")
+        out.append(folder)
+    con.close()
+    ratings = tmp_path / "ratings"          # the satisfaction survey's export, once its dossiers are in
+    ratings.mkdir()
+    shutil.copy(sample_dir / "ratings.csv", ratings / "ratings.csv")
+    return out + [ratings]
+
+
+def _load(store, paths):
+    con = connect(store)
+    load_paths(con, paths, progress=False)
+    con.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_daily_exports_in_any_order_keep_the_facts_of_a_full_rebuild(sample_store, sample_dir, tmp_path,
+                                                                     monkeypatch, seed):
+    monkeypatch.setenv("KPI_CACHE", "0")
+    exports = _exports(sample_dir, tmp_path)
+    first, rest, ratings = exports[0], exports[1:-1], exports[-1]
+    random.Random(seed).shuffle(rest)
+    store = tmp_path / "daily.duckdb"
+    _load(store, [first])
+    for i, folder in enumerate(rest + [ratings]):
+        _load(store, [folder])
+        if i == 1:          # along the way, too: the facts are those of the rows the store holds
+            pd.testing.assert_frame_equal(_facts(store), _rebuilt(store, tmp_path))
+    got = _facts(store)
+    pd.testing.assert_frame_equal(got, _rebuilt(store, tmp_path))
+    # the same dossiers and events as the full load: the same facts and the same figures
+    whole = _facts(sample_store)
+    cols = [c for c in whole.columns if c not in ("_file", "_line")]
+    pd.testing.assert_frame_equal(got[cols], whole[cols])
+    for period, as_of in (("2026-10", None), ("2026-11", "2026-11-20"), ("2026-Q4", "2026-11-20")):
+        a = kpi.scores(period, as_of=as_of, store=store).sort_values(["unit_code", "metric_code"])
+        b = kpi.scores(period, as_of=as_of, store=sample_store).sort_values(["unit_code", "metric_code"])
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_a_period_judges_again_only_what_is_open_at_its_end_or_changed_after(sample_store):
+    """The active set of October: dossiers received by its end, not finished before it, that are still open
+    at its end or have a record time or an event at or after it — worked out here from the raw rows."""
+    con = duckdb.connect(str(sample_store), read_only=True)
+    p = parse("2026-10")
+    from kpi.count.engine import Engine
+    from kpi.count.scoring import load_profile
+    e = Engine(con, load_profile(None))
+    e.prepare(p)
+    active = {r[0] for r in con.execute("SELECT dossier_code FROM _cand").fetchall()}
+    d = con.execute("SELECT dossier_code, received_at, finished_at, returned_at FROM dossiers").df()
+    last = con.execute('SELECT dossier_code, max("at") AS last_event FROM dossier_events GROUP BY 1').df()
+    kept = set(con.execute("SELECT dossier_code FROM dossier_facts").df().dossier_code)
+    d = d.merge(last, on="dossier_code", how="left")
+    pe, ps = pd.Timestamp(p.end_ts), pd.Timestamp(p.start_ts)
+    judged = (d.received_at < pe) & ~((d.finished_at < ps) & (d.received_at < ps))
+    changed = (d[["received_at", "finished_at", "returned_at", "last_event"]].max(axis=1) >= pe)
+    expected = set(d[judged & (changed | ~d.dossier_code.isin(kept))].dossier_code)
+    assert active == expected
+    assert 0 < len(active) < 0.5 * judged.sum()          # most of what October judges is read, not judged
+    # and an open dossier never has a fact: its judgement depends on the day
+    n_open = con.execute("SELECT count(*) FROM dossier_facts WHERE end_at IS NULL").fetchone()[0]
+    con.close()
+    assert n_open == 0
+
+
+def test_a_store_without_facts_gives_the_same_figures(sample_store, tmp_path, monkeypatch):
+    """A store made before the facts (opened read-only, never written) judges every dossier at the period
+    end, as it always did: the same figures."""
+    monkeypatch.setenv("KPI_CACHE", "0")
+    old = tmp_path / "old.duckdb"
+    shutil.copy(sample_store, old)
+    con = connect(old)
+    con.execute("DROP TABLE dossier_facts")
+    con.close()
+    a = kpi.scores("2026-10", store=old).sort_values(["unit_code", "metric_code"]).reset_index(drop=True)
+    b = kpi.scores("2026-10", store=sample_store).sort_values(["unit_code", "metric_code"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    con = duckdb.connect(str(old), read_only=True)
+    assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts'").fetchone()[0]
+    con.close()
+
+
+def test_a_days_export_recomputes_the_facts_of_the_dossiers_it_touches(sample_store, sample_dir, tmp_path):
+    """An open dossier finished in the next day's export gets its fact; the others stay as they were."""
+    store = tmp_path / "s.duckdb"
+    shutil.copy(sample_store, store)
+    before = _facts(store)
+    con = duckdb.connect()
+    opts = "header=true, all_varchar=true"
+    con.execute(f"CREATE VIEW d AS SELECT * FROM read_csv('{sample_dir / 'dossiers.csv'}', {opts})")
+    code = con.execute("SELECT dossier_code FROM d WHERE finished_at IS NULL AND returned_at IS NULL "
+                       "AND received_at >= '2026-11-15' ORDER BY dossier_code LIMIT 1").fetchone()[0]
+    assert code not in set(before.dossier_code)
+    day = tmp_path / "day"
+    day.mkdir()
+    con.execute(f"COPY (SELECT * REPLACE ('2026-11-20 16:00:00' AS finished_at, '2' AS status) FROM d "
+                f"WHERE dossier_code = '{code}') TO '{day / 'dossiers.csv'}' (HEADER)")
+    con.close()
+    (day / "dossier_events.csv").write_text(
+        f"dossier_code,seq,event,at\n{code},99,finished,2026-11-20 16:00:00\n", encoding="utf-8")
+    _load(store, [day])
+    after = _facts(store)
+    assert code in set(after.dossier_code)
+    row = after[after.dossier_code == code].iloc[0]
+    assert row.end_kind == "finished" and str(row.end_at) == "2026-11-20 16:00:00"
+    others = after[after.dossier_code != code].reset_index(drop=True)
+    cols = [c for c in before.columns if c not in ("_file", "_line")]
+    pd.testing.assert_frame_equal(others[cols], before[cols])
+    pd.testing.assert_frame_equal(after, _rebuilt(store, tmp_path))
