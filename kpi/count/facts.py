@@ -7,33 +7,16 @@ A dossier still open at the data's end has no fact (the judgement of an open dos
 it is judged); `changed_at` is the latest time in its record or events that the judgement reads."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 from kpi import config
+from kpi.count.sqlfile import judgement_sql, statements
 from kpi.store import run
 
 NEVER = "TIMESTAMP '9999-12-30 00:00:00'"      # a period end after every fact: the judgement at the end
-INCLUDE = "{{dossier_judgement}}"
-
-
-@lru_cache(maxsize=None)
-def judgement_sql() -> str:
-    """The judgement of the dossiers in `_cand` at `$pe`, without its comments (it is pasted into others)."""
-    text = (config.PACKAGE_DIR / "count" / "dossier_judgement.sql").read_text(encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-
-
-def expand(sql: str) -> str:
-    """A statement with the judgement pasted where it names it."""
-    return sql.replace(INCLUDE, judgement_sql()) if INCLUDE in sql else sql
 
 
 def macros(con) -> None:
-    text = (config.METRICS_DIR / "_prepare" / "00_macros.sql").read_text(encoding="utf-8")
-    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    for stmt in code.split(";\n"):
-        if stmt.strip():
-            run(con, stmt)
+    for stmt in statements((config.METRICS_DIR / "_prepare" / "00_macros.sql").read_text(encoding="utf-8")):
+        run(con, stmt)
 
 
 def _build(con, where: str) -> None:
