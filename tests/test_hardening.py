@@ -172,6 +172,28 @@ def test_periods_and_scopes_without_data_are_one_line_errors(hw, args, needle):
         assert "10/06/2025" in line and "31/10/2026" in line        # names the data's range
 
 
+@pytest.mark.parametrize("period,as_of,needle", [("2026", "2026-11-30", "sau ngày cuối của dữ liệu"),
+                                                 ("2026-Q4", "2026-11-15", "sau ngày cuối của dữ liệu"),
+                                                 ("2027", "2027-06-01", "nằm ngoài dữ liệu")])
+def test_as_of_after_the_data_is_a_one_line_error(hw, period, as_of, needle):
+    """A cron passing today's date against a stale export: the data end on 31/10/2026, so a figure as of a
+    later day would judge open dossiers on days the data never saw — refused, naming the data's last day."""
+    r = run_kpi("score", "--period", period, "--as-of", as_of, "--store", hw)
+    assert r.returncode == 2, r.stdout
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1 and needle in line and "31/10/2026" in line, line
+    assert "--as-of 2026-10-31" in line or "ngoài" in needle
+
+
+def test_as_of_within_the_data_is_taken_and_a_finished_period_ignores_a_later_one(hw):
+    """As of the data's last day is the figure of that day; a month that ended before the data's end is the
+    same as of any later day within the data."""
+    import kpi
+    a = kpi.scores("2026-08", store=hw, as_of="2026-10-31")
+    b = kpi.scores("2026-08", store=hw)
+    pd.testing.assert_frame_equal(a.drop(columns="period"), b.drop(columns="period"))
+
+
 def test_running_period_with_as_of(hw):
     r = run_kpi("score", "--period", "2026", "--as-of", "2026-10-31", "--unit", "D1", "--store", hw)
     assert r.returncode == 0, r.stderr
