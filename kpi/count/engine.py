@@ -18,7 +18,7 @@ from kpi import config
 from kpi.count import facts
 from kpi.count.sqlfile import statements
 from kpi.periods import Period
-from kpi.store import run
+from kpi.store import check_calendar, run
 
 PARAM = re.compile(r"\$([a-z_]+)")
 AGG_REF = re.compile(r"\b_agg_([a-z_]+)")
@@ -55,6 +55,7 @@ class Engine:
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
         self._facts_checked = False
+        check_calendar(con)        # every working-day figure reads the store's calendar: it must be the one in force
 
     def values(self, period: Period) -> dict:
         months = {"month": 1, "quarter": 3, "half": 6, "9m": 9, "year": 12}.get(period.kind, 0)

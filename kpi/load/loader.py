@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from kpi.schema import LOAD_ORDER, TABLES, fold
-from kpi.store import SQL_TYPES, run
+from kpi.store import SQL_TYPES, apply_calendar, calendar_changes, run
 from kpi.count import facts
 from kpi.load.errors import LoadError
 from kpi.load import portal_json as portal
@@ -49,6 +49,7 @@ class LoadReport:
     files: list = field(default_factory=list)
     ignored: list = field(default_factory=list)    # files of a folder in a format we do not read
     sync_unmatched: list = field(default_factory=list)   # step holders of sync payloads not among officials
+    calendar_changed: list = field(default_factory=list)  # days whose working status the load applied anew
 
     @property
     def read(self):
@@ -605,7 +606,10 @@ def _write(con, staged, progress: bool, report) -> None:
             con.unregister("_files")
         if touched:
             report.sync_unmatched = sync.finish(con, sorted(touched))["unmatched"]
-        _keep_facts(con, judged, rebuild="procedures" in order)
+        report.calendar_changed = calendar_changes(con)
+        if report.calendar_changed:      # holidays or swapped days changed: every working-day fact again
+            apply_calendar(con)
+        _keep_facts(con, judged, rebuild="procedures" in order or bool(report.calendar_changed))
         run(con, "COMMIT")
         PROGRESS["committed"] = True
     except BaseException:
