@@ -364,3 +364,42 @@ def test_out_is_checked_before_the_work(hw, tmp_path):
         r = run_kpi(*args, "--store", hw)
         assert r.returncode == 2 and "--out" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.csv"]
+
+
+# issue 24, item 1 — a nightly update is written, not only counted ------------------------------------------
+
+NIGHT_HEADER = ("dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,returned_at,status,"
+                "synced_at,fee_amount,has_financial_obligation,paid_online\n")
+
+
+def _night(folder, name, status, due, synced, paid):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(NIGHT_HEADER + f"D1-DEM,PR1,D1,2,2026-08-03 09:00,{due},,,{status},{synced},50000,1,{paid}\n",
+                               encoding="utf-8")
+
+
+@pytest.mark.parametrize("order", ["night by night", "one folder", "newer night first"])
+def test_a_dossier_sent_again_back_in_processing_keeps_the_newer_record(hw_copy, tmp_path, order):
+    """Stored waiting for a supplement, sent again the next night back in processing with a new due date
+    and paid online: whatever the path, the store ends with the newer record, and the load's count of
+    updates is what it wrote."""
+    import shutil
+    from kpi.load import load_paths
+    from kpi.store import connect
+    n1, n2 = tmp_path / "n1", tmp_path / "n2"
+    _night(n1, "dossiers_dem1.csv", "supplement", "2026-08-10 09:00", "2026-08-04 22:00", 0)
+    _night(n2, "dossiers_dem2.csv", "processing", "2026-08-14 09:00", "2026-08-05 22:00", 1)
+    con = connect(hw_copy)
+    if order == "one folder":
+        shutil.copy(n2 / "dossiers_dem2.csv", n1)
+        load_paths(con, [n1], progress=False)
+    else:
+        first, second = (n1, n2) if order == "night by night" else (n2, n1)
+        load_paths(con, [first], progress=False)
+        report = load_paths(con, [second], progress=False)
+        if order == "night by night":
+            assert report.files[0].updated == 1
+    row = con.execute("SELECT status, due_at, paid_online, synced_at FROM dossiers WHERE dossier_code = 'D1-DEM'").fetchone()
+    con.close()
+    assert row[0] == "processing" and str(row[1]) == "2026-08-14 09:00:00" and str(row[2]) == "1", (order, row)
+    assert str(row[3]) == "2026-08-04 22:00:00"      # it reached the portal with its first record
