@@ -64,6 +64,10 @@ def cmd_load(args) -> int:
             print(f"    bỏ qua các cột không dùng: {printable(', '.join(f.unknown_columns[:10]))}")
         for note in f.notes:
             print(f"    {printable(note)}")
+    if report.calendar_changed:
+        c = report.calendar_changed
+        print(f"Lịch ngày làm việc đã đổi ở {len(c)} ngày (vd. {c[0]:%d/%m/%Y}): đã áp dụng vào kho và tính lại "
+              "mọi hồ sơ theo lịch mới.")
     if report.sync_unmatched:
         u = report.sync_unmatched
         print(f"Người xử lý trong dữ liệu đồng bộ không khớp danh sách cán bộ (giữ nguyên, vẫn tính cho đơn vị): "

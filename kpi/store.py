@@ -118,6 +118,38 @@ def table_ddl(name: str, temp: bool = False) -> str:
 
 
 
+def calendar_changes(con) -> list:
+    """The days whose working status in the calendar in force (the `holidays` data, calendar_overrides.csv,
+    KPI_CALENDAR_OVERRIDES) differs from the store's calendar, which every working-day figure reads."""
+    con.register("_calendar_now", calendar_frame())
+    try:
+        rows = run(con, """SELECT coalesce(c.d, s.d) FROM _calendar_now c FULL JOIN calendar s ON s.d = c.d
+                           WHERE c.is_working IS DISTINCT FROM s.is_working ORDER BY 1""")
+    finally:
+        con.unregister("_calendar_now")
+    return [r[0] for r in rows]
+
+
+def apply_calendar(con) -> None:
+    """The calendar in force written into the store (a load does it, in its transaction)."""
+    con.register("_calendar_now", calendar_frame())
+    try:
+        run(con, "DELETE FROM calendar")
+        run(con, "INSERT INTO calendar SELECT d, is_working, wd_index FROM _calendar_now")
+    finally:
+        con.unregister("_calendar_now")
+
+
+def check_calendar(con) -> None:
+    """A one-line error when the calendar in force is not the store's: figures would be counted on the
+    old working days while the text and the what-ifs use the new ones."""
+    changed = calendar_changes(con)
+    if changed:
+        raise StoreError(f"Lịch ngày làm việc đang dùng khác lịch trong kho ở {len(changed)} ngày (vd. "
+                         f"{changed[0]:%d/%m/%Y}) — chạy `kpi load data/raw` để áp dụng lịch mới (kho tính lại theo "
+                         "lịch đó), hoặc trả tệp lịch về như cũ.")
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:
     """Create whatever is missing, all in one transaction: a process killed half-way leaves no half schema.
     temp: as temporary tables of this connection (a read-only open of an empty or older store)."""

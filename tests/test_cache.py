@@ -126,3 +126,21 @@ def test_kpi_warm_lets_the_explorer_open_from_kept_figures(hw_copy, monkeypatch)
     fresh.state["profile"] = "mo-ta-cong-thuc"
     expected.append(fresh.html())
     assert views == expected
+
+
+def test_figures_kept_by_other_counting_code_are_never_read(hw_copy, monkeypatch):
+    """An upgrade that changes a counting rule (a metric's SQL, the judgement, the engine, the package
+    version) never reads the figures kept by the code before it; the next write clears them."""
+    from pathlib import Path
+    cache.clear()
+    first = kpi.scores("2026-08", store=hw_copy)
+    folder = Path(str(hw_copy) + ".cache")
+    kept = set(folder.glob("*.parquet"))
+    assert kept
+    assert len(cache.code_version()) == 16
+    monkeypatch.setattr(cache, "code_version", lambda: "another-release")
+    cache.clear()
+    again = kpi.scores("2026-08", store=hw_copy)
+    assert cache.stats["disk_hits"] == 0 and cache.stats["misses"] >= 1
+    pd.testing.assert_frame_equal(first, again)
+    assert not kept & set(folder.glob("*.parquet"))

@@ -48,3 +48,35 @@ def test_add_then_count_round_trips(d, n):
     assert is_working_day(end) or n == 0
     if is_working_day(d):
         assert working_days_between(d, end) == n
+
+
+def test_a_changed_calendar_is_refused_until_a_load_applies_it(hw_copy, tmp_path):
+    """Holidays and swapped days are read into the store: when the calendar in force changes afterwards
+    (a late-announced day off), scoring says so in one line instead of counting on the old working days;
+    the next `kpi load` applies it and recomputes every dossier, giving exactly the figures of a store
+    built with that calendar from the start — and different ones from before."""
+    from conftest import ROOT, run_kpi
+    hand = ROOT / "tests" / "data" / "handworked"
+    days_off = tmp_path / "lich.csv"
+    days_off.write_text("date,working\n2026-08-05,0\n2026-08-06,0\n2026-08-07,0\n", encoding="utf-8")
+    env = {"KPI_CALENDAR_OVERRIDES": str(days_off)}
+
+    def score(store, out, env=None):
+        r = run_kpi("score", "--period", "2026-08", "--format", "csv", "--out", out, "--store", store, env=env)
+        assert r.returncode == 0, r.stderr
+        return out.read_text(encoding="utf-8-sig")
+
+    before = score(hw_copy, tmp_path / "before.csv")
+    r = run_kpi("score", "--period", "2026-08", "--store", hw_copy, env=env)
+    line = r.stderr.strip()
+    assert r.returncode == 2 and len(line.splitlines()) == 1 and "05/08/2026" in line and "kpi load" in line, line
+    r = run_kpi("load", hand, "--store", hw_copy, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Lịch ngày làm việc đã đổi ở 3 ngày (vd. 05/08/2026)" in r.stdout, r.stdout
+    applied = score(hw_copy, tmp_path / "applied.csv", env)
+    fresh_store = tmp_path / "fresh.duckdb"
+    assert run_kpi("load", hand, "--store", fresh_store, env=env).returncode == 0
+    assert applied == score(fresh_store, tmp_path / "fresh.csv", env)
+    assert applied != before
+    # and back: the old calendar is refused on the new store until a load applies it again
+    assert run_kpi("score", "--period", "2026-08", "--store", hw_copy).returncode == 2

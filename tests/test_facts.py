@@ -166,3 +166,17 @@ def test_a_days_export_recomputes_the_facts_of_the_dossiers_it_touches(sample_st
     cols = [c for c in before.columns if c not in ("_file", "_line")]
     pd.testing.assert_frame_equal(others[cols], before[cols])
     pd.testing.assert_frame_equal(after, _rebuilt(store, tmp_path))
+
+
+def test_facts_judged_a_chunk_at_a_time_equal_one_pass(sample_store, tmp_path, monkeypatch):
+    """A large province's facts are judged a few hundred thousand dossiers at a time (bounded memory):
+    the same facts as judging all at once."""
+    store = tmp_path / "chunked.duckdb"
+    shutil.copy(sample_store, store)
+    monkeypatch.setattr(facts, "CHUNK", 700)
+    con = connect(store)
+    n = con.execute("SELECT count(*) FROM dossiers").fetchone()[0]
+    assert n > 5 * 700
+    facts.rebuild(con)
+    con.close()
+    pd.testing.assert_frame_equal(_facts(store), _facts(sample_store))

@@ -172,6 +172,28 @@ def test_periods_and_scopes_without_data_are_one_line_errors(hw, args, needle):
         assert "10/06/2025" in line and "31/10/2026" in line        # names the data's range
 
 
+@pytest.mark.parametrize("period,as_of,needle", [("2026", "2026-11-30", "sau ngày cuối của dữ liệu"),
+                                                 ("2026-Q4", "2026-11-15", "sau ngày cuối của dữ liệu"),
+                                                 ("2027", "2027-06-01", "nằm ngoài dữ liệu")])
+def test_as_of_after_the_data_is_a_one_line_error(hw, period, as_of, needle):
+    """A cron passing today's date against a stale export: the data end on 31/10/2026, so a figure as of a
+    later day would judge open dossiers on days the data never saw — refused, naming the data's last day."""
+    r = run_kpi("score", "--period", period, "--as-of", as_of, "--store", hw)
+    assert r.returncode == 2, r.stdout
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1 and needle in line and "31/10/2026" in line, line
+    assert "--as-of 2026-10-31" in line or "ngoài" in needle
+
+
+def test_as_of_within_the_data_is_taken_and_a_finished_period_ignores_a_later_one(hw):
+    """As of the data's last day is the figure of that day; a month that ended before the data's end is the
+    same as of any later day within the data."""
+    import kpi
+    a = kpi.scores("2026-08", store=hw, as_of="2026-10-31")
+    b = kpi.scores("2026-08", store=hw)
+    pd.testing.assert_frame_equal(a.drop(columns="period"), b.drop(columns="period"))
+
+
 def test_running_period_with_as_of(hw):
     r = run_kpi("score", "--period", "2026", "--as-of", "2026-10-31", "--unit", "D1", "--store", hw)
     assert r.returncode == 0, r.stderr
@@ -342,3 +364,42 @@ def test_out_is_checked_before_the_work(hw, tmp_path):
         r = run_kpi(*args, "--store", hw)
         assert r.returncode == 2 and "--out" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.csv"]
+
+
+# issue 24, item 1 — a nightly update is written, not only counted ------------------------------------------
+
+NIGHT_HEADER = ("dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,returned_at,status,"
+                "synced_at,fee_amount,has_financial_obligation,paid_online\n")
+
+
+def _night(folder, name, status, due, synced, paid):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(NIGHT_HEADER + f"D1-DEM,PR1,D1,2,2026-08-03 09:00,{due},,,{status},{synced},50000,1,{paid}\n",
+                               encoding="utf-8")
+
+
+@pytest.mark.parametrize("order", ["night by night", "one folder", "newer night first"])
+def test_a_dossier_sent_again_back_in_processing_keeps_the_newer_record(hw_copy, tmp_path, order):
+    """Stored waiting for a supplement, sent again the next night back in processing with a new due date
+    and paid online: whatever the path, the store ends with the newer record, and the load's count of
+    updates is what it wrote."""
+    import shutil
+    from kpi.load import load_paths
+    from kpi.store import connect
+    n1, n2 = tmp_path / "n1", tmp_path / "n2"
+    _night(n1, "dossiers_dem1.csv", "supplement", "2026-08-10 09:00", "2026-08-04 22:00", 0)
+    _night(n2, "dossiers_dem2.csv", "processing", "2026-08-14 09:00", "2026-08-05 22:00", 1)
+    con = connect(hw_copy)
+    if order == "one folder":
+        shutil.copy(n2 / "dossiers_dem2.csv", n1)
+        load_paths(con, [n1], progress=False)
+    else:
+        first, second = (n1, n2) if order == "night by night" else (n2, n1)
+        load_paths(con, [first], progress=False)
+        report = load_paths(con, [second], progress=False)
+        if order == "night by night":
+            assert report.files[0].updated == 1
+    row = con.execute("SELECT status, due_at, paid_online, synced_at FROM dossiers WHERE dossier_code = 'D1-DEM'").fetchone()
+    con.close()
+    assert row[0] == "processing" and str(row[1]) == "2026-08-14 09:00:00" and str(row[2]) == "1", (order, row)
+    assert str(row[3]) == "2026-08-04 22:00:00"      # it reached the portal with its first record

@@ -95,8 +95,8 @@ def last_complete_month(con) -> str:
 
 def check_period(con, period, as_of=None, complete: bool = False) -> Period:
     """A period the data can answer: not after the data's last timestamp nor before its first dossier
-    (a one-line error naming the data's range); `complete`: a period still running at the end of the
-    data needs an as-of date (the figure of that day)."""
+    (a one-line error naming the data's range), nor as of a day after the data's last one; `complete`: a
+    period still running at the end of the data needs an as-of date (the figure of that day)."""
     p = parse(period, _as_date(as_of))
     first, last = data_range(con)
     if first is None:
@@ -104,6 +104,10 @@ def check_period(con, period, as_of=None, complete: bool = False) -> Period:
     span = f"dữ liệu có từ {fmt_date(first)} đến {fmt_date(last)}"
     if p.start > last.date() or p.last < first.date():
         raise ScopeError(f"kỳ {p.label} nằm ngoài dữ liệu ({span}) — chọn kỳ trong khoảng này")
+    if p.as_of and p.effective_last > last.date():
+        # a day the data never saw: open dossiers would be judged late on data that stops before it
+        raise ScopeError(f"ngày tính {p.as_of:%d/%m/%Y} sau ngày cuối của dữ liệu ({fmt_date(last)}) — dùng "
+                         f"--as-of {last.date():%Y-%m-%d} hoặc nạp dữ liệu mới hơn trước")
     if complete and not p.as_of and p.last > last.date():
         raise ScopeError(f"kỳ {p.label} chưa kết thúc trong dữ liệu ({span}) — thêm --as-of "
                          f"{last.date():%Y-%m-%d} để tính đến ngày đó, hoặc chọn kỳ đã kết thúc")

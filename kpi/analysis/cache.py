@@ -15,9 +15,13 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+
+from kpi import config
 
 MAX_ENTRIES = 512
 _memory: OrderedDict = OrderedDict()
@@ -32,12 +36,24 @@ def profile_hash(profile: dict) -> str:
     return hashlib.sha256(json.dumps(profile, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """The counting code's identity: the package version and every file of kpi/count (metric SQL, the
+    judgement, the engine). An upgrade that changes a rule never reads figures kept by the code before."""
+    h = hashlib.sha256(metadata.version("kpi766").encode())
+    for f in sorted((config.PACKAGE_DIR / "count").rglob("*")):
+        if f.suffix in (".sql", ".py"):
+            h.update(f.relative_to(config.PACKAGE_DIR).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def data_version(con) -> tuple:
-    """The store's identity and data version: its file (size, modification time) and what was loaded."""
+    """The store's identity and data version — its file (size, modification time) and what was loaded —
+    and the counting code's version."""
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
     st = os.stat(path) if path and os.path.exists(path) else None
     loads = con.execute("SELECT count(*), max(loaded_at), sum(rows_loaded) FROM loaded_files").fetchone()
-    return (path, st.st_size if st else None, st.st_mtime_ns if st else None, *map(str, loads))
+    return (path, st.st_size if st else None, st.st_mtime_ns if st else None, *map(str, loads), code_version())
 
 
 def key(engine, *parts) -> tuple | None:

@@ -16,11 +16,11 @@ import pandas as pd
 
 from kpi import config
 from kpi.count import facts
+from kpi.count.sqlfile import statements
 from kpi.periods import Period
-from kpi.store import run
+from kpi.store import check_calendar, run
 
 PARAM = re.compile(r"\$([a-z_]+)")
-STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)   # a statement ends with ';' at the end of a line
 AGG_REF = re.compile(r"\b_agg_([a-z_]+)")
 
 
@@ -55,6 +55,7 @@ class Engine:
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
         self._facts_checked = False
+        check_calendar(con)        # every working-day figure reads the store's calendar: it must be the one in force
 
     def values(self, period: Period) -> dict:
         months = {"month": 1, "quarter": 3, "half": 6, "9m": 9, "year": 12}.get(period.kind, 0)
@@ -77,11 +78,8 @@ class Engine:
             facts.ensure_readable(self.con)
             self._facts_checked = True
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
-            code = facts.expand("\n".join(line for line in sql_text(f"_prepare/{f.name}").splitlines()
-                                          if not line.lstrip().startswith("--")))
-            for stmt in STATEMENT_END.split(code):
-                if stmt.strip():
-                    self.execute(stmt, period).fetchall()
+            for stmt in statements(sql_text(f"_prepare/{f.name}")):
+                self.execute(stmt, period).fetchall()
         self._prepared = key
 
     def set_scope(self, mode: str, merged: bool = False) -> None:

@@ -7,33 +7,16 @@ A dossier still open at the data's end has no fact (the judgement of an open dos
 it is judged); `changed_at` is the latest time in its record or events that the judgement reads."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 from kpi import config
+from kpi.count.sqlfile import judgement_sql, statements
 from kpi.store import run
 
 NEVER = "TIMESTAMP '9999-12-30 00:00:00'"      # a period end after every fact: the judgement at the end
-INCLUDE = "{{dossier_judgement}}"
-
-
-@lru_cache(maxsize=None)
-def judgement_sql() -> str:
-    """The judgement of the dossiers in `_cand` at `$pe`, without its comments (it is pasted into others)."""
-    text = (config.PACKAGE_DIR / "count" / "dossier_judgement.sql").read_text(encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-
-
-def expand(sql: str) -> str:
-    """A statement with the judgement pasted where it names it."""
-    return sql.replace(INCLUDE, judgement_sql()) if INCLUDE in sql else sql
 
 
 def macros(con) -> None:
-    text = (config.METRICS_DIR / "_prepare" / "00_macros.sql").read_text(encoding="utf-8")
-    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    for stmt in code.split(";\n"):
-        if stmt.strip():
-            run(con, stmt)
+    for stmt in statements((config.METRICS_DIR / "_prepare" / "00_macros.sql").read_text(encoding="utf-8")):
+        run(con, stmt)
 
 
 def _build(con, where: str) -> None:
@@ -60,13 +43,31 @@ def exists(con) -> bool:
                          "AND NOT temporary")[0][0])
 
 
-def rebuild(con) -> None:
-    """Every dossier's facts, from scratch (a new store, a changed calendar or procedure catalogue)."""
+CHUNK = 250_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
+
+
+def _write(con, where: str, replace: bool) -> None:
+    """Judge the dossiers `where` selects (SQL over dossiers d) a chunk at a time (by a hash of the code)
+    and write their facts: replacing the table, or the rows of those dossiers."""
     macros(con)
-    _build(con, "true")
-    run(con, "CREATE OR REPLACE TABLE dossier_facts AS SELECT * FROM _facts_new")
+    n = run(con, f"SELECT count(*) FROM dossiers d WHERE {where}")[0][0]
+    chunks = max(1, -(-n // CHUNK))
+    if replace:
+        _build(con, "false")
+        run(con, "CREATE OR REPLACE TABLE dossier_facts AS SELECT * FROM _facts_new")
+    else:
+        run(con, f"DELETE FROM dossier_facts WHERE dossier_code IN (SELECT dossier_code FROM dossiers d WHERE {where})")
+    for k in range(chunks):
+        part = where if chunks == 1 else f"({where}) AND hash(d.dossier_code) % {chunks} = {k}"
+        _build(con, part)
+        run(con, "INSERT INTO dossier_facts BY NAME SELECT * FROM _facts_new")
     run(con, "DROP TABLE _facts_new")
     run(con, "DROP TABLE _cand")
+
+
+def rebuild(con) -> None:
+    """Every dossier's facts, from scratch (a new store, or a load that brings the procedure catalogue)."""
+    _write(con, "true", replace=True)
 
 
 def refresh(con, codes_table: str) -> None:
@@ -74,12 +75,7 @@ def refresh(con, codes_table: str) -> None:
     if not exists(con):
         rebuild(con)
         return
-    macros(con)
-    _build(con, f"d.dossier_code IN (SELECT dossier_code FROM {codes_table})")
-    run(con, f"DELETE FROM dossier_facts WHERE dossier_code IN (SELECT dossier_code FROM {codes_table})")
-    run(con, "INSERT INTO dossier_facts BY NAME SELECT * FROM _facts_new")
-    run(con, "DROP TABLE _facts_new")
-    run(con, "DROP TABLE _cand")
+    _write(con, f"d.dossier_code IN (SELECT dossier_code FROM {codes_table})", replace=False)
 
 
 def ensure_readable(con) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from kpi.schema import LOAD_ORDER, TABLES, fold
-from kpi.store import SQL_TYPES, run
+from kpi.store import SQL_TYPES, apply_calendar, calendar_changes, run
 from kpi.count import facts
 from kpi.load.errors import LoadError
 from kpi.load import portal_json as portal
@@ -49,6 +49,7 @@ class LoadReport:
     files: list = field(default_factory=list)
     ignored: list = field(default_factory=list)    # files of a folder in a format we do not read
     sync_unmatched: list = field(default_factory=list)   # step holders of sync payloads not among officials
+    calendar_changed: list = field(default_factory=list)  # days whose working status the load applied anew
 
     @property
     def read(self):
@@ -520,18 +521,24 @@ def _insert(con, table, source: str, results: dict) -> None:
         for r in [res] + [p for p in res.parts if p.file == file]:
             r.updated, r.superseded, r.loaded = r.updated + updated, r.superseded + stale, r.loaded - stale
     matched = any(r[2] or r[3] for r in counts)
-    if table.name == "dossiers" and any(r[2] for r in counts):
-        # a later export never clears synced_at, nor moves it later: the first arrival counts
+    if table.name == "dossiers" and any(r[2] or r[3] for r in counts):
+        # a later export never clears synced_at, nor moves it later: the first arrival counts. Which record
+        # is the newer was decided on the records as sent (a re-sent record's own synced_at says it is),
+        # and stays decided: the row counted as an update is the row written.
         run(con, f"""CREATE OR REPLACE TEMP TABLE _good_synced AS
             SELECT g.* REPLACE (CASE WHEN t.synced_at IS NULL THEN g.synced_at
                                      WHEN g.synced_at IS NULL THEN t.synced_at
-                                     ELSE least(g.synced_at, t.synced_at) END AS synced_at)
+                                     ELSE least(g.synced_at, t.synced_at) END AS synced_at),
+                   coalesce({older}, false) AS _older
             FROM {source} g LEFT JOIN dossiers t USING (dossier_code)""")
-        source = "_good_synced"
+        source, older = "_good_synced", "g._older"
     if matched:       # stored records this load replaces go; those newer than this load's stay (and win)
         run(con, f'DELETE FROM "{table.name}" t USING {source} g WHERE {on} AND NOT coalesce({older}, false)')
     keep = f"WHERE NOT EXISTS (SELECT 1 FROM \"{table.name}\" t WHERE {on})" if matched else ""
     run(con, f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {source} g {keep}')
+    if source == "_good_synced":     # an older record sent after a newer one: not written, but it came first
+        run(con, """UPDATE dossiers t SET synced_at = g.synced_at FROM _good_synced g
+                    WHERE t.dossier_code = g.dossier_code AND g._older AND g.synced_at < t.synced_at""")
     run(con, "DROP TABLE IF EXISTS _good_synced")
 
 
@@ -605,7 +612,10 @@ def _write(con, staged, progress: bool, report) -> None:
             con.unregister("_files")
         if touched:
             report.sync_unmatched = sync.finish(con, sorted(touched))["unmatched"]
-        _keep_facts(con, judged, rebuild="procedures" in order)
+        report.calendar_changed = calendar_changes(con)
+        if report.calendar_changed:      # holidays or swapped days changed: every working-day fact again
+            apply_calendar(con)
+        _keep_facts(con, judged, rebuild="procedures" in order or bool(report.calendar_changed))
         run(con, "COMMIT")
         PROGRESS["committed"] = True
     except BaseException:
