@@ -144,3 +144,37 @@ def test_figures_kept_by_other_counting_code_are_never_read(hw_copy, monkeypatch
     assert cache.stats["disk_hits"] == 0 and cache.stats["misses"] >= 1
     pd.testing.assert_frame_equal(first, again)
     assert not kept & set(folder.glob("*.parquet"))
+
+
+def test_a_kept_file_changed_since_it_was_written_is_computed_again(hw_copy, monkeypatch):
+    """A kept figure edited by hand (same shape, one value changed) or replaced by a file of another shape is
+    never served: the figure is computed again, and no command fails on it; a temporary file left by a
+    write that stopped long ago is swept by the next write."""
+    import os
+    import time
+    from pathlib import Path
+    cache.clear()
+    first = kpi.scores("2026-08", store=hw_copy)
+    folder = Path(str(hw_copy) + ".cache")
+    (kept,) = [f for f in folder.glob("*.parquet")]
+    tampered = pd.read_parquet(kept)
+    tampered.loc[0, "points"] = 99.0
+    tampered.to_parquet(kept, index=False)
+    cache.clear()
+    pd.testing.assert_frame_equal(kpi.scores("2026-08", store=hw_copy), first)
+    assert cache.stats["disk_hits"] == 0 and cache.stats["misses"] == 1
+    pd.DataFrame({"x": [1, 2]}).to_parquet(kept, index=False)        # another shape altogether
+    cache.clear()
+    pd.testing.assert_frame_equal(kpi.scores("2026-08", store=hw_copy), first)
+    assert cache.stats["disk_hits"] == 0
+    cache.clear()                                                  # and the rewritten file is read again
+    pd.testing.assert_frame_equal(kpi.scores("2026-08", store=hw_copy), first)
+    assert cache.stats["disk_hits"] == 1
+    left = folder / ".x.parquet.123.tmp"
+    left.write_bytes(b"half")
+    os.utime(left, (time.time() - 7200, time.time() - 7200))
+    fresh = folder / ".y.parquet.456.tmp"
+    fresh.write_bytes(b"being written")
+    cache.clear()
+    kpi.scores("2026-09", store=hw_copy)
+    assert not left.exists() and fresh.exists()

@@ -14,16 +14,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections import OrderedDict
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from kpi import config
 
 MAX_ENTRIES = 512
+FINGERPRINT = b"kpi766.fingerprint"
+STALE_TMP_SECONDS = 3600
 _memory: OrderedDict = OrderedDict()
 stats = {"hits": 0, "misses": 0, "disk_hits": 0}
 
@@ -94,14 +99,25 @@ def _files(k) -> tuple[Path, str, str] | None:
     return Path(str(k[0][0]) + ".cache"), version, f"{version}-{figure}.parquet"
 
 
+def _fingerprint(frame: pd.DataFrame) -> str:
+    """The figure's content: its columns, their types and every value."""
+    h = hashlib.sha256(repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+    return h.hexdigest()
+
+
 def _read(k) -> pd.DataFrame | None:
     where = _files(k)
     if where is None or not (where[0] / where[2]).exists():
         return None
     try:
-        return pd.read_parquet(where[0] / where[2])
+        table = pq.read_table(where[0] / where[2])
+        frame = table.to_pandas()
+        kept = (table.schema.metadata or {}).get(FINGERPRINT, b"").decode()
     except Exception:          # a damaged or half-copied file: computed again
         return None
+    # a file changed since it was written (by hand, by another tool, of another shape): computed again
+    return frame if kept == _fingerprint(frame) else None
 
 
 def _write(k, value: pd.DataFrame) -> None:
@@ -114,8 +130,15 @@ def _write(k, value: pd.DataFrame) -> None:
         for old in folder.glob("*.parquet"):       # figures of an older data version can never be asked again
             if not old.name.startswith(version):
                 old.unlink(missing_ok=True)
+        for left in folder.glob(".*.tmp"):           # a write stopped half-way (a full disk, a kill) long ago
+            if time.time() - left.stat().st_mtime > STALE_TMP_SECONDS:
+                left.unlink(missing_ok=True)
         tmp = folder / f".{name}.{os.getpid()}.tmp"
-        value.to_parquet(tmp, index=False)
+        table = pa.Table.from_pandas(value, preserve_index=False)
+        # the fingerprint of the frame as it will be read back (Arrow's types, not the computing frame's)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               FINGERPRINT: _fingerprint(table.to_pandas())})
+        pq.write_table(table, tmp)
         os.replace(tmp, folder / name)
     except Exception:          # a read-only folder, a full disk: the figure is simply not kept
         pass

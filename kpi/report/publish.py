@@ -157,7 +157,7 @@ def publication(engine, period, progress: bool = False) -> tuple[dict, dict, str
     return frames, pngs, page
 
 
-def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str, pictures: dict | None = None,
+def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str, images: dict | None = None,
                   page: str | None = None) -> list[Path]:
     """Each table as CSV (UTF-8 with BOM, so Excel shows diacritics) and XLSX, the pictures under anh/ and
     the public page index.html, the period in every data file's name. The package is built in a temporary
@@ -170,9 +170,9 @@ def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str, p
             write_csv(frame, tmp / f"{stem}.csv")
             write_xlsx({SHEET_TITLES[name]: frame}, tmp / f"{stem}.xlsx")
             names += [f"{stem}.csv", f"{stem}.xlsx"]
-        if pictures:
+        if images:
             (tmp / "anh").mkdir()
-            for stem, data in pictures.items():
+            for stem, data in images.items():
                 (tmp / "anh" / f"{stem}-{period}.png").write_bytes(data)
                 names.append(f"anh/{stem}-{period}.png")
         if page is not None:
