@@ -66,22 +66,20 @@ def _write(con, where: str, replace: bool) -> None:
 
 
 def rebuild(con) -> None:
-    """Every dossier's facts, from scratch (a new store, or a load that brings the procedure catalogue)."""
+    """Every dossier's facts, from scratch (a store without them, a load that brings the procedure catalogue
+    or a changed calendar)."""
     _write(con, "true", replace=True)
 
 
 def refresh(con, codes_table: str) -> None:
     """The facts of the dossiers whose codes are in `codes_table` (column dossier_code), recomputed."""
-    if not exists(con):
-        rebuild(con)
-        return
     _write(con, f"d.dossier_code IN (SELECT dossier_code FROM {codes_table})", replace=False)
 
 
 def ensure_readable(con) -> None:
     """A store made before the facts (opened read-only) reads an empty set: every dossier is judged at the
     period end, as it always was."""
-    if not exists(con) and not run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts'")[0][0]:
+    if not run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts'")[0][0]:
         macros(con)
         _build(con, "false")
         run(con, "CREATE TEMP TABLE dossier_facts AS SELECT * FROM _facts_new")

@@ -544,10 +544,10 @@ def _insert(con, table, source: str, results: dict) -> None:
 
 def _keep_facts(con, judged: list[str], rebuild: bool) -> None:
     """The facts of the dossiers this load touched (their record or their events), in the load's
-    transaction; all of them when the procedures (their time limits) came too or the store has none yet."""
+    transaction; all of them when the procedures (their time limits) or the calendar changed, or the store
+    has none yet."""
     if rebuild or not facts.exists(con):
-        if judged or rebuild or run(con, "SELECT count(*) FROM dossiers")[0][0]:
-            facts.rebuild(con)
+        facts.rebuild(con)
         return
     if not judged:
         return
