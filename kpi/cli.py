@@ -212,7 +212,7 @@ def cmd_score(args) -> int:
     if args.format == "csv":
         if args.out:
             write_csv(out, Path(args.out))
-            print(f"Đã ghi {args.out} ({len(out)} dòng).")
+            _wrote(args.out, f"Đã ghi {args.out} ({len(out)} dòng).")
         else:
             sys.stdout.write(safe_frame(out).to_csv(index=False, lineterminator="\n"))
         return 0
@@ -221,7 +221,7 @@ def cmd_score(args) -> int:
         label = parse(args.period).label
         target = Path(args.out) if args.out else config.outputs_dir() / label / f"diem-766-{label}.xlsx"
         write_xlsx({"Điểm": out}, target)
-        print(f"Đã ghi {target} ({len(out)} dòng).")
+        _wrote(target, f"Đã ghi {target} ({len(out)} dòng).")
         return 0
     if t is not None:
         print(f"Bộ chỉ số 766 — kỳ {args.period}{' (đến ' + args.as_of + ')' if args.as_of else ''}")
@@ -280,7 +280,7 @@ def cmd_report(args) -> int:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 1
     from kpi.numbers import fmt_int, fmt_number
-    print(f"Đã ghi {path} ({fmt_int(path.stat().st_size / 1024)} KB) trong {fmt_number(secs, 1)} giây.")
+    _wrote(path, f"Đã ghi {path} ({fmt_int(path.stat().st_size / 1024)} KB) trong {fmt_number(secs, 1)} giây.")
     return 0
 
 
@@ -333,7 +333,7 @@ def cmd_publish(args) -> int:
         raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out else config.outputs_dir() / p.label / "cong-khai"
     for path in write_package(frames, out, p.label, pictures, page):
-        print(f"Đã ghi {path}")
+        _wrote(out, f"Đã ghi {path}")
     late = frames["danh-sach-ho-so-tre-han"]
     print(f"Kỳ {p.label}: {len(late)} hồ sơ trễ hạn; gói công khai không chứa thông tin cá nhân của người nộp.")
     return 0
@@ -372,7 +372,7 @@ def cmd_officials(args) -> int:
         write_xlsx({"Khen thưởng": sheet[r.decision.eq(COMMEND).to_numpy()],
                     "Xem xét trách nhiệm": sheet[r.decision.eq(ACCOUNT).to_numpy()],
                     "Tất cả cán bộ": sheet}, Path(out))
-        print(f"\nĐã ghi {out}")
+        _wrote(out, f"\nĐã ghi {out}")
     return 0
 
 
@@ -540,6 +540,8 @@ def _interrupted(args, finished: bool = False) -> int:
            "sample": "dữ liệu mẫu có thể chưa đủ — chạy lại lệnh"}.get(args.command, "kho dữ liệu không đổi")
     if finished:
         msg = "lệnh đã chạy xong trước khi dừng"
+    if _SIGINT.get("written"):          # the file was complete before the Ctrl-C: say so, not "not written"
+        msg = f"{_SIGINT['written']} đã ghi xong, đầy đủ"
     if args.command == "load":
         from kpi.load.loader import PROGRESS
         msg = "kho đã nạp xong trước khi dừng" if PROGRESS["committed"] else "kho dữ liệu không đổi"
@@ -549,7 +551,13 @@ def _interrupted(args, finished: bool = False) -> int:
     os._exit(130)
 
 
-_SIGINT = {"seen": False}
+_SIGINT = {"seen": False, "written": None}
+
+
+def _wrote(path, line: str) -> None:
+    """Says a file (or a package's folder) is written — and remembers it, so a Ctrl-C after it says the same."""
+    _SIGINT["written"] = str(path)
+    print(line)
 
 
 def _on_sigint(signum, frame):
@@ -567,6 +575,16 @@ def _unraisable(info) -> None:
     sys.__unraisablehook__(info)
 
 
+def normalise_args(args) -> None:
+    """What a user types as they type it: a period or day with a stray space ('2026-10 '), a unit code in
+    lower case (`--unit h44.01`: codes are stored upper-case)."""
+    for name in ("period", "as_of"):
+        if isinstance(getattr(args, name, None), str):
+            setattr(args, name, getattr(args, name).strip())
+    if isinstance(getattr(args, "unit", None), str):
+        args.unit = args.unit.strip().upper()
+
+
 def main(argv=None) -> int:
     import signal
     import threading
@@ -574,7 +592,8 @@ def main(argv=None) -> int:
     from kpi.store import StoreError
     parser = build_parser()
     args = parser.parse_args(argv)
-    _SIGINT["seen"] = False
+    normalise_args(args)
+    _SIGINT["seen"], _SIGINT["written"] = False, None
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
         sys.unraisablehook = _unraisable
@@ -597,7 +616,13 @@ def main(argv=None) -> int:
             return 1
         if os.environ.get("KPI_DEBUG"):     # last resort: one line, the details only on request
             raise
-        print(f"Lỗi không mong đợi ({type(exc).__name__}): {exc} — chạy lại với KPI_DEBUG=1 để xem chi tiết.",
+        if type(exc).__name__ == "OutOfMemoryException":      # DuckDB's, several lines of advice in English
+            limit = os.environ.get("KPI_MEMORY_LIMIT")
+            print("Lỗi: không đủ bộ nhớ cho phép để tính" + (f" (KPI_MEMORY_LIMIT={limit})" if limit else "")
+                  + " — tăng KPI_MEMORY_LIMIT (vd. 4GB) hoặc đóng bớt chương trình khác rồi chạy lại.", file=sys.stderr)
+            return 1
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"Lỗi không mong đợi ({type(exc).__name__}): {first} — chạy lại với KPI_DEBUG=1 để xem chi tiết.",
               file=sys.stderr)
         return 1
 

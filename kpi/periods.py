@@ -85,6 +85,9 @@ def parse(text: str | Period, as_of: dt.date | None = None) -> Period:
     try:
         if m := re.fullmatch(r"(\d{4})-(\d{2})", t):
             y, mo = int(m[1]), int(m[2])
+            if not 1 <= mo <= 12:
+                raise PeriodError(f"kỳ '{text}' không hợp lệ: tháng {mo} không có — tháng viết từ 01 đến 12 "
+                                  "(vd. 2026-08)")
             p = Period("month", dt.date(y, mo, 1), _month_end(y, mo), f"{y}-{mo:02d}")
         elif m := re.fullmatch(r"(\d{4})-Q([1-4])", t):
             y, q = int(m[1]), int(m[2])
@@ -109,7 +112,8 @@ def parse(text: str | Period, as_of: dt.date | None = None) -> Period:
     except ValueError as exc:
         if isinstance(exc, PeriodError):
             raise
-        raise PeriodError(f"kỳ '{text}' không hợp lệ ({exc})") from None
+        raise PeriodError(f"kỳ '{text}' không hợp lệ: có ngày không có trong lịch — viết ngày có thật "
+                          "(vd. 2026-08-01..2026-08-20)") from None
     return p.with_as_of(as_of)
 
 

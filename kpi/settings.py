@@ -2,6 +2,7 @@
 it goes. Never hard-coded: a province edits this file."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,9 @@ FILE_NAME = "kpi766.yaml"
 TEXT_KEYS = ("co_quan_chu_quan", "co_quan_ban_hanh", "ky_hieu", "dia_danh", "quyen_han_ky", "chuc_vu_nguoi_ky",
              "nguoi_ky")
 REQUIRED = ("co_quan_chu_quan", "co_quan_ban_hanh", "ky_hieu", "dia_danh", "chuc_vu_nguoi_ky")
+
+
+BAD_CHAR = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")   # a lone surrogate, a control
 
 
 class SettingsError(ValueError):
@@ -40,7 +44,16 @@ def load_settings(path=None) -> dict:
     if unknown:
         raise SettingsError(f"{p}: khóa không biết {', '.join(sorted(unknown))} — dùng được: "
                             f"{', '.join(TEXT_KEYS + ('noi_nhan',))}")
+    for k in TEXT_KEYS:
+        v = data.get(k)
+        if isinstance(v, (list, dict, set)):
+            raise SettingsError(f"{p}: '{k}' cần một giá trị chữ, không phải danh sách — viết trên một dòng "
+                                f"(vd. {k}: \"VP-KSTT\"), đặt trong ngoặc kép nếu có dấu phẩy hay ngoặc vuông")
     out = {k: "" if data.get(k) is None else str(data[k]).strip() for k in TEXT_KEYS}
+    for k, v in [*out.items(), *(("noi_nhan", x) for x in data.get("noi_nhan") or [] if isinstance(x, str))]:
+        if BAD_CHAR.search(v):
+            raise SettingsError(f"{p}: '{k}' có ký tự không hợp lệ (mã thoát \\u… không thành chữ, hay ký tự điều "
+                                "khiển) — gõ lại giá trị bằng chữ tiếng Việt thường")
     for k in REQUIRED:
         if not out[k]:
             raise SettingsError(f"{p}: thiếu '{k}' — điền giá trị (vd. {k}: …)")

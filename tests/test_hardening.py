@@ -403,3 +403,252 @@ def test_a_dossier_sent_again_back_in_processing_keeps_the_newer_record(hw_copy,
     con.close()
     assert row[0] == "processing" and str(row[1]) == "2026-08-14 09:00:00" and str(row[2]) == "1", (order, row)
     assert str(row[3]) == "2026-08-04 22:00:00"      # it reached the portal with its first record
+
+
+# round 3, items 5, 7 and 11 — the careful and the fast CSV path read the same bytes the same way ------------
+
+def test_a_trailing_delimiter_reads_the_same_on_both_paths(hw_copy, tmp_path):
+    """Rows ending with a delimiter the header lacks: UTF-16 (the careful path) gives the rows the plain UTF-8
+    file (the fast lane) gives — not every column shifted by one."""
+    from kpi.load import load_paths
+    from kpi.store import connect
+    text = ("unit_code,unit_name,parent_code,level\n"
+            "X30,Xã Dấu Phẩy,P,commune,\nX31,Phường Cuối Dòng,P,commune,\n")
+    fast, careful = tmp_path / "fast", tmp_path / "careful"
+    fast.mkdir(), careful.mkdir()
+    (fast / "units_a.csv").write_text(text, encoding="utf-8")
+    (careful / "units_b.csv").write_bytes(text.encode("utf-16"))
+    rows = {}
+    for folder in (fast, careful):
+        con = connect(hw_copy)
+        report = load_paths(con, [folder], progress=False)
+        rows[folder.name] = con.execute("SELECT unit_code, unit_name, parent_code, level FROM units "
+                                        "WHERE unit_code IN ('X30', 'X31') ORDER BY 1").fetchall()
+        con.execute("DELETE FROM units WHERE unit_code IN ('X30', 'X31')")
+        con.close()
+        assert report.files[0].quarantined == 0
+    assert rows["fast"] == rows["careful"] == [("X30", "Xã Dấu Phẩy", "P", "commune"),
+                                               ("X31", "Phường Cuối Dòng", "P", "commune")]
+
+
+def test_invisible_characters_neither_make_a_second_dossier_nor_reverse_a_name(hw_copy, tmp_path):
+    store = hw_copy
+    assert run_kpi("load", "-q", "--store", store, BAD / "dossiers_zero_width_code.csv",
+                   BAD / "units_bidi_name.csv").returncode == 0
+    assert _rows(store, "SELECT dossier_code FROM dossiers WHERE dossier_code LIKE 'B4%' ORDER BY 1") == \
+        [("B44",), ("B45",)]
+    assert _rows(store, "SELECT unit_name FROM units WHERE unit_code = 'X22'") == [("UBND xã Đảo Chữ Một",)]
+    # the same dossier sent again with a zero-width space in its code (fast lane and careful lane alike)
+    resent = tmp_path / "resent"
+    resent.mkdir()
+    header = "dossier_code,procedure_code,unit_code,channel,received_at,due_at,finished_at,status,fee_amount,e_result\n"
+    (resent / "dossiers_again.csv").write_text(
+        header + "\u200bB44,PR1,D1,1,2026-08-03 09:00,2026-08-10 09:00,2026-08-05 10:00,finished,0,0\n", encoding="utf-8")
+    (resent / "dossiers_again_cp.csv").write_bytes(
+        (header + "B45\ufeff,PR1,D1,1,2026-08-03 09:00,2026-08-10 09:00,2026-08-06 10:00,finished,0,0\n").encode("utf-16"))
+    assert run_kpi("load", "-q", "--store", store, resent).returncode == 0
+    assert _rows(store, "SELECT dossier_code, status FROM dossiers WHERE dossier_code LIKE 'B4%' ORDER BY 1") == \
+        [("B44", "finished"), ("B45", "finished")]
+
+
+def test_a_value_too_long_is_one_quarantined_row_on_the_careful_path(hw_copy):
+    store = hw_copy
+    r = run_kpi("load", "--store", store, BAD / "dossiers_value_too_long.csv")
+    assert r.returncode == 0, r.stderr
+    assert _rows(store, "SELECT dossier_code FROM dossiers WHERE dossier_code IN ('B48', 'B49')") == [("B48",)]
+    (line, reason), = _rows(store, "SELECT line, reason FROM quarantine WHERE file LIKE '%value_too_long.csv'")
+    assert line == 4 and "quá dài" in reason
+
+
+# round 3, items 8, 9, 12 and 13 — sync payloads ------------------------------------------------------------
+
+def _dossier_rec(code, **extra):
+    rec = {"MaHoSo": code, "MaTTHC": "PR1", "MaDonVi": "D1", "NgayTiepNhan": "20260903090000",
+           "NgayHenTra": "20260910090000", "TrangThaiHoSo": "4"}
+    rec.update(extra)
+    return rec
+
+
+def test_one_step_in_two_time_notations_is_one_event(hw_copy, tmp_path):
+    """Both logs send the step: the province's in local compact time, a vendor's in UTC ISO."""
+    folder = tmp_path / "dong-bo"
+    folder.mkdir()
+    (folder / "DongBoHoSoMC_a.json").write_text(json.dumps([_dossier_rec("D1-TT")]), encoding="utf-8")
+    (folder / "CapNhatTienDoHoSoMC_a.jsonl").write_text(
+        json.dumps({"MaHoSo": "D1-TT", "ThoiDiemXuLy": "20261103100000", "TrangThai": "4", "NguoiXuLy": "O1",
+                    "NoiDungXuLy": "Thẩm định"}) + "\n", encoding="utf-8")
+    (folder / "CapNhatTienDoHoSoMC_b.jsonl").write_text(
+        json.dumps({"MaHoSo": "D1-TT", "ThoiDiemXuLy": "2026-11-03T03:00:00Z", "TrangThai": "4", "NguoiXuLy": "O1",
+                    "NoiDungXuLy": "Thẩm định"}) + "\n", encoding="utf-8")
+    assert run_kpi("load", "-q", "--store", hw_copy, folder).returncode == 0
+    assert _rows(hw_copy, "SELECT event, strftime(\"at\", '%Y-%m-%d %H:%M') FROM dossier_events "
+                          "WHERE dossier_code = 'D1-TT'") == [("step_done", "2026-11-03 10:00")]
+
+
+@pytest.mark.parametrize("text", [
+    '{"error_code": "-1", "message": "Sai mã xác thực", "data": null}',
+    '{"madonvi": "D1", "service": "DongBoHoSoMC", "data": [{"MaHoSo": "D1-E1", "MaTTHC": "PR1", "NgayTiepNhan": '
+    '"20260903090000", "TrangThaiHoSo": "2"}]}\n{"error_code": "401", "message": "Hết phiên", "data": null}\n',
+])
+def test_an_error_reply_with_null_data_stops_the_load(hw_copy, tmp_path, text):
+    f = tmp_path / ("DongBoHoSoMC_x.json" if text.count("\n") < 1 else "DongBoHoSoMC_x.jsonl")
+    f.write_text(text, encoding="utf-8")
+    r = run_kpi("load", "-q", "--store", hw_copy, f)
+    line = r.stderr.strip()
+    assert r.returncode == 1 and len(line.splitlines()) == 1 and "phản hồi lỗi của Cổng DVCQG" in line \
+        and f.name in line, line
+    assert _rows(hw_copy, "SELECT count(*) FROM dossiers WHERE dossier_code = 'D1-E1'") == [(0,)]
+
+
+def test_fees_are_read_by_their_json_type_and_infinite_ones_quarantined(hw_copy, tmp_path):
+    f = tmp_path / "DongBoHoSoMC_phi.json"
+    recs = [_dossier_rec("D1-PF1", DanhSachLePhi=[{"Gia": 50000.0}]),
+            _dossier_rec("D1-PF2", DanhSachLePhi=[{"Gia": "50000.5"}]),
+            _dossier_rec("D1-PF3", DanhSachLePhi=[{"Gia": "50.000"}, {"Gia": 1500}]),
+            _dossier_rec("D1-PF4", DanhSachLePhi=[{"Gia": "1.234,5"}])]
+    text = json.dumps(recs)[:-1] + ', {"MaHoSo": "D1-PF5", "MaTTHC": "PR1", "MaDonVi": "D1", "NgayTiepNhan": ' \
+        '"20260903090000", "TrangThaiHoSo": "4", "DanhSachLePhi": [{"Gia": 1e400}]}, ' + \
+        json.dumps(_dossier_rec("D1-PF6", DanhSachLePhi=[{"Gia": "Infinity"}])) + "]"
+    f.write_text(text, encoding="utf-8")
+    r = run_kpi("load", "--store", hw_copy, f)
+    assert r.returncode == 0, r.stderr
+    assert _rows(hw_copy, "SELECT dossier_code, fee_amount FROM dossiers WHERE dossier_code LIKE 'D1-PF%' ORDER BY 1") \
+        == [("D1-PF1", 50000.0), ("D1-PF2", 50000.5), ("D1-PF3", 51500.0), ("D1-PF4", 1234.5)]
+    reasons = _rows(hw_copy, "SELECT line, reason FROM quarantine WHERE file LIKE '%DongBoHoSoMC_phi.json' ORDER BY 1")
+    assert [l for l, _ in reasons] == [5, 6] and all("không phải số hữu hạn" in r for _, r in reasons)
+
+
+def test_an_envelope_unit_that_contradicts_the_record_is_quarantined(hw_copy, tmp_path):
+    f = tmp_path / "DongBoHoSoMC_dv.jsonl"
+    f.write_text(json.dumps({"madonvi": "D1", "service": "DongBoHoSoMC",
+                             "data": [_dossier_rec("D1-U1"), _dossier_rec("D1-U2", MaDonVi="C1"),
+                                      {k: v for k, v in _dossier_rec("D1-U3").items() if k != "MaDonVi"}]}) + "\n",
+                 encoding="utf-8")
+    assert run_kpi("load", "-q", "--store", hw_copy, f).returncode == 0
+    assert _rows(hw_copy, "SELECT dossier_code, unit_code FROM dossiers WHERE dossier_code LIKE 'D1-U%' ORDER BY 1") \
+        == [("D1-U1", "D1"), ("D1-U3", "D1")]
+    (reason,), = _rows(hw_copy, "SELECT reason FROM quarantine WHERE file LIKE '%DongBoHoSoMC_dv.jsonl'")
+    assert "MaDonVi của bản ghi (C1) khác madonvi của gói (D1)" in reason
+
+
+# round 3, item 13 — the small ones --------------------------------------------------------------------------
+
+def test_json_nested_too_deep_is_one_line_naming_the_file(hw_copy, tmp_path):
+    for name, text in (("DongBoHoSoMC_sau.json", "[" * 100_000 + "]" * 100_000),
+                       ("ket_qua_sau.json", '{"a":' * 100_000 + "1" + "}" * 100_000)):
+        f = tmp_path / name
+        f.write_text(text, encoding="utf-8")
+        r = run_kpi("load", "-q", "--store", hw_copy, f)
+        line = r.stderr.strip()
+        assert r.returncode == 1 and len(line.splitlines()) == 1 and name in line and "lồng nhau quá sâu" in line, line
+
+
+def test_typed_arguments_are_read_as_meant_and_refused_in_vietnamese(hw, tmp_path):
+    r = run_kpi("score", "--period", "2026-08 ", "--unit", "d1", "--store", hw)
+    assert r.returncode == 0, r.stderr
+    assert "kỳ 2026-08 " not in r.stdout and "kỳ 2026-08" in r.stdout and "D1" in r.stdout
+    r = run_kpi("score", "--period", "2026-13", "--store", hw)
+    assert r.returncode == 2 and r.stderr.strip() == ("Lỗi: kỳ '2026-13' không hợp lệ: tháng 13 không có — tháng viết "
+                                                      "từ 01 đến 12 (vd. 2026-08)"), r.stderr
+    r = run_kpi("score", "--period", "2026-02-30..2026-03-02", "--store", hw)
+    assert r.returncode == 2 and "ngày không có trong lịch" in r.stderr and "day is out" not in r.stderr
+
+
+def test_a_memory_limit_too_small_is_one_line(hw, tmp_path):
+    r = run_kpi("report", "monthly", "--period", "2026-08", "--store", hw, "--out", tmp_path / "m.html", "-q",
+                env={"KPI_MEMORY_LIMIT": "1KB"})
+    line = r.stderr.strip()
+    assert r.returncode == 1 and len(line.splitlines()) == 1 and "KPI_MEMORY_LIMIT=1KB" in line, line
+
+
+@pytest.mark.parametrize("line,words", [("ky_hieu: [VP, X]", "'ky_hieu' cần một giá trị chữ"),
+                                        ('ky_hieu: "VP\\udcff"', "'ky_hieu' có ký tự không hợp lệ")])
+def test_settings_of_the_wrong_kind_are_one_line(hw, tmp_path, line, words):
+    settings = tmp_path / "kpi766.yaml"
+    settings.write_text("co_quan_chu_quan: UBND TỈNH\nco_quan_ban_hanh: VĂN PHÒNG\ndia_danh: Thử\n"
+                        f"chuc_vu_nguoi_ky: CHÁNH VĂN PHÒNG\n{line}\n", encoding="utf-8")
+    r = run_kpi("report", "quarterly", "--period", "2026-Q3", "--docx", "--store", hw, "-q", "--settings", settings,
+                "--out", tmp_path / "q.docx")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+    assert not (tmp_path / "q.docx").exists()
+
+
+def test_xlsx_text_is_nfc_like_csv_text(hw_copy, tmp_path):
+    import unicodedata
+    from openpyxl import Workbook
+    wb = Workbook()
+    wb.active.append(["unit_code", "unit_name", "parent_code", "level"])
+    wb.active.append(["X40", unicodedata.normalize("NFD", "Xã Hòa Thuận"), "P", "commune"])
+    wb.save(tmp_path / "units_nfd.xlsx")
+    assert run_kpi("load", "-q", "--store", hw_copy, tmp_path / "units_nfd.xlsx").returncode == 0
+    assert _rows(hw_copy, "SELECT unit_name FROM units WHERE unit_code = 'X40'") == [("Xã Hòa Thuận",)]
+
+
+def test_ctrl_c_right_after_the_word_report_is_written_says_it_is_complete(hw, tmp_path):
+    """The Ctrl-C reaches the command after it printed 'Đã ghi …docx': the line must not say it was not written."""
+    out = tmp_path / "q.docx"
+    p = subprocess.Popen([*KPI, "report", "quarterly", "--period", "2026-Q3", "--docx", "--store", str(hw),
+                          "--out", str(out), "--settings", str(ROOT / "kpi766.yaml")], cwd=ROOT, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    for line in p.stdout:
+        if line.startswith("Đã ghi"):
+            os.killpg(p.pid, signal.SIGINT)
+            break
+    rest, err = p.communicate(timeout=120)
+    assert out.exists() and out.stat().st_size > 10_000
+    if p.returncode == 130:         # the interrupt arrived before the command returned
+        assert err.strip() == f"Đã dừng theo yêu cầu; {out} đã ghi xong, đầy đủ.", err
+    else:
+        assert p.returncode == 0 and not err.strip(), err
+
+
+# round 3, item 6 — a unit's self-assessment never breaks the province's report --------------------------------
+
+def test_out_of_range_self_assessments_are_quarantined_and_the_report_renders(hw_copy, tmp_path):
+    f = tmp_path / "tu_danh_gia_d1.csv"
+    f.write_text("unit_code,period,item_code,points\nD1,2026-Q3,TDGQ,99999\nD1,2026-Q3,TONG,inf\n"
+                 "D1,2026-Q3,CKMB,1e308\nD1,2026-Q3,ON_TIME,27\nC1,2026-Q3,TONG,88.5\n", encoding="utf-8")
+    r = run_kpi("load", "--store", hw_copy, f)
+    assert r.returncode == 0, r.stderr
+    assert _rows(hw_copy, "SELECT unit_code, item_code, points FROM self_assessments ORDER BY 1, 2") == \
+        [("C1", "TONG", 88.5)]
+    reasons = [x for (x,) in _rows(hw_copy, "SELECT reason FROM quarantine WHERE file LIKE '%tu_danh_gia_d1.csv' "
+                                            "ORDER BY line")]
+    assert len(reasons) == 4 and "vượt điểm tối đa 20" in reasons[0] and "không phải số hữu hạn" in reasons[1]
+    assert "vượt điểm tối đa 18" in reasons[2] and "vượt điểm tối đa" in reasons[3]
+    for args in (["--docx", "--out", tmp_path / "q.docx"], ["--out", tmp_path / "q.html"]):
+        r = run_kpi("report", "quarterly", "--period", "2026-Q3", "--store", hw_copy, "-q",
+                    "--settings", ROOT / "kpi766.yaml", *args)
+        assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+
+
+# round 3, item 10 — a payload's size is bounded before it is read ------------------------------------------
+
+def test_a_payload_that_decompresses_past_the_limit_is_one_line(hw_copy, tmp_path):
+    """A 0.3 MB gzip of whitespace decompresses to 300 MB: refused at the limit, having read no more."""
+    import gzip
+    f = tmp_path / "DongBoHoSoMC_bom.json.gz"
+    with gzip.open(f, "wb", compresslevel=9) as fh:
+        fh.write(b"[")
+        for _ in range(300):
+            fh.write(b" " * (1 << 20))
+        fh.write(b"]")
+    assert f.stat().st_size < 1 << 20
+    script = ("import resource, sys\nfrom kpi.cli import main\ncode = main(['load', '-q', '--store', sys.argv[1], "
+              "sys.argv[2]])\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)\n")
+    r = subprocess.run([sys.executable, "-c", script, str(hw_copy), str(f)], capture_output=True, text=True, cwd=ROOT)
+    line = r.stderr.strip()
+    assert r.returncode == 1 and len(line.splitlines()) == 1 and f.name in line and "lớn hơn 256 MB" in line, line
+    assert int(r.stdout.split()[-1]) < 900_000          # kB: the text was never held whole
+
+
+def test_a_large_plain_payload_is_refused_before_it_is_read(hw_copy, tmp_path, monkeypatch):
+    from kpi.load import LoadError, load_paths, sync
+    from kpi.store import connect
+    f = tmp_path / "DongBoHoSoMC_lon.json"
+    f.write_text(json.dumps([_dossier_rec(f"D1-L{i}") for i in range(200)]), encoding="utf-8")
+    monkeypatch.setattr(sync, "MAX_PAYLOAD_BYTES", 10_000)
+    con = connect(hw_copy)
+    with pytest.raises(LoadError, match="lớn hơn 0 MB khi giải nén"):
+        load_paths(con, [f], progress=False)
+    con.close()

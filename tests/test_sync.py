@@ -158,3 +158,30 @@ def test_round_trip_scores_equal_the_canonical_sample(sample_store, sync_store, 
         outs.append(pd.read_csv(out, encoding="utf-8-sig", dtype=str))
     assert len(outs[0]) > 3000
     pd.testing.assert_frame_equal(outs[0], outs[1])
+
+
+def test_payload_rows_validated_in_small_batches_give_the_same_store(loaded, hw, tmp_path, monkeypatch):
+    """The payload files' rows wait in the store's temporary tables and are validated a batch at a time
+    (memory holds a batch, not every file): batches of three rows give exactly the rows, quarantine and
+    counts of one batch."""
+    from kpi.load import fastcsv, load_paths
+    from kpi.store import connect
+    store, stdout = loaded
+    small = tmp_path / "kpi.duckdb"
+    shutil.copy(hw, small)
+    folder = tmp_path / "payloads"
+    folder.mkdir()
+    for f in GOOD:
+        shutil.copy(f, folder / f.name)
+    monkeypatch.setattr(fastcsv, "BATCH", 3)
+    con = connect(small)
+    report = load_paths(con, [folder], progress=False)
+    con.close()
+    queries = ["SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossiers ORDER BY dossier_code",
+               "SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossier_events ORDER BY dossier_code, seq",
+               "SELECT regexp_replace(file, '.*/', ''), line, table_name, column_name, reason FROM quarantine "
+               "ORDER BY ALL"]
+    for q in queries:
+        got, want = _rows(small, q), _rows(store, q)
+        assert got == want and len(got) >= 3, q
+    assert sum(f.read for f in report.files) == sum(f.loaded + f.quarantined + f.superseded for f in report.files)

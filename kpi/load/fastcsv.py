@@ -24,13 +24,15 @@ import pandas as pd
 from kpi.schema import TABLES
 from kpi.store import run
 from kpi.load.readers import Sheet, sniff_delimiter
-from kpi.load.validate import EARLIEST, MAX_TEXT, recognise, plan_headers, validate
+from kpi.load.validate import EARLIEST, MAX_TEXT, is_code, recognise, plan_headers, validate
 
 BATCH = 200_000          # suspect rows handed to validate() at a time
 CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
-RARE = re.compile(rb"\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")        # C1 controls, line/paragraph separators
+# C1 controls, line/paragraph separators, and the invisible format characters readers.clean_text removes
+RARE = re.compile(rb"\xc2[\x80-\x9f\xad]|\xe2\x80[\xa8\xa9\x8b-\x8f\xaa-\xae]|\xe2\x81[\xa0-\xa4\xa6-\xaf]"
+                  rb"|\xef\xbb\xbf|\xd8\x9c")
 NFD_MARKS = re.compile(rb"\xcc[\x80-\xbf]|\xcd[\x80-\xaf]")     # combining marks U+0300–U+036F
-LEADS = b"\t\xc2\xcc\xcd\xe2\xe3"      # first bytes of what RARE, NFD_MARKS and ODD_SPACE look for
+LEADS = b"\t\xc2\xcc\xcd\xe2\xe3\xd8\xef"      # first bytes of what RARE, NFD_MARKS and ODD_SPACE look for
 # spaces str.strip() removes besides ' ' (U+1680, the Ogham space mark, is left out: its lead byte \xe1
 # begins most Vietnamese letters, and looking for it would cost a pass)
 ODD_SPACE = re.compile(rb"\t|\xc2\xa0|\xe2\x80[\x80-\x8a\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
@@ -53,7 +55,7 @@ def prescan(path: Path) -> dict | None:
         fh.seek(max(0, size - 4096))
         tail = fh.read()
         trailing = tail[len(tail.rstrip(b"\r\n")):]       # newlines after the last record: harmless
-        fh.seek(0)
+        fh.seek(3 if head.startswith(b"\xef\xbb\xbf") else 0)     # a BOM opening the file is DuckDB's to skip
         out = {"nfd": False, "quotes": False, "spaces": False}
         newlines = crs = crlfs = 0
         carry = b""
@@ -117,6 +119,8 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool) -> tuple[str, str]:
         ok.append(f"length({v}) <= {MAX_TEXT}")
         if c.unit_code:
             ok.append(f"regexp_full_match({v}, '[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}') AND NOT contains({v}, '..')")
+        elif is_code(c):          # a code with anything but plain ASCII is looked at by validate() (hidden spaces)
+            ok.append(f"NOT regexp_matches({v}, '[^ -~]')")
         if c.pattern:
             ok.append("false")            # rare, small tables: validate() says it
         if c.values:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kpi.schema import LOAD_ORDER, TABLES, fold
+from kpi.schema import LOAD_ORDER, SELF_ASSESSMENT_TOTAL, TABLES, fold
 from kpi.store import SQL_TYPES, apply_calendar, calendar_changes, run
 from kpi.count import facts
 from kpi.load.errors import LoadError
@@ -168,6 +168,42 @@ def check_references(con, table, good: str, batch: dict) -> pd.DataFrame | None:
         "raw": value})
 
 
+def item_maxima() -> dict:
+    """The most points each self-assessment item can have: the total 100, a group or a metric its maximum in
+    the default profile (an item the profile does not know: the total)."""
+    from kpi.count.scoring import TOTAL_MAX, load_profile
+    prof = load_profile()
+    out = {SELF_ASSESSMENT_TOTAL: float(TOTAL_MAX)}
+    out.update({g: float(s["max"]) for g, s in prof["groups"].items()})
+    out.update({m: float(s.get("max", 0)) for m, s in prof["metrics"].items() if "group" in s})
+    return out
+
+
+def check_points(con, table, good: str) -> pd.DataFrame | None:
+    """Self-assessed points above the item's maximum (99999 for a group of 20) are quarantined: one unit's
+    slip never reaches the province's report."""
+    if table.name != "self_assessments":
+        return None
+    maxima = pd.DataFrame(list(item_maxima().items()), columns=["item_code", "max_points"])
+    con.register("_item_max", maxima)
+    try:
+        bad = con.execute(f"""SELECT g.rowid AS _rid, g._file, g._line, g.item_code, g.points,
+                                     coalesce(m.max_points, {maxima.max_points.max()}) AS max_points
+                              FROM {good} g LEFT JOIN _item_max m USING (item_code)
+                              WHERE g.points > coalesce(m.max_points, {maxima.max_points.max()}) + 1e-9
+                              ORDER BY _rid""").df()
+    finally:
+        con.unregister("_item_max")
+    if not len(bad):
+        return None
+    delete_rows(con, good, bad._rid)
+    return pd.DataFrame({
+        "file": bad._file, "line": bad._line, "table_name": table.name, "column_name": "points",
+        "reason": [f"điểm tự đánh giá {p:g} của {i} vượt điểm tối đa {mx:g} — sửa điểm trong tệp của đơn vị"
+                   for p, i, mx in zip(bad.points, bad.item_code, bad.max_points)],
+        "raw": [f"{i}: {p:g}" for i, p in zip(bad.item_code, bad.points)]})
+
+
 def staged_units(con, batch: dict) -> pd.DataFrame:
     parts = [f"SELECT unit_code, unit_name, parent_code, level FROM {n}" for n in batch.get("units", [])]
     if not parts:
@@ -287,29 +323,78 @@ def keep_latest(con, staged: list, indices: list | None = None) -> None:
         run(con, "DROP TABLE _ranked")
 
 
-def _stage_merged(con, staging: Staging, name: str, parts: list, match, now) -> tuple:
+class SyncParts:
+    """The sheets read from sync payload files, a table at a time: each file's rows go into one temporary
+    table of text as soon as the file is read (memory holds one file, whatever the number of files), and are
+    validated together at the end, a batch at a time (_stage_merged)."""
+
+    def __init__(self, con, staging: Staging):
+        self.con, self.staging = con, staging
+        self.tables: dict[str, str] = {}            # sheet name → raw table
+        self.parts: dict[str, list] = {}             # sheet name → [(sheet without its frame, file hash, rows)]
+        self.rows: dict[str, int] = {}              # sheet name → rows so far (each row's _ord)
+
+    def add(self, sheet: Sheet, digest: str) -> None:
+        frame = sheet.frame
+        name = self.tables.get(sheet.name)
+        if name is None:
+            name = self.tables[sheet.name] = self.staging.new()
+            cols = ", ".join(f'"{c}" VARCHAR' for c in frame.columns)
+            run(self.con, f"CREATE OR REPLACE TEMP TABLE {name} ({cols}, _file VARCHAR, _line BIGINT, _ord BIGINT)")
+        if len(frame):
+            done = self.rows.get(sheet.name, 0)
+            part = frame.assign(_file=str(sheet.file), _line=list(sheet.lines)[:len(frame)],
+                                _ord=range(done, done + len(frame)))
+            self.con.register("_sync_part", part)
+            cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in frame.columns)
+            run(self.con, f"INSERT INTO {name} BY NAME SELECT {cols}, _file, _line, _ord FROM _sync_part")
+            self.con.unregister("_sync_part")
+            self.rows[sheet.name] = done + len(frame)
+        self.parts.setdefault(sheet.name, []).append(
+            (Sheet(sheet.file, sheet.name, frame.iloc[:0], [], sheet.quarantine, sheet.fill_only, sheet.notes),
+             digest, len(frame)))
+
+
+def _stage_merged(con, staging: Staging, sync_parts: SyncParts, name: str, match, now) -> tuple:
     """The sheets of one table from many payload files, validated as one (a province's daily logs are
-    thousands of small files); every row keeps its file and line, and each file its own counts."""
-    frames, lines, files, pre, results = [], [], [], [], []
-    for sheet, digest in parts:
-        frame = sync.resolve_units(sheet.frame, match) if "unit_name" in sheet.frame else sheet.frame
-        frames.append(frame)
-        lines += list(sheet.lines)
-        files += [str(sheet.file)] * len(frame)
+    thousands of small files) a batch at a time; every row keeps its file and line, and each file its own
+    counts."""
+    from kpi.load.fastcsv import BATCH
+    parts, raw = sync_parts.parts[name], sync_parts.tables[name]
+    pre, results = [], []
+    for sheet, digest, n in parts:
         refused = sheet.quarantine if sheet.quarantine is not None else pd.DataFrame()
         if len(refused):
             pre.append(refused)
-        results.append(FileResult(str(sheet.file), name, read=len(frame) + len(refused), notes=list(sheet.notes or []),
+        results.append(FileResult(str(sheet.file), name, read=n + len(refused), notes=list(sheet.notes or []),
                                   sync=True, fill_only=sheet.fill_only, sha256=digest))
-    merged = Sheet(Path(parts[0][0].file), name, pd.concat(frames, ignore_index=True), lines, files=files,
-                   fill_only=parts[0][0].fill_only)
-    table = recognise(merged, TABLES)
-    good, quarantine, unknown = validate(merged, table, now=now, dedupe=False)
-    if pre:
-        quarantine = pd.concat([quarantine, *[q.assign(table_name=table.name) for q in pre]], ignore_index=True)
+    first = parts[0][0]
+    empty = sync.resolve_units(first.frame, match) if "unit_name" in first.frame else first.frame
+    table = recognise(Sheet(Path(first.file), name, empty, []), TABLES)
+    good_name, quarantine, unknown = None, [], []
+    total = run(con, f"SELECT count(*) FROM {raw}")[0][0]
+    for start in range(0, max(total, 1), BATCH):
+        batch = objects(con.execute(f"SELECT * FROM {raw} WHERE _ord >= {start} AND _ord < {start + BATCH} "
+                                    "ORDER BY _ord").df())
+        frame = batch.drop(columns=["_file", "_line", "_ord"])
+        frame = sync.resolve_units(frame, match) if "unit_name" in frame else frame
+        merged = Sheet(Path(first.file), name, frame, batch._line.tolist(), files=batch._file.tolist(),
+                       fill_only=first.fill_only)
+        good, q, unknown = validate(merged, table, now=now, dedupe=False)
+        if len(q):
+            quarantine.append(q)
+        if good_name is None:
+            good_name = staging.from_frame(table, good)
+        elif len(good):
+            con.register("_good_batch", good[table.names + ["_file", "_line"]])
+            run(con, f"INSERT INTO {good_name} BY NAME SELECT * FROM _good_batch")
+            con.unregister("_good_batch")
+    run(con, f"DROP TABLE {raw}")
+    quarantine = pd.concat(quarantine + [q.assign(table_name=table.name) for q in pre], ignore_index=True) \
+        if quarantine or pre else pd.DataFrame(columns=["file", "line", "table_name", "column_name", "reason", "raw"])
     res = FileResult(f"{len(parts)} tệp đồng bộ", table.name, read=sum(r.read for r in results),
-                     unknown_columns=unknown, sync=True, fill_only=merged.fill_only, parts=results)
-    entry = [(table, res, staging.from_frame(table, good), quarantine, "")]
+                     unknown_columns=unknown, sync=True, fill_only=first.fill_only, parts=results)
+    entry = [(table, res, good_name, quarantine, "")]
     keep_latest(con, entry, [0])
     return entry[0]
 
@@ -382,7 +467,7 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
     from tqdm.auto import tqdm
     loaded_hashes = {r[0] for r in run(con, "SELECT sha256 FROM loaded_files")}
     staged = []   # (table, FileResult, staged table, quarantine frame, hash)
-    sync_sheets: dict[str, list] = {}   # table → [(sheet, file hash)] from the sync payload files
+    sync_parts = SyncParts(con, staging)   # the sync payload files' rows, a table at a time
     portal_staged = []   # (FileResult, published rows, hash)
     bar = tqdm(files, desc="Đọc tệp", unit="tệp", disable=None if progress else True)
     for path in bar:
@@ -412,13 +497,13 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
             sheets = read_file(path)
         for sheet in sheets:
             if is_sync:        # merged per table once every file is read (units named, not coded, need them)
-                sync_sheets.setdefault(sheet.name, []).append((sheet, digest))
+                sync_parts.add(sheet, digest)
                 continue
             staged.append(_stage(staging, sheet, digest, now, is_sync))
-    if sync_sheets:
+    if sync_parts.parts:
         match = name_matcher(known_units(con, {"units": [g for t, _, g, *_ in staged if t.name == "units"]}))
-        for name, parts in sync_sheets.items():
-            staged.append(_stage_merged(con, staging, name, parts, match, now))
+        for name in sync_parts.parts:
+            staged.append(_stage_merged(con, staging, sync_parts, name, match, now))
     staged.sort(key=lambda s: LOAD_ORDER.index(s[0].name))
     drop_known(con, staged)
     batch: dict[str, list] = {}
@@ -426,6 +511,9 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
         ref_bad = check_references(con, table, good, batch)
         if ref_bad is not None:
             quarantine = pd.concat([quarantine, ref_bad], ignore_index=True)
+        points_bad = check_points(con, table, good)
+        if points_bad is not None:
+            quarantine = pd.concat([quarantine, points_bad], ignore_index=True)
         if table.name == "units":
             tree_bad, notes = check_unit_tree(con, good, batch)
             res.notes += notes

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from kpi.load.errors import LoadError
-from kpi.load.readers import decode
+from kpi.load.readers import decode, json_loads
 from kpi.schema import fold
 
 ENDPOINT_GROUP = {"transparency": "CKMB", "dossier-digitized": "MDSH", "handling-satisfaction": "MDHL",
@@ -78,7 +78,7 @@ def read_payload(path: Path):
         raise LoadError(f"{path}: là trang HTML (có thể từ cổng trung gian), không phải phản hồi JSON của Cổng DVCQG "
                         "— tải lại tệp.")
     try:
-        payload = json.loads(text)
+        payload = json_loads(text, path)
     except json.JSONDecodeError as exc:
         raise LoadError(f"{path}: JSON hỏng ở dòng {exc.lineno}, cột {exc.colno} ({exc.msg}) — tệp bị cắt ngang; "
                         "tải lại.") from None

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,11 +68,16 @@ def _has_utf8_multibyte(raw: bytes) -> bool:
     return len(re.findall(rb"[\xc3-\xc6\xe1][\x80-\xbf]{1,2}", raw)) >= 3
 
 
-CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")   # not \t \n \r
+# control characters and terminal escapes (not \t \n \r); invisible format characters: zero-width spaces and
+# joiners, the soft hyphen, a BOM inside the text, and the bidi controls that reverse text in pictures and HTML
+CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+                     "|[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+csv.field_size_limit(1 << 30)     # a value longer than the csv module's 131,072 is quarantined by validate, not fatal
 
 
 def clean_text(text: str) -> str:
-    """Control characters and terminal escape sequences (`\\x1b[2J`) have no place in data: removed at read."""
+    """Control characters, terminal escape sequences (`\\x1b[2J`) and invisible format characters (U+200B,
+    the bidi overrides U+202E …) have no place in data: removed at read."""
     return CONTROL.sub("", text) if CONTROL.search(text) else text
 
 
@@ -95,16 +101,38 @@ def read_csv(path: Path) -> list[Sheet]:
     text = clean_text(text)
     delim = sniff_delimiter(text.lstrip("\n").split("\n", 1)[0])
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False,
-                            na_values=[], engine="c", skip_blank_lines=True)
+        # index_col=False: a row ending with a delimiter the header lacks (an empty last field) is read as the
+        # fast lane reads it, not shifted by one column; a row whose extra fields hold values is refused below
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False,
+                                na_values=[], engine="c", skip_blank_lines=True, index_col=False)
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        _refuse_extra_fields(path, text, delim)          # the line, in words, when that is what is wrong
         raise LoadError(f"{path}: không đọc được CSV ({str(exc).splitlines()[0]}) — kiểm tra dấu phân cách và dấu ngoặc kép.") from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        _refuse_extra_fields(path, text, delim)
     try:
         lines = _csv_lines(text, delim, len(frame))
     except csv.Error as exc:
         raise LoadError(f"{path}: không đọc được CSV ({exc}) — kiểm tra dấu phân cách và dấu ngoặc kép.") from None
     frame = frame.replace({"": None})
     return [Sheet(path, path.stem, frame, lines)]
+
+
+def _refuse_extra_fields(path: Path, text: str, delim: str) -> None:
+    """A row with more fields than the header, the extra ones not empty: which column is which cannot be
+    known — the file is refused, naming the line (an empty extra field, a trailing delimiter, is harmless)."""
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    width = len(next(reader, []))
+    while True:
+        start = reader.line_num + 1
+        row = next(reader, None)
+        if row is None:
+            return
+        if len(row) > width and any(cell.strip() for cell in row[width:]):
+            raise LoadError(f"{path}: dòng {start} có {len(row)} cột, tiêu đề chỉ có {width} — kiểm tra dấu phân "
+                            "cách trong dòng đó (giá trị có dấu phân cách phải đặt trong ngoặc kép).")
 
 
 def _csv_lines(text: str, delim: str, n: int) -> list[int]:
@@ -137,7 +165,7 @@ def _cell(v):
         return v.isoformat()
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    s = clean_text(str(v))
+    s = unicodedata.normalize("NFC", clean_text(str(v)))      # as decode() gives CSV text
     return s if s.strip() else None
 
 
@@ -264,9 +292,17 @@ def read_json_records(path: Path, payload) -> list[Sheet]:
     return [Sheet(path, path.stem, frame, list(range(1, len(frame) + 1)))]
 
 
+def json_loads(text: str, path: Path):
+    """json.loads, with a nesting too deep for Python (a hostile or broken file) as a one-line LoadError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise LoadError(f"{path}: JSON lồng nhau quá sâu — không phải dữ liệu xuất từ hệ thống; lấy lại tệp.") from None
+
+
 def load_json(path: Path):
     try:
-        return json.loads(decode(path.read_bytes(), path))
+        return json_loads(decode(path.read_bytes(), path), path)
     except json.JSONDecodeError as exc:
         raise LoadError(f"{path}: JSON hỏng ở dòng {exc.lineno}, cột {exc.colno} ({exc.msg}) — tệp bị cắt ngang hoặc không phải JSON; hãy tải lại.") from None
 

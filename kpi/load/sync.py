@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -33,7 +34,8 @@ from pathlib import Path
 import pandas as pd
 
 from kpi.load.errors import LoadError
-from kpi.load.readers import Sheet, clean_text, decode
+from kpi.load.readers import Sheet, clean_text, decode, json_loads
+from kpi.load.validate import number_text
 from kpi.store import run
 
 SERVICES = {"dongbohosomc": "dossiers", "capnhattiendohosomc": "steps", "laythutuc": "catalogue"}
@@ -85,13 +87,33 @@ def captured_at(path: Path) -> dt.datetime | None:
 
 
 # ------------------------------------------------------------------------------------------ reading
+MAX_PAYLOAD_BYTES = 256 << 20     # one payload file, decompressed: a day of a large province is a few tens of MB
+
+
+def _too_big(path: Path) -> LoadError:
+    return LoadError(f"{path}: tệp đồng bộ lớn hơn {MAX_PAYLOAD_BYTES >> 20} MB khi giải nén — không phải một gói "
+                     "đồng bộ thường (có thể hỏng hay cố ý); xuất lại theo từng ngày để mỗi tệp nhỏ hơn.")
+
+
 def _text(path: Path) -> str:
-    raw = path.read_bytes()
+    """The file's text, never more than MAX_PAYLOAD_BYTES of it: a gzip is decompressed a chunk at a time
+    and refused past the limit (a small file of whitespace that would decompress to gigabytes)."""
     if path.name.lower().endswith(".gz"):
+        chunks, size = [], 0
         try:
-            raw = gzip.decompress(raw)
+            with gzip.open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    size += len(chunk)
+                    if size > MAX_PAYLOAD_BYTES:
+                        raise _too_big(path)
+                    chunks.append(chunk)
         except (OSError, EOFError) as exc:
             raise LoadError(f"{path}: tệp nén gzip hỏng ({exc}) — tải lại hoặc nén lại tệp.") from None
+        raw = b"".join(chunks)
+    else:
+        if path.stat().st_size > MAX_PAYLOAD_BYTES:
+            raise _too_big(path)
+        raw = path.read_bytes()
     return decode(raw, path) if raw else ""
 
 
@@ -104,8 +126,8 @@ def _refuse_non_payload(path: Path, text: str) -> None:
 
 
 def _error_reply(path: Path, obj) -> None:
-    if isinstance(obj, dict) and "data" not in obj and "result" not in obj and \
-            any(k.lower() in ("error_code", "errorcode", "error") for k in obj):
+    if isinstance(obj, dict) and not isinstance(obj.get("data"), list) and not isinstance(obj.get("result"), list) \
+            and any(k.lower() in ("error_code", "errorcode", "error") for k in obj):
         code = next(v for k, v in obj.items() if k.lower() in ("error_code", "errorcode", "error"))
         msg = obj.get("message") or obj.get("error_message") or ""
         raise LoadError(f"{path}: là phản hồi lỗi của Cổng DVCQG (error_code {code}: {str(msg)[:80]}), không phải "
@@ -143,7 +165,7 @@ def read_records(path: Path) -> list[tuple[str | None, str | None, int, dict]]:
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and not _is_jsonl(stripped)):
         try:
-            obj = json.loads(text)
+            obj = json_loads(text, path)
         except json.JSONDecodeError as exc:
             raise LoadError(f"{path}: JSON hỏng ở dòng {exc.lineno}, cột {exc.colno} ({exc.msg}) — tệp bị cắt ngang; "
                             "hãy lấy lại tệp.") from None
@@ -153,7 +175,7 @@ def read_records(path: Path) -> list[tuple[str | None, str | None, int, dict]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json_loads(line, path)
             except json.JSONDecodeError as exc:
                 raise LoadError(f"{path}: dòng {n} không phải JSON ({exc.msg}) — tệp JSON Lines bị cắt ngang hoặc "
                                 "hỏng; hãy lấy lại tệp.") from None
@@ -168,7 +190,7 @@ def _is_jsonl(text: str) -> bool:
     try:
         json.loads(first)
         return "\n" in text.strip()
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
 
 
@@ -209,9 +231,15 @@ def _s(v) -> str | None:
 
 
 def _amount(v) -> float:
-    """A fee as the payloads write it ('50.000', '1.234,5', 50000) → 50000.0; NaN when it is not a number."""
+    """A fee by its JSON type: a number is that number (50000.0 is fifty thousand); a text is read as the
+    CSV exports' numbers are ('50.000', '1.234,5', '50000.5'); NaN when it is not a number. May be ±inf
+    ('Infinity', 1e400): the caller refuses that."""
+    if isinstance(v, bool) or v is None:
+        return float("nan")
+    if isinstance(v, (int, float)):
+        return float(v)
     try:
-        return float(str("" if v is None else v).replace(".", "").replace(",", "."))
+        return float(number_text(str(v).strip()))
     except ValueError:
         return float("nan")
 
@@ -223,8 +251,41 @@ def _flag(v) -> str | None:
     return "1" if s.lower() in ("1", "true", "co", "có", "yes") else "0"
 
 
+OFFSET_TIME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T ](\d{2}):?(\d{2})(?::?(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)")
+
+
+@lru_cache(maxsize=65536)
+def local_digits(at: str | None) -> str:
+    """A time's yyyyMMddHHmmss in local time: an ISO time with an offset (`2026-11-03T03:00:00Z`) is converted,
+    so both notations of one moment give the same digits (and one event); any other text its digits."""
+    m = OFFSET_TIME.fullmatch((at or "").strip())
+    if not m:
+        return re.sub(r"\D", "", at or "")
+    y, mo, d, h, mi, sec, off = m.groups()
+    try:
+        t = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec or 0), tzinfo=_zone(off))
+    except ValueError:
+        return re.sub(r"\D", "", at)
+    return t.astimezone(_local_zone()).strftime("%Y%m%d%H%M%S")
+
+
+def _zone(off: str) -> dt.tzinfo:
+    if off == "Z":
+        return dt.timezone.utc
+    sign = -1 if off[0] == "-" else 1
+    digits = off[1:].replace(":", "").ljust(4, "0")
+    return dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+
+
+@lru_cache(maxsize=1)
+def _local_zone():
+    from zoneinfo import ZoneInfo
+    from kpi import config
+    return ZoneInfo(config.TIMEZONE)
+
+
 def _seq(at: str | None, event: str, ordinal: int = 0) -> int | None:
-    digits = re.sub(r"\D", "", at or "")[:14]
+    digits = local_digits(at)[:14]
     if len(digits) < 12:
         return None
     return int(digits.ljust(14, "0")) * 100 + SLOT[event] + min(ordinal, 9)
@@ -287,15 +348,24 @@ def _dossier_sheets(path: Path, items) -> list[Sheet]:
         fees = [f for f in (r.get("DanhSachLePhi") or []) if isinstance(f, dict)]
         fee = None
         if fees:
-            amounts = [_amount(f.get("Gia"))
-                       for f in fees]
-            fee = str(sum(a for a in amounts if pd.notna(a)))
+            amounts = [_amount(f.get("Gia")) for f in fees]
+            if any(math.isinf(a) for a in amounts):
+                refused.append((line, "dossiers", "fee_amount", f"lệ phí (DanhSachLePhi.Gia) không phải số hữu hạn "
+                                                                f"— kiểm tra bản ghi {code}", _public(r)))
+                continue
+            fee = repr(sum(a for a in amounts if pd.notna(a)))
+        record_unit, envelope_unit = _s(r.get("MaDonVi")) or _s(r.get("madonvi")), _s(unit)
+        if record_unit and envelope_unit and record_unit.upper() != envelope_unit.upper():
+            refused.append((line, "dossiers", "unit_code", f"MaDonVi của bản ghi ({record_unit}) khác madonvi của gói "
+                                                           f"({envelope_unit}) — không rõ đơn vị nào đúng; kiểm tra "
+                                                           f"bản ghi {code}", _public(r)))
+            continue
         results = [g for g in (r.get("DanhSachGiayToKetQua") or []) if isinstance(g, dict)]
         files = [f for f in (r.get("TaiLieuNop") or []) if isinstance(f, dict) and _flag(f.get("IsDeleted")) != "1"]
         received = _s(r.get("NgayTiepNhan"))
         rows.append({
             "dossier_code": code, "procedure_code": _s(r.get("MaTTHC")),
-            "unit_code": _s(unit) or _s(r.get("MaDonVi")) or _s(r.get("madonvi")),
+            "unit_code": envelope_unit or record_unit,
             "unit_name": _s(r.get("DonViXuLy")),
             "channel": _s(r.get("KenhThucHien")), "submitted_at": _s(r.get("NgayNopHoSo")), "received_at": received,
             "due_at": _s(r.get("NgayHenTra")), "finished_at": _s(r.get("NgayKetThucXuLy")),
@@ -372,7 +442,7 @@ def _step_sheet(path: Path, items) -> Sheet:
     for order, (unit, line, r) in enumerate(items):
         rows.append((_s(r.get("MaHoSo")), _s(r.get("ThoiDiemXuLy")), _s(r.get("TrangThai")), _s(r.get("NguoiXuLy")),
                      _s(r.get("NoiDungXuLy")), _s(r.get("NgayKetThucTheoQuyDinh")), line, order, r))
-    rows.sort(key=lambda x: (x[0] or "", re.sub(r"\D", "", x[1] or ""), x[7]))
+    rows.sort(key=lambda x: (x[0] or "", local_digits(x[1]), x[7]))
     events, lines, refused, prev, ordinal = [], [], [], {}, {}
     for code, at, st, who, what, due, line, _, r in rows:
         if st not in STEP_EVENT:

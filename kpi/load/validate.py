@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -207,17 +208,39 @@ def _enum(name: str, s: pd.Series, values: tuple) -> tuple[pd.Series, np.ndarray
     return mapped.where(~bad, None), bad
 
 
+VN_NUMBER = r"^-?\d{1,3}(\.\d{3})+(,\d+)?$"       # '1.234,5', '50.000'
+EN_NUMBER = r"^-?\d{1,3}(,\d{3})+(\.\d+)?$"       # '50,000', '1,234.50'
+
+
+def number_text(text: str) -> str:
+    """One value as _number_text reads it (the sync payloads' fees, a record at a time)."""
+    text = re.sub(r"[\s\u00a0]", "", text)
+    if re.match(VN_NUMBER, text):
+        return text.replace(".", "").replace(",", ".")
+    if re.match(EN_NUMBER, text):
+        return text.replace(",", "")
+    return text.replace(",", ".")
+
+
 def _number_text(s: pd.Series) -> pd.Series:
     """Numbers as exports write them → '1234.5'. Vietnamese: '.' groups thousands, ',' is the decimal
     mark ('1.234,50', '3.000,00', '12.345.678,9', '50.000'). A comma followed by groups of exactly three
     digits and nothing else groups thousands as well ('50,000', '1,234,567': fees are whole dong), as does
     a comma before a point ('1,234.50'). A single comma otherwise is a decimal mark ('2,5')."""
     text = s.astype("string").str.strip().str.replace(r"[\s\u00a0]", "", regex=True)
-    vn = text.str.match(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$").fillna(False)
-    en = text.str.match(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$").fillna(False) & ~vn
+    vn = text.str.match(VN_NUMBER).fillna(False)
+    en = text.str.match(EN_NUMBER).fillna(False) & ~vn
     text = text.where(~vn, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
     text = text.where(~en, text.str.replace(",", "", regex=False))
     return text.where(vn | en, text.str.replace(",", ".", regex=False))
+
+
+HIDDEN_SPACE = r"[^\S ]"      # a space other than ' ' (no-break, ideographic, tab, line separator …)
+
+
+def is_code(c) -> bool:
+    """A code or id column (dossier, procedure, official, service …): compared exactly, so nothing hidden in it."""
+    return c.type == "str" and not c.unit_code and c.name.endswith(("_code", "_id"))
 
 
 def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None,
@@ -243,6 +266,10 @@ def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None,
                 probs.add((~text.str.fullmatch(UNIT_CODE) | text.str.contains("..", regex=False)).fillna(False)
                           .to_numpy(dtype=bool), c.name,
                           f"mã đơn vị ở cột {c.name} chứa ký tự không hợp lệ (chỉ dùng chữ, số và . - _) — sửa mã")
+            elif is_code(c):
+                probs.add(text.str.contains(HIDDEN_SPACE).fillna(False).to_numpy(dtype=bool), c.name,
+                          f"mã ở cột {c.name} chứa khoảng trắng ẩn (khoảng trắng không ngắt, tab …) — sửa mã cho "
+                          "đúng với mã trên hệ thống")
             probs.add((text.str.len() > MAX_TEXT).fillna(False).to_numpy(dtype=bool), c.name,
                       f"giá trị quá dài ở cột {c.name} (> {MAX_TEXT} ký tự)")
             if c.pattern:
@@ -266,6 +293,8 @@ def validate(sheet: Sheet, table: Table, now: dt.datetime | None = None,
             num = pd.to_numeric(_number_text(s), errors="coerce")
             probs.add((s.notna() & num.isna()).to_numpy(), c.name,
                       lambda v: f"'{str(v)[:40]}' không phải số ở cột {c.name}")
+            probs.add(np.isinf(num.astype("float64")).to_numpy(dtype=bool), c.name,
+                      lambda v: f"'{str(v)[:40]}' không phải số hữu hạn ở cột {c.name} — sửa thành số thật")
             if c.type == "int":
                 probs.add((num.notna() & (num != num.round())).to_numpy(), c.name, f"cột {c.name} phải là số nguyên")
             if c.min_value is not None:

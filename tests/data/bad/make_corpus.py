@@ -199,6 +199,26 @@ def workbook() -> bytes:
 add("multi_sheet.xlsx", workbook(), "a workbook with a units sheet, an officials sheet and an empty notes sheet",
     "load", 2)
 
+# round 3 (issue 24): a trailing delimiter on the careful path, invisible characters, a value too long
+add("units_utf16_trailing_delimiter.csv", (UH + "X20,Xã Dấu Phẩy,P,commune,\nX21,Xã Cuối Dòng,P,commune,\n").encode("utf-16"),
+    "UTF-16 (the careful path) with every row ending in a delimiter the header lacks", "load", 2)
+add("dossiers_trailing_delimiter_blank_line.csv", DH + row("B40").replace("\n", ",\n") + "\n" + row("B41").replace("\n", ",\n"),
+    "rows ending in a delimiter the header lacks, and a blank line (the careful path)", "load", 2)
+add("dossiers_extra_field.csv", DH + row("B42") + row("B43").replace("\n", ",thừa\n"),
+    "a row with a value beyond the header's columns", "reject", 0, "tiêu đề chỉ có 10")
+add("dossiers_zero_width_code.csv", DH + row("B44\u200b") + row("B45\u2060"),
+    "dossier codes with a zero-width space and a word joiner (removed: B44, B45)", "load", 2)
+add("dossiers_hidden_space_code.csv", DH + row("B46") + row("B\u00a047"),
+    "a dossier code with a no-break space inside", "quarantine", 1, "khoảng trắng ẩn")
+add("units_bidi_name.csv", UH + "X22,UBND xã \u202eĐảo Chữ\u202c Một,P,commune\n",
+    "a unit name with a right-to-left override (neutralised)", "load", 1)
+add("dossiers_value_too_long.csv", DH + row("B48") + "\n" + row("B49").replace("processing,", "\"" + "x, " * 50_000 + "\",", 1),
+    "one value of 140,000 characters, and a blank line (the careful path)", "quarantine", 1, "quá dài")
+
+add("self_assessments_out_of_range.csv", "unit_code,period,item_code,points\nD1,2026-Q3,TDGQ,99999\n"
+    "D1,2026-Q3,TONG,1e308\nD1,2026-Q3,CKMB,12\n", "self-assessed points above the item's maximum", "quarantine", 2,
+    "vượt điểm tối đa")
+
 if __name__ == "__main__":
     with open(HERE / "MANIFEST.csv", "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
