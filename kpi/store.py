@@ -40,6 +40,16 @@ class StoreError(Exception):
 KPI_MARKERS = {"loaded_files", "calendar"}
 
 
+def default_memory_limit() -> str | None:
+    """Half the machine's memory (DuckDB would take 80 %): the notebook, the browser and the rest keep the
+    other half. None where the machine does not say (DuckDB's own default then)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return f"{max(total // 2 >> 20, 256)}MiB"
+
+
 def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the store. Read-only never writes: an empty file, or a store made by an older version, gets
     its missing tables as temporary ones for this connection. A DuckDB file of another application is
@@ -57,7 +67,7 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
         con = duckdb.connect(str(path), read_only=read_only, config=cfg)
     except duckdb.Error as exc:
         raise StoreError(_open_error(path, exc)) from None
-    limit = os.environ.get("KPI_MEMORY_LIMIT")
+    limit = os.environ.get("KPI_MEMORY_LIMIT") or default_memory_limit()
     if limit:                  # a shared server: DuckDB spills to disk beyond it
         try:
             con.execute(f"SET memory_limit = '{limit}'")

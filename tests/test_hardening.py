@@ -652,3 +652,20 @@ def test_a_large_plain_payload_is_refused_before_it_is_read(hw_copy, tmp_path, m
     with pytest.raises(LoadError, match="lớn hơn 0 MB khi giải nén"):
         load_paths(con, [f], progress=False)
     con.close()
+
+
+def test_duckdb_takes_at_most_half_the_machine_unless_told(tmp_path, monkeypatch):
+    import os
+    from kpi.store import connect
+    monkeypatch.delenv("KPI_MEMORY_LIMIT", raising=False)
+    con = connect(tmp_path / "k.duckdb")
+    got = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.close()
+    value, unit = got.split()
+    size = float(value) * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
+    half = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2
+    assert abs(size - half) / half < 0.02, got
+    monkeypatch.setenv("KPI_MEMORY_LIMIT", "3GB")
+    con = connect(tmp_path / "k.duckdb")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("2.7 GiB", "2.79 GiB", "2.8 GiB")
+    con.close()

@@ -108,6 +108,9 @@ def test_quarantined_records_and_catalogue(loaded):
     ("DongBoHoSoMC_trang.json", "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", "trang HTML"),
     ("DongBoHoSoMC_cut.json", '{"madonvi": "D1", "service": "DongBoHoSoMC", "data": [{"MaHoSo": "X"', "JSON hỏng"),
     ("CapNhatTienDoHoSoMC_cut.jsonl", '{"MaHoSo": "D1-A", "TrangThai": "4"}\n{"MaHoSo": "D1-A", "Tr', "dòng 2"),
+    ("DongBoHoSoMC_cutarray.json", '[{"MaHoSo": "D1-X1", "TrangThaiHoSo": "2"},\n {"MaHoSo": "D1-X2", "Tr', "dòng 2"),
+    ("DongBoHoSoMC_nocomma.json", '[{"MaHoSo": "D1-X1", "TrangThaiHoSo": "2"} {"MaHoSo": "D1-X2"}]', "thiếu dấu phẩy"),
+    ("DongBoHoSoMC_tail.json", '[{"MaHoSo": "D1-X1", "TrangThaiHoSo": "2"}]\nrác', "còn dữ liệu sau"),
 ])
 def test_a_file_that_is_not_a_payload_stops_the_load(hw_copy, tmp_path, name, text, needle):
     f = SYNC / name if text is None else tmp_path / name

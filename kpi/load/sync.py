@@ -134,11 +134,11 @@ def _error_reply(path: Path, obj) -> None:
                         "dữ liệu — lấy lại tệp đồng bộ.")
 
 
-def read_records(path: Path) -> list[tuple[str | None, str | None, int, dict]]:
-    """Every record of the file as (service, envelope unit code, line or record number, record)."""
+def iter_records(path: Path):
+    """Every record of the file as (service, envelope unit code, line or record number, record), one at a
+    time: a bare array is parsed an element at a time."""
     text = _text(path)
     _refuse_non_payload(path, text)
-    out = []
 
     def take(obj, line, many_lines: bool):
         _error_reply(path, obj)
@@ -147,29 +147,32 @@ def read_records(path: Path) -> list[tuple[str | None, str | None, int, dict]]:
             unit = obj.get("madonvi") or obj.get("MaDonVi")
             for i, rec in enumerate(obj["data"], start=1):
                 if isinstance(rec, dict):
-                    out.append((service, unit, line if many_lines else i, rec))
+                    yield service, unit, line if many_lines else i, rec
         elif isinstance(obj, dict) and isinstance(obj.get("result"), list):      # LayThuTuc's reply
             for i, rec in enumerate(obj["result"], start=1):
-                out.append(("catalogue", None, line if many_lines else i, rec))
+                yield "catalogue", None, line if many_lines else i, rec
         elif isinstance(obj, dict):
-            out.append((None, obj.get("madonvi"), line, obj))
-        elif isinstance(obj, list):
-            for i, rec in enumerate(obj, start=1):
-                if isinstance(rec, dict) and isinstance(rec.get("data"), list):
-                    take(rec, i, False)
-                elif isinstance(rec, dict):
-                    out.append((None, None, i, rec))
+            yield None, obj.get("madonvi"), line, obj
         else:
             raise LoadError(f"{path}: không phải dữ liệu đồng bộ (cần đối tượng hoặc mảng JSON) — kiểm tra lại tệp.")
 
+    def elements(items):
+        for i, rec in items:
+            if isinstance(rec, dict) and isinstance(rec.get("data"), list):
+                yield from take(rec, i, False)
+            elif isinstance(rec, dict):
+                yield None, None, i, rec
+
     stripped = text.lstrip()
-    if stripped.startswith("[") or (stripped.startswith("{") and not _is_jsonl(stripped)):
+    if stripped.startswith("["):
+        yield from elements(_array_items(text, path))
+    elif stripped.startswith("{") and not _is_jsonl(stripped):
         try:
             obj = json_loads(text, path)
         except json.JSONDecodeError as exc:
             raise LoadError(f"{path}: JSON hỏng ở dòng {exc.lineno}, cột {exc.colno} ({exc.msg}) — tệp bị cắt ngang; "
                             "hãy lấy lại tệp.") from None
-        take(obj, 1, False)
+        yield from take(obj, 1, False)
     else:
         for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -179,8 +182,49 @@ def read_records(path: Path) -> list[tuple[str | None, str | None, int, dict]]:
             except json.JSONDecodeError as exc:
                 raise LoadError(f"{path}: dòng {n} không phải JSON ({exc.msg}) — tệp JSON Lines bị cắt ngang hoặc "
                                 "hỏng; hãy lấy lại tệp.") from None
-            take(obj, n, True)
-    return out
+            if isinstance(obj, list):       # a line that is an array: numbered as a bare array's elements
+                yield from elements(enumerate(obj, start=1))
+            else:
+                yield from take(obj, n, True)
+
+
+SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _array_items(text: str, path: Path):
+    """The elements of the JSON array `text` holds, one at a time, numbered from 1."""
+    decoder = json.JSONDecoder()
+
+    def broken(pos: int, what: str) -> LoadError:
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        return LoadError(f"{path}: JSON hỏng ở dòng {line}, cột {col} ({what}) — tệp bị cắt ngang; hãy lấy lại tệp.")
+
+    i = SPACE.match(text, text.index("[") + 1).end()
+    n = 0
+    if text.startswith("]", i):
+        i += 1
+    else:
+        while True:
+            try:
+                obj, i = decoder.raw_decode(text, i)
+            except json.JSONDecodeError as exc:
+                raise broken(exc.pos, exc.msg) from None
+            except RecursionError:
+                raise LoadError(f"{path}: JSON lồng nhau quá sâu — không phải dữ liệu xuất từ hệ thống; lấy lại "
+                                "tệp.") from None
+            n += 1
+            yield n, obj
+            i = SPACE.match(text, i).end()
+            if text.startswith(",", i):
+                i = SPACE.match(text, i + 1).end()
+            elif text.startswith("]", i):
+                i += 1
+                break
+            else:
+                raise broken(i, "thiếu dấu phẩy hoặc dấu ] đóng mảng")
+    if text[i:].strip():
+        raise broken(i + len(text[i:]) - len(text[i:].lstrip()), "còn dữ liệu sau dấu ] đóng mảng")
 
 
 def _is_jsonl(text: str) -> bool:
@@ -293,27 +337,30 @@ def _seq(at: str | None, event: str, ordinal: int = 0) -> int | None:
 
 def read(path: Path, kind_hint: str | None = None) -> list[Sheet]:
     """The file's records as canonical sheets: dossiers (+ the events their supplement lists and refusals
-    carry), steps → dossier_events, the catalogue → procedures (filling gaps only)."""
-    records = read_records(path)
+    carry), steps → dossier_events, the catalogue → procedures (filling gaps only). Each record is mapped as
+    it is parsed: memory holds the file's text and its rows, not every record as a dict."""
     name_kind = kind_of_name(path) or kind_hint
-    groups: dict[str, list] = {"dossiers": [], "steps": [], "catalogue": []}
-    unknown = 0
-    for service, unit, line, rec in records:
+    dossiers, steps, catalogue, unknown = _DossierRows(path), _StepRows(path), [], 0
+    for service, unit, line, rec in iter_records(path):
         kind = service or name_kind or detect(rec)
-        if kind not in groups:
+        if kind == "dossiers":
+            dossiers.add(unit, line, rec)
+        elif kind == "steps":
+            steps.add(unit, line, rec)
+        elif kind == "catalogue":
+            catalogue.append((unit, line, rec))
+        else:
             unknown += 1
-            continue
-        groups[kind].append((unit, line, rec))
-    if not any(groups.values()):
+    if not (dossiers.n or steps.n or catalogue):
         raise LoadError(f"{path}: không có bản ghi DongBoHoSoMC, CapNhatTienDoHoSoMC hay LayThuTuc nào — kiểm tra "
                         "lại tệp (tên tệp hoặc trường 'service' cho biết loại dữ liệu).")
     sheets = []
-    if groups["dossiers"]:
-        sheets += _dossier_sheets(path, groups["dossiers"])
-    if groups["steps"]:
-        sheets.append(_step_sheet(path, groups["steps"]))
-    if groups["catalogue"]:
-        sheets.append(_catalogue_sheet(path, groups["catalogue"]))
+    if dossiers.n:
+        sheets += dossiers.sheets()
+    if steps.n:
+        sheets.append(steps.sheet())
+    if catalogue:
+        sheets.append(_catalogue_sheet(path, catalogue))
     if unknown:
         sheets[0].notes = (sheets[0].notes or []) + [f"{unknown} bản ghi không rõ loại (không có MaHoSo/MATTHC) — bỏ qua"]
     return sheets
@@ -326,51 +373,57 @@ def _quarantine_rows(path, rows) -> pd.DataFrame | None:
                           "raw": json.dumps(rec, ensure_ascii=False)[:500]} for line, table, col, reason, rec in rows])
 
 
-def _dossier_sheets(path: Path, items) -> list[Sheet]:
-    captured = captured_at(path)
-    rows, lines, events, ev_lines, refused, other_paid = [], [], [], [], [], 0
-    for unit, line, r in items:
+class _DossierRows:
+    """DongBoHoSoMC records → the dossiers sheet (+ the events their supplement lists and refusals carry), a
+    record at a time: the file's records are mapped as they are parsed, never all held as dicts."""
+
+    def __init__(self, path: Path):
+        self.path, self.captured, self.n = path, captured_at(path), 0
+        self.rows, self.lines, self.events, self.ev_lines, self.refused, self.other_paid = [], [], [], [], [], 0
+
+    def add(self, unit, line, r) -> None:
+        self.n += 1
         code = _s(r.get("MaHoSo"))
         status_code = _s(r.get("TrangThaiHoSo"))
         if status_code is not None and status_code not in STATUS:
-            refused.append((line, "dossiers", "status", f"mã trạng thái hồ sơ không có trong danh sách 1–10 của "
+            self.refused.append((line, "dossiers", "status", f"mã trạng thái hồ sơ không có trong danh sách 1–10 của "
                                                         f"Cổng DVCQG — kiểm tra bản ghi {code}", _public(r)))
-            continue
+            return
         if status_code == "1":
-            refused.append((line, "dossiers", "status", "hồ sơ mới đăng ký (trạng thái 1), chưa được tiếp nhận — chưa "
+            self.refused.append((line, "dossiers", "status", "hồ sơ mới đăng ký (trạng thái 1), chưa được tiếp nhận — chưa "
                                                         "tính; bản ghi sau có trạng thái tiếp nhận sẽ nạp hồ sơ này",
                             _public(r)))
-            continue
+            return
         paid = _s(r.get("DuocThanhToanTrucTuyen"))
         if paid not in (None, "0", "1", "2"):
-            other_paid += 1
+            self.other_paid += 1
             paid = "2"
         fees = [f for f in (r.get("DanhSachLePhi") or []) if isinstance(f, dict)]
         fee = None
         if fees:
             amounts = [_amount(f.get("Gia")) for f in fees]
             if any(math.isinf(a) for a in amounts):
-                refused.append((line, "dossiers", "fee_amount", f"lệ phí (DanhSachLePhi.Gia) không phải số hữu hạn "
+                self.refused.append((line, "dossiers", "fee_amount", f"lệ phí (DanhSachLePhi.Gia) không phải số hữu hạn "
                                                                 f"— kiểm tra bản ghi {code}", _public(r)))
-                continue
+                return
             fee = repr(sum(a for a in amounts if pd.notna(a)))
         record_unit, envelope_unit = _s(r.get("MaDonVi")) or _s(r.get("madonvi")), _s(unit)
         if record_unit and envelope_unit and record_unit.upper() != envelope_unit.upper():
-            refused.append((line, "dossiers", "unit_code", f"MaDonVi của bản ghi ({record_unit}) khác madonvi của gói "
+            self.refused.append((line, "dossiers", "unit_code", f"MaDonVi của bản ghi ({record_unit}) khác madonvi của gói "
                                                            f"({envelope_unit}) — không rõ đơn vị nào đúng; kiểm tra "
                                                            f"bản ghi {code}", _public(r)))
-            continue
+            return
         results = [g for g in (r.get("DanhSachGiayToKetQua") or []) if isinstance(g, dict)]
         files = [f for f in (r.get("TaiLieuNop") or []) if isinstance(f, dict) and _flag(f.get("IsDeleted")) != "1"]
         received = _s(r.get("NgayTiepNhan"))
-        rows.append({
+        self.rows.append({
             "dossier_code": code, "procedure_code": _s(r.get("MaTTHC")),
             "unit_code": envelope_unit or record_unit,
             "unit_name": _s(r.get("DonViXuLy")),
             "channel": _s(r.get("KenhThucHien")), "submitted_at": _s(r.get("NgayNopHoSo")), "received_at": received,
             "due_at": _s(r.get("NgayHenTra")), "finished_at": _s(r.get("NgayKetThucXuLy")),
             "returned_at": _s(r.get("NgayTra")), "status": STATUS.get(status_code) if status_code else None,
-            "synced_at": captured.strftime("%Y-%m-%d %H:%M:%S") if captured else received,
+            "synced_at": self.captured.strftime("%Y-%m-%d %H:%M:%S") if self.captured else received,
             "from_national_portal": "1" if _s(r.get("MaDoiTuong")) else "0",
             "fee_amount": fee, "has_financial_obligation": "1" if status_code == "6" else None, "paid_online": paid,
             "e_result": "1" if any(_s(g.get("DuongDanTepTinKetQua")) for g in results) else "0",
@@ -386,32 +439,36 @@ def _dossier_sheets(path: Path, items) -> list[Sheet]:
                 (_s(d.get("SoDinhDanh")) for d in (r.get("DinhDanhCHS") or []) if isinstance(d, dict)), None),
             "applicant_phone": _s(r.get("SoDienThoai")), "applicant_address": _s(r.get("DiaChiChuHoSo")),
         })
-        lines.append(line)
+        self.lines.append(line)
         # what the dossier record itself says happened: refusal, supplement rounds, extensions
         refused_at = _s(r.get("NgayTuChoi"))
         if refused_at:
-            events.append(_event(code, "rejected", refused_at))
-            ev_lines.append(line)
+            self.events.append(_event(code, "rejected", refused_at))
+            self.ev_lines.append(line)
         for k, b in enumerate(x for x in (r.get("DanhSachHoSoBoSung") or []) if isinstance(x, dict)):
             asked, answered = _s(b.get("NgayBoSung")), _s(b.get("NgayTiepNhanBoSung"))
             who = _s(b.get("NguoiYeuCauBoSung"))
             if asked:
-                events.append(_event(code, "supplement_requested", asked, who, k, _s(b.get("NoiDungBoSung"))))
-                ev_lines.append(line)
+                self.events.append(_event(code, "supplement_requested", asked, who, k, _s(b.get("NoiDungBoSung"))))
+                self.ev_lines.append(line)
             if answered:
-                events.append(_event(code, "supplement_completed", answered, None, k))
-                ev_lines.append(line)
+                self.events.append(_event(code, "supplement_completed", answered, None, k))
+                self.ev_lines.append(line)
             before, after = _s(b.get("NgayHenTraTruoc")), _s(b.get("NgayHenTraMoi"))
             if after and after != before and asked:
-                events.append(_event(code, "deadline_extended", asked, who, k, f"hẹn trả mới {after}"))
-                ev_lines.append(line)
-    frame = pd.DataFrame(rows, columns=DOSSIER_COLUMNS, dtype=object)
-    notes = [f"{other_paid} hồ sơ có DuocThanhToanTrucTuyen khác 0/1/2 — tính là cổng thanh toán của tỉnh (2)"] \
-        if other_paid else []
-    sheets = [Sheet(path, "dossiers", frame, lines, _quarantine_rows(path, refused), notes=notes)]
-    if events:
-        sheets.append(Sheet(path, "dossier_events", pd.DataFrame(events, columns=EVENT_COLUMNS, dtype=object), ev_lines))
-    return sheets
+                self.events.append(_event(code, "deadline_extended", asked, who, k, f"hẹn trả mới {after}"))
+                self.ev_lines.append(line)
+
+
+    def sheets(self) -> list[Sheet]:
+        frame = pd.DataFrame(self.rows, columns=DOSSIER_COLUMNS, dtype=object)
+        notes = [f"{self.other_paid} hồ sơ có DuocThanhToanTrucTuyen khác 0/1/2 — tính là cổng thanh toán của tỉnh (2)"] \
+            if self.other_paid else []
+        sheets = [Sheet(self.path, "dossiers", frame, self.lines, _quarantine_rows(self.path, self.refused), notes=notes)]
+        if self.events:
+            sheets.append(Sheet(self.path, "dossier_events", pd.DataFrame(self.events, columns=EVENT_COLUMNS, dtype=object),
+                                self.ev_lines))
+        return sheets
 
 
 def _public(r: dict) -> dict:
@@ -435,36 +492,43 @@ def resolve_units(frame: pd.DataFrame, by_name) -> pd.DataFrame:
     return frame.drop(columns="unit_name")
 
 
-def _step_sheet(path: Path, items) -> Sheet:
-    """Processing steps → events. Within the file a dossier's steps are taken in time order; a step that
-    leaves status 5 is the citizen's supplement received."""
-    rows = []
-    for order, (unit, line, r) in enumerate(items):
-        rows.append((_s(r.get("MaHoSo")), _s(r.get("ThoiDiemXuLy")), _s(r.get("TrangThai")), _s(r.get("NguoiXuLy")),
-                     _s(r.get("NoiDungXuLy")), _s(r.get("NgayKetThucTheoQuyDinh")), line, order, r))
-    rows.sort(key=lambda x: (x[0] or "", local_digits(x[1]), x[7]))
-    events, lines, refused, prev, ordinal = [], [], [], {}, {}
-    for code, at, st, who, what, due, line, _, r in rows:
+class _StepRows:
+    """CapNhatTienDoHoSoMC records → events, a record at a time (kept as a few strings each). Within the file a
+    dossier's steps are taken in time order; a step that leaves status 5 is the citizen's supplement received."""
+
+    def __init__(self, path: Path):
+        self.path, self.rows, self.refused, self.n = path, [], [], 0
+
+    def add(self, unit, line, r) -> None:
+        code, st = _s(r.get("MaHoSo")), _s(r.get("TrangThai"))
+        self.n += 1
         if st not in STEP_EVENT:
-            refused.append((line, "dossier_events", "event", "mã trạng thái bước xử lý không có trong danh sách 2–10 "
-                                                             f"của Cổng DVCQG — kiểm tra bước của hồ sơ {code}", _public(r)))
-            continue
-        event = STEP_EVENT[st]
-        text = _fold(what or "")
-        if prev.get(code) == "5" and st != "5":
-            event = "supplement_completed"
-        elif event == "step_done" and text.startswith("phan cong"):
-            event = "assigned"
-        elif event == "step_done" and "thu xin loi" in text:
-            event = "apology_sent"
-        prev[code] = st
-        key = (code, at, event)
-        ordinal[key] = ordinal.get(key, -1) + 1
-        events.append(_event(code, event, at, who, ordinal[key], what if event == "step_done" else None,
-                             due if event == "step_done" else None))
-        lines.append(line)
-    return Sheet(path, "dossier_events", pd.DataFrame(events, columns=EVENT_COLUMNS, dtype=object), lines,
-                 _quarantine_rows(path, refused))
+            self.refused.append((line, "dossier_events", "event", "mã trạng thái bước xử lý không có trong danh sách "
+                                 f"2–10 của Cổng DVCQG — kiểm tra bước của hồ sơ {code}", _public(r)))
+            return
+        self.rows.append((code, _s(r.get("ThoiDiemXuLy")), st, _s(r.get("NguoiXuLy")), _s(r.get("NoiDungXuLy")),
+                          _s(r.get("NgayKetThucTheoQuyDinh")), line, self.n))
+
+    def sheet(self) -> Sheet:
+        rows = sorted(self.rows, key=lambda x: (x[0] or "", local_digits(x[1]), x[7]))
+        events, lines, prev, ordinal = [], [], {}, {}
+        for code, at, st, who, what, due, line, _ in rows:
+            event = STEP_EVENT[st]
+            text = _fold(what or "")
+            if prev.get(code) == "5" and st != "5":
+                event = "supplement_completed"
+            elif event == "step_done" and text.startswith("phan cong"):
+                event = "assigned"
+            elif event == "step_done" and "thu xin loi" in text:
+                event = "apology_sent"
+            prev[code] = st
+            key = (code, at, event)
+            ordinal[key] = ordinal.get(key, -1) + 1
+            events.append(_event(code, event, at, who, ordinal[key], what if event == "step_done" else None,
+                                 due if event == "step_done" else None))
+            lines.append(line)
+        return Sheet(self.path, "dossier_events", pd.DataFrame(events, columns=EVENT_COLUMNS, dtype=object), lines,
+                     _quarantine_rows(self.path, self.refused))
 
 
 def _catalogue_sheet(path: Path, items) -> Sheet:
