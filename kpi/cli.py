@@ -376,6 +376,64 @@ def cmd_officials(args) -> int:
     return 0
 
 
+def cmd_alerts(args) -> int:
+    """Early warning: the open dossiers that will be late unless someone acts, and the points at stake."""
+    from kpi.analysis import api
+    from kpi.analysis.alerts import STATES, alerts_with, sheets
+    from kpi.count.scoring import ProfileError
+    from kpi.numbers import fmt_int, printable
+    from kpi.store import StoreError
+    fmt = args.format if args.format != "table" or not args.out else \
+        ("xlsx" if Path(args.out).suffix.lower() == ".xlsx" else "csv")
+    out = _checked_out(args.out, ".xlsx" if fmt == "xlsx" else ".csv")
+    try:
+        with api.session(_store(args), profile=args.profile) as engine:
+            a = alerts_with(engine, args.as_of, args.days, args.unit, not args.own, args.official)
+            if args.pictures:
+                from kpi.present.pictures import alert_cards
+                written = alert_cards(a, Path(args.pictures))
+    except (StoreError, api.ScopeError, ProfileError) as exc:
+        raise UsageError(str(exc)) from None
+    d = a.dossiers
+    counts = ", ".join(f"{fmt_int((d.state == s).sum())} {label.lower()}" for s, label in STATES.items())
+    if fmt == "csv" and not out:
+        from kpi.report.publish import safe_frame
+        sys.stdout.write(safe_frame(sheets(a)["Hồ sơ"]).to_csv(index=False, lineterminator="\n"))
+        return 0
+    print(f"Cảnh báo sớm lúc {a.label}: {fmt_int(len(d))} hồ sơ cần xử lý ({counts}; "
+          f"sắp đến hạn = trong {a.days} ngày làm việc).")
+    if len(a.units):
+        print("\nĐơn vị (điểm tháng đến nay đang bị đe dọa, nặng nhất trước):")
+        for u in a.units.itertuples():
+            print(f"  {printable(u.unit_code):10} {printable(u.unit_name)[:34]:34} quá hạn {u.overdue:>4} · sắp đến hạn "
+                  f"{u.due_soon:>4} · chờ bổ sung {u.waiting_applicant:>4} — {u.sentence}")
+    if len(a.officials):
+        print("\nCán bộ có nhiều hồ sơ cần xử lý nhất:")
+        for o in a.officials.head(10).itertuples():
+            print(f"  {printable(o.official_id):10} {printable(o.official_name or '')[:28]:28} quá hạn {o.overdue:>4} · "
+                  f"sắp đến hạn {o.due_soon:>4} · chờ bổ sung {o.waiting_applicant:>4}")
+    if len(d):
+        print("\nHồ sơ (quá hạn trước, rồi theo hạn):")
+        for x in d.head(args.top).itertuples():
+            left = f"quá hạn {-x.working_days_left} ngày làm việc" if x.state == "overdue" else \
+                f"còn {x.working_days_left} ngày làm việc" if x.state == "due_soon" else "chờ công dân bổ sung"
+            print(f"  {printable(x.dossier_code):16} {printable(x.unit_code):8} {printable(x.step or '')[:22]:22} "
+                  f"{printable(x.official_name or x.official_id or '—')[:24]:24} {left}")
+        if len(d) > args.top:
+            print(f"  … và {fmt_int(len(d) - args.top)} hồ sơ nữa — xem đủ bằng --format xlsx --out canh-bao.xlsx")
+    if out and fmt == "xlsx":
+        from kpi.report.publish import write_xlsx
+        write_xlsx(sheets(a), Path(out))
+        _wrote(out, f"\nĐã ghi {out}")
+    elif out:
+        from kpi.report.publish import write_csv
+        write_csv(sheets(a)["Hồ sơ"], Path(out))
+        _wrote(out, f"\nĐã ghi {out}")
+    if args.pictures:
+        print(f"Đã ghi {fmt_int(len(written))} ảnh vào {args.pictures}")
+    return 0
+
+
 def cmd_warm(args) -> int:
     """Scores of the last 12 months and quarters, kept beside the store: notebook 02 opens at once."""
     from kpi.analysis import cache
@@ -500,6 +558,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="tệp XLSX kết quả (ba trang: khen thưởng, xem xét trách nhiệm, tất cả)")
     s.set_defaults(func=cmd_officials)
 
+    s = sub.add_parser("alerts", help="cảnh báo sớm: hồ sơ quá hạn, sắp đến hạn, chờ bổ sung và điểm đang bị đe dọa")
+    common(s)
+    s.add_argument("--as-of", help="tính tại thời điểm (YYYY-MM-DD: cuối ngày đó; mặc định: thời điểm cuối của dữ liệu)")
+    s.add_argument("--days", type=int, default=2, help="sắp đến hạn = đến hạn trong N ngày làm việc (mặc định 2)")
+    s.add_argument("--unit", help="chỉ đơn vị này (và đơn vị trực thuộc)")
+    s.add_argument("--own", action="store_true", help="với --unit: chỉ hồ sơ của chính đơn vị, không gồm trực thuộc")
+    s.add_argument("--official", help="chỉ hồ sơ của cán bộ này (mã cán bộ)")
+    s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
+    s.add_argument("--format", choices=["table", "csv", "xlsx"], default="table")
+    s.add_argument("--out", help="tệp kết quả (.xlsx: ba trang hồ sơ, đơn vị, cán bộ; .csv: danh sách hồ sơ)")
+    s.add_argument("--pictures", help="thư mục ghi ảnh PNG cảnh báo của từng đơn vị (gửi nhóm Zalo)")
+    s.add_argument("--top", type=int, default=30, help="số hồ sơ in ra màn hình")
+    s.set_defaults(func=cmd_alerts)
+
     s = sub.add_parser("portal", help="số liệu công bố của Cổng DVCQG: chấm lại (check), đối chiếu (reconcile)")
     common(s)
     s.add_argument("action", choices=["check", "reconcile"])
@@ -536,7 +608,7 @@ def _interrupted(args, finished: bool = False) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     msg = {"load": None, "report": "chưa ghi báo cáo (tệp cũ, nếu có, vẫn nguyên)",
            "publish": "chưa ghi gói công khai (gói cũ, nếu có, vẫn nguyên)",
-           "officials": "chưa ghi danh sách cán bộ",
+           "officials": "chưa ghi danh sách cán bộ", "alerts": "chưa ghi tệp cảnh báo",
            "sample": "dữ liệu mẫu có thể chưa đủ — chạy lại lệnh"}.get(args.command, "kho dữ liệu không đổi")
     if finished:
         msg = "lệnh đã chạy xong trước khi dừng"

@@ -58,3 +58,9 @@ COLUMNS = {
     "points": "Điểm", "max_points": "Điểm tối đa", "total": "Tổng điểm", "grade": "Xếp loại",
     "rank": "Hạng", "rank_in_level": "Hạng trong khối", "change": "Thay đổi", "level": "Khối",
 }
+
+# a dossier event, as a step an official or a citizen reads it (where the dossier is)
+EVENTS = {"received": "Tiếp nhận", "assigned": "Phân công xử lý", "step_done": "Xử lý",
+          "supplement_requested": "Yêu cầu bổ sung", "supplement_completed": "Công dân đã bổ sung",
+          "deadline_extended": "Gia hạn", "apology_sent": "Gửi thư xin lỗi", "finished": "Đã xử lý xong",
+          "returned": "Đã trả kết quả", "rejected": "Từ chối", "stopped": "Dừng xử lý", "withdrawn": "Rút hồ sơ"}

@@ -122,6 +122,14 @@ def _explorer_change(raw, store, per_year, months):
     return slowest
 
 
+@step("alerts")
+def _alerts(raw, store, per_year, months):
+    """The morning's early warning for the whole province, as of the data's last moment (every open dossier
+    judged, the units' figures at stake)."""
+    import kpi
+    kpi.alerts(store=store)
+
+
 @step("warm")
 def _warm(raw, store, per_year, months):
     from kpi.explore import Explorer
@@ -182,10 +190,10 @@ LABELS = {
     "warm": "kpi warm (tính sẵn 12 tháng, các quý)",
     "report_monthly_kept": "kpi report monthly, sau kpi warm", "explorer_open_kept": "sổ tay 02: mở, sau kpi warm",
     "explorer_change_kept": "sổ tay 02: đổi lựa chọn, sau kpi warm",
-    "split_day": "tách tệp một ngày (chuẩn bị)", "load_day": "kpi load tệp một ngày vào kho đã có"}
+    "alerts": "kpi alerts (cả tỉnh, sáng nay)", "split_day": "tách tệp một ngày (chuẩn bị)", "load_day": "kpi load tệp một ngày vào kho đã có"}
 BASELINE = {"load": "duckdb_load", "load_sync": "duckdb_load", "scores_month": "duckdb_scan",
             "scores_quarter": "duckdb_scan", "scores_year": "duckdb_scan", "officials_month": "duckdb_scan",
-            "report_monthly": "duckdb_scan", "explorer_open": "duckdb_scan"}
+            "report_monthly": "duckdb_scan", "explorer_open": "duckdb_scan", "alerts": "duckdb_scan"}
 
 
 def measure(name: str, *args, kept: bool = False) -> tuple[float, float]:
@@ -231,7 +239,7 @@ def main(per_year: int | None = None) -> None:
         plan += [("duckdb_scan", raw, tmp / "kpi.duckdb")]
         plan += [(s, raw, tmp / "kpi.duckdb") for s in ("scores_month", "scores_quarter", "scores_year",
                                                          "officials_month", "report_monthly", "explorer_open",
-                                                         "explorer_change")]
+                                                         "explorer_change", "alerts")]
         plan += [(s, raw, tmp / "kpi.duckdb") for s in ("warm", "report_monthly_kept", "explorer_open_kept",
                                                          "explorer_change_kept")]
         plan += [("split_day", raw, tmp / "x"), ("load_day", raw, tmp / "day.duckdb")]

@@ -17,6 +17,7 @@ import pandas as pd
 from kpi.schema import LOAD_ORDER, SELF_ASSESSMENT_TOTAL, TABLES, fold
 from kpi.store import SQL_TYPES, apply_calendar, calendar_changes, run
 from kpi.count import facts
+from kpi.count.scoring import TOTAL_MAX, load_profile
 from kpi.load.errors import LoadError
 from kpi.load import portal_json as portal
 from kpi.load import fastcsv, sync
@@ -171,7 +172,6 @@ def check_references(con, table, good: str, batch: dict) -> pd.DataFrame | None:
 def item_maxima() -> dict:
     """The most points each self-assessment item can have: the total 100, a group or a metric its maximum in
     the default profile (an item the profile does not know: the total)."""
-    from kpi.count.scoring import TOTAL_MAX, load_profile
     prof = load_profile()
     out = {SELF_ASSESSMENT_TOTAL: float(TOTAL_MAX)}
     out.update({g: float(s["max"]) for g, s in prof["groups"].items()})
@@ -359,7 +359,6 @@ def _stage_merged(con, staging: Staging, sync_parts: SyncParts, name: str, match
     """The sheets of one table from many payload files, validated as one (a province's daily logs are
     thousands of small files) a batch at a time; every row keeps its file and line, and each file its own
     counts."""
-    from kpi.load.fastcsv import BATCH
     parts, raw = sync_parts.parts[name], sync_parts.tables[name]
     pre, results = [], []
     for sheet, digest, n in parts:
@@ -373,8 +372,9 @@ def _stage_merged(con, staging: Staging, sync_parts: SyncParts, name: str, match
     table = recognise(Sheet(Path(first.file), name, empty, []), TABLES)
     good_name, quarantine, unknown = None, [], []
     total = run(con, f"SELECT count(*) FROM {raw}")[0][0]
-    for start in range(0, max(total, 1), BATCH):
-        batch = objects(con.execute(f"SELECT * FROM {raw} WHERE _ord >= {start} AND _ord < {start + BATCH} "
+    step = fastcsv.BATCH
+    for start in range(0, max(total, 1), step):
+        batch = objects(con.execute(f"SELECT * FROM {raw} WHERE _ord >= {start} AND _ord < {start + step} "
                                     "ORDER BY _ord").df())
         frame = batch.drop(columns=["_file", "_line", "_ord"])
         frame = sync.resolve_units(frame, match) if "unit_name" in frame else frame

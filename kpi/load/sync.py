@@ -30,9 +30,11 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from kpi import config
 from kpi.load.errors import LoadError
 from kpi.load.readers import Sheet, clean_text, decode, json_loads
 from kpi.load.validate import number_text
@@ -323,8 +325,6 @@ def _zone(off: str) -> dt.tzinfo:
 
 @lru_cache(maxsize=1)
 def _local_zone():
-    from zoneinfo import ZoneInfo
-    from kpi import config
     return ZoneInfo(config.TIMEZONE)
 
 

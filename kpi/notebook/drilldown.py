@@ -7,11 +7,13 @@ import pandas as pd
 
 from kpi import labels
 from kpi.analysis import inspection, whatif
+from kpi.analysis.alerts import alerts_with
 from kpi.analysis.api import last_complete_month, session
 from kpi.notebook.live import LiveView, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
 from kpi.present import html as h
+from kpi.report.content import alerts_html
 from kpi.numbers import fmt_date, fmt_number, fmt_pct
 
 
@@ -146,9 +148,17 @@ def whatif_view(engine, unit, as_of=None) -> str:
     return h.section(f"Tháng đang chạy — {name}, tính đến {fmt_date(as_of)}", "".join(parts))
 
 
+def alerts_view(engine, unit) -> str:
+    """Today's early warning for one unit (and the units below it): what is at stake, then the dossiers."""
+    name = engine.con.execute("SELECT unit_name FROM units WHERE unit_code = ?", [unit]).fetchone()[0]
+    a = alerts_with(engine, None, unit=unit)
+    return h.section(f"Cảnh báo sớm hôm nay — {name}", alerts_html(a, unit))
+
+
 class Inspection:
     """Notebook 03: the units to inspect, a unit picker (type to search) and two live views — the unit's
-    drill-down for the period and its running month (projection and what-if). Picking a unit redraws both;
+    day (today's early warning, then its running month: projection and what-if) and its drill-down for the
+    period. Picking a unit redraws both;
     `shown` lists the units drawn after the first, in order."""
 
     def __init__(self, store=None, period=None, unit=None, personal: bool = False, profile=None):
@@ -164,10 +174,12 @@ class Inspection:
         self.pick = self.detail_view = self.whatif_view = None
 
     def views(self, code: str) -> tuple[str, str]:
-        """(the unit's drill-down for the period, its running month: projection and what-if)."""
+        """(the unit's drill-down for the period, its day: today's early warning and the running month —
+        projection and what-if). The notebook shows the day first."""
         with session(self.store, profile=self.profile) as e:
             return (unit_view(e, self.period, code, personal=self.personal),
-                    "<h2>Tháng đang chạy: dự báo cuối tháng và các phương án (what-if)</h2>" + whatif_view(e, code))
+                    "<h2>Hôm nay: cảnh báo sớm, dự báo cuối tháng và các phương án (what-if)</h2>"
+                    + alerts_view(e, code) + whatif_view(e, code))
 
     def show_overview(self) -> None:
         LiveView(self.overview)
@@ -181,7 +193,7 @@ class Inspection:
                                style={"description_width": "70px"}, layout=w.Layout(width="640px"))
         display(self.pick)
         detail, running = self.views(self.unit)
-        self.detail_view, self.whatif_view = LiveView(detail), LiveView(running)
+        self.whatif_view, self.detail_view = LiveView(running), LiveView(detail)      # the day first
         self.pick.observe(self._picked, names="value")
 
     def _picked(self, change) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 import struct
+from pathlib import Path
 
 import altair as alt
 import pandas as pd
 
 from kpi import config, labels
+from kpi.fs import atomic_path, safe_name
 from kpi.periods import Period, label_vi
 from kpi.present import charts
 from kpi.numbers import fmt_date, fmt_number
@@ -170,4 +172,75 @@ def publication(totals: pd.DataFrame, frames: dict[str, pd.DataFrame], p: Period
     out["ty-le-truc-tuyen"] = rate_bars(online, "online_rate", f"Tỷ lệ hồ sơ nộp trực tuyến theo đơn vị — {when}",
                                         "Đường đứt nét: mục tiêu 50%", "Tỷ lệ hồ sơ trực tuyến (%)", "#1f6fb2",
                                         descending=True, rule=50)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ early warning
+
+def _text_card(rows: list[dict], width: int, height: int, colour: str) -> alt.Chart:
+    """Lines of text placed at (x, y), as the headline card draws them, with a coloured band on top."""
+    d = pd.DataFrame(rows)
+    base = alt.Chart(d).encode(x=alt.X("x:Q", scale=None, axis=None), y=alt.Y("y:Q", scale=None, axis=None),
+                               text="t:N", color=alt.Color("c:N", scale=None))
+    layers = [base.transform_filter(f"datum.size == {s} && datum.weight == '{w}'").mark_text(
+        align="left", baseline="alphabetic", fontSize=s, fontWeight=w)
+        for s, w in d[["size", "weight"]].drop_duplicates().itertuples(index=False)]
+    band = alt.Chart(pd.DataFrame({"x": [0], "x2": [width], "y": [0], "y2": [16]})).mark_rect(color=colour).encode(
+        x=alt.X("x:Q", scale=None), x2="x2:Q", y=alt.Y("y:Q", scale=None), y2="y2:Q")
+    return alt.layer(band, *layers).properties(width=width, height=height)
+
+
+def alert_card(unit: pd.Series, dossiers: pd.DataFrame, as_of) -> alt.Chart:
+    """One unit's morning card, portrait for a phone: counts by state, the grade at stake, the officials with
+    the most dossiers to act on. No applicant data (the rows carry none)."""
+    at_risk_colour = "#cf222e" if unit.grade_changes else ("#9a6700" if unit.at_risk else "#1f3b73")
+    rows = [dict(x=40, y=80, t="CẢNH BÁO SỚM — BỘ CHỈ SỐ 766", size=30, weight="bold", c="#1f3b73"),
+            dict(x=40, y=130, t=str(unit.unit_name)[:48], size=30, weight="bold", c="#222"),
+            dict(x=40, y=172, t=f"Tính đến {as_of:%H:%M} ngày {fmt_date(as_of)}", size=22, weight="normal", c="#555")]
+    y = 270
+    for label, value, colour in (("Đã quá hạn", unit.overdue, "#cf222e"), ("Sắp đến hạn", unit.due_soon, "#9a6700"),
+                                 ("Chờ công dân bổ sung", unit.waiting_applicant, "#555")):
+        rows += [dict(x=40, y=y, t=f"{int(value):,}".replace(",", "."), size=64, weight="bold", c=colour),
+                 dict(x=260, y=y - 8, t=label, size=30, weight="normal", c="#333")]
+        y += 100
+    sentence = str(unit.sentence)
+    words, lines, line = sentence.split(), [], ""
+    for w in words:                        # wrapped to the card's width
+        if len(line) + len(w) + 1 > 44:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    y += 10
+    for text in lines[:4]:
+        rows.append(dict(x=40, y=y, t=text, size=30, weight="bold", c=at_risk_colour))
+        y += 44
+    people = dossiers[dossiers.official_id.notna()].groupby(["official_id", "official_name"], dropna=False) \
+        .size().sort_values(ascending=False).head(5)
+    if len(people):
+        y += 30
+        rows.append(dict(x=40, y=y, t="Cán bộ có nhiều hồ sơ cần xử lý nhất", size=24, weight="bold", c="#333"))
+        for (oid, name), n in people.items():
+            y += 40
+            who = name if isinstance(name, str) and name else oid
+            rows.append(dict(x=60, y=y, t=f"{str(who)[:34]} — {n} hồ sơ", size=24, weight="normal", c="#333"))
+    y += 70
+    rows.append(dict(x=40, y=y, t="Danh sách đầy đủ: kpi alerts --unit " + str(unit.unit_code), size=20,
+                     weight="normal", c="#555"))
+    return _text_card(rows, 900, y + 30, at_risk_colour)
+
+
+def alert_cards(a, folder) -> list:
+    """A PNG per unit with rows, `canh-bao-<unit>.png` in `folder` (written whole or not at all)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for unit in a.units.itertuples(index=False):
+        u = pd.Series(unit._asdict())
+        path = folder / f"canh-bao-{safe_name(u.unit_code)}.png"
+        data = png(alert_card(u, a.dossiers[a.dossiers.unit_code == u.unit_code], a.as_of), width=1080)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(data)
+        out.append(path)
     return out

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from kpi import labels
-from kpi.analysis.api import check_unit, last_complete_month, official_index, scores_with, session, totals_with
+from kpi.analysis.alerts import STATES as ALERT_STATES, alerts_with
+from kpi.analysis.api import check_unit, data_range, last_complete_month, official_index, scores_with, session, totals_with
 from kpi.periods import Period, label_vi, parse
 from kpi.count.scoring import group_points
 from kpi.store import quarantine_summary, run
@@ -54,6 +55,7 @@ class Report:
     officials: pd.DataFrame
     review: pd.DataFrame = field(default_factory=pd.DataFrame)            # officials to commend / hold to account
     self_assessment: pd.DataFrame = field(default_factory=pd.DataFrame)   # self-assessed vs computed
+    alerts: object = None                 # a unit report of a period still running: the early warning (Alerts)
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
 
     @property
@@ -132,10 +134,12 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         rv = official_review_with(engine, p, unit) if (review if review is not None else
                                                         (p.kind != "month" or unit is not None)) else pd.DataFrame()
         sa = self_assessment_with(engine, p, unit)
+        # a unit's period still running at the data's last moment: what must be done before it ends
+        warn = alerts_with(engine, None, unit=unit) if unit and p.last >= data_range(con)[1].date() else None
         bar.update(2)
         bar.close()
         return Report(p, unit, engine.profile.get("name", "?"), t, s, g, trend, tgroups, rates, procs, lost,
-                      owners, quarantine, unsynced, files, late, officials, rv, sa)
+                      owners, quarantine, unsynced, files, late, officials, rv, sa, alerts=warn)
 
 
 def unit_rates(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
@@ -388,6 +392,44 @@ def render_quality(r: Report) -> str:
     return h.section("9. Chất lượng dữ liệu", body)
 
 
+ALERT_COLUMNS = {"dossier_code": ("Mã hồ sơ", "text"), "state_label": ("Tình trạng", "text"),
+                 "left_label": ("Còn lại", "text"), "deadline_now": ("Hạn xử lý hiện tại", "datetime"),
+                 "unit_name": ("Đơn vị", "text"), "procedure_name": ("Thủ tục", "text"), "step": ("Bước hiện tại", "text"),
+                 "official_name": ("Cán bộ", "text")}
+
+
+def alerts_html(a, unit: str | None = None, max_rows: int = 30) -> str:
+    """The early warning as the notebooks and the unit report show it: what is at stake per unit, the
+    officials with the most to act on, then the dossiers (overdue first). No applicant data."""
+    d = a.dossiers
+    if not len(d):
+        return f"<p>Không có hồ sơ quá hạn, sắp đến hạn hay chờ bổ sung lúc {h.esc(a.label)}.</p>"
+    counts = ", ".join(f"{fmt_int((d.state == k).sum())} {v.lower()}" for k, v in ALERT_STATES.items())
+    parts = [f"<p>Lúc {h.esc(a.label)}: <b>{fmt_int(len(d))}</b> hồ sơ cần xử lý ({h.esc(counts)}; sắp đến hạn = "
+             f"trong {a.days} ngày làm việc).</p>"]
+    parts.append("<ul>" + "".join(f"<li><b>{h.esc(u.unit_name)}</b>: {h.esc(u.sentence)}</li>"
+                                  for u in a.units.itertuples()) + "</ul>")
+    if len(a.officials):
+        parts.append(h.table(a.officials, {"official_name": ("Cán bộ", "text"), "overdue": ("Đã quá hạn", "int"),
+                                           "due_soon": ("Sắp đến hạn", "int"), "waiting_applicant": ("Chờ bổ sung", "int")},
+                             caption="Cán bộ có nhiều hồ sơ cần xử lý nhất", max_rows=10))
+    rows = d.assign(state_label=d.state.map(ALERT_STATES), left_label=[
+        (f"quá hạn {-n} ngày làm việc" if n else "quá hạn (trong ngày)") if s == "overdue" else
+        f"{n} ngày làm việc" if s == "due_soon" else "chờ công dân" for s, n in zip(d.state, d.working_days_left)])
+    parts.append(h.table(rows, ALERT_COLUMNS, caption="Hồ sơ (quá hạn trước, rồi theo hạn)", max_rows=max_rows))
+    if len(d) > max_rows:
+        parts.append(f'<p class="note">… và {fmt_int(len(d) - max_rows)} hồ sơ nữa: danh sách đủ bằng '
+                     f'<code>kpi alerts{" --unit " + h.esc(unit) if unit else ""} --out canh-bao.xlsx</code>.</p>')
+    return "".join(parts)
+
+
+def render_alerts(r: Report) -> str:
+    if r.alerts is None:
+        return ""
+    return h.section("Cảnh báo sớm: hồ sơ cần xử lý ngay", alerts_html(r.alerts, r.unit),
+                     "Kỳ báo cáo chưa kết thúc: các hồ sơ dưới đây còn quyết định điểm của kỳ.")
+
+
 def render_footer(r: Report) -> str:
     files = "".join(f"<li>{h.esc(Path(f).name)} — sha256 {h.esc(s[:16])}… ({fmt_int(n)} dòng, nạp {h.esc(t)})</li>"
                     for f, s, n, t in r.files[["file", "sha256", "rows_loaded", "loaded_at"]].itertuples(index=False))
@@ -397,7 +439,7 @@ def render_footer(r: Report) -> str:
 
 
 def render_all(r: Report) -> list[str]:
-    parts = [render_title(r), render_summary(r), render_groups(r), render_ranking(r), render_trend(r),
+    parts = [render_title(r), render_summary(r), render_alerts(r), render_groups(r), render_ranking(r), render_trend(r),
              render_distribution(r), render_rates(r), render_losses(r), render_officials(r), render_review(r),
              render_self_assessment(r), render_late_list(r),
              render_owners(r), render_quality(r), render_footer(r)]

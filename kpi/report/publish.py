@@ -63,6 +63,8 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
                 width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)]) + 2
                 ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width, 60)
             ws.freeze_panes = "A2"
+            if len(frame.columns):
+                ws.auto_filter.ref = ws.dimensions          # filters on the header row
     return path
 
 
