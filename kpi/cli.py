@@ -563,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as-of", help="tính tại thời điểm (YYYY-MM-DD: cuối ngày đó; mặc định: thời điểm cuối của dữ liệu)")
     s.add_argument("--days", type=int, default=2, help="sắp đến hạn = đến hạn trong N ngày làm việc (mặc định 2)")
     s.add_argument("--unit", help="chỉ đơn vị này (và đơn vị trực thuộc)")
+    s.add_argument("--subtree", action="store_true", help="với --unit: gồm cả đơn vị trực thuộc (mặc định)")
     s.add_argument("--own", action="store_true", help="với --unit: chỉ hồ sơ của chính đơn vị, không gồm trực thuộc")
     s.add_argument("--official", help="chỉ hồ sơ của cán bộ này (mã cán bộ)")
     s.add_argument("--profile", help="tệp cấu hình chấm điểm (YAML)")
