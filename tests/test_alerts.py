@@ -204,8 +204,8 @@ def test_the_unit_report_of_a_running_period_and_notebook_03_open_on_the_warning
     from kpi.report.content import build, render_all
     r = build("2026-08", unit="U1", store=province, progress=False)
     html = "".join(render_all(r))
-    assert "Cảnh báo sớm: hồ sơ cần xử lý ngay" in html and "Nếu 4 hồ sơ này trễ hạn" in html
-    assert html.index("Cảnh báo sớm") < html.index("Nhóm chỉ số") if "Nhóm chỉ số" in html else True
+    assert "1.1. Cảnh báo sớm: hồ sơ cần xử lý ngay" in html and "Nếu 4 hồ sơ này trễ hạn" in html
+    assert html.index("1. Kết quả chung") < html.index("1.1. Cảnh báo sớm") < html.index("2. Sáu nhóm chỉ số")
     assert "Riêng Tư" not in html and "X1" not in html               # the unit's own rows only
     finished = "".join(render_all(build("2026-08", unit="D1", store=hw, progress=False)))
     assert "Cảnh báo sớm" not in finished                            # a period over: nothing to warn of

@@ -426,8 +426,9 @@ def alerts_html(a, unit: str | None = None, max_rows: int = 30) -> str:
 def render_alerts(r: Report) -> str:
     if r.alerts is None:
         return ""
-    return h.section("Cảnh báo sớm: hồ sơ cần xử lý ngay", alerts_html(r.alerts, r.unit),
-                     "Kỳ báo cáo chưa kết thúc: các hồ sơ dưới đây còn quyết định điểm của kỳ.")
+    # a part of section 1 (the sections keep their numbers whether the period is running or not)
+    return (f'<section><h3>1.1. Cảnh báo sớm: hồ sơ cần xử lý ngay</h3><p class="note">Kỳ báo cáo chưa kết thúc: '
+            f'các hồ sơ dưới đây còn quyết định điểm của kỳ.</p>{alerts_html(r.alerts, r.unit)}</section>')
 
 
 def render_footer(r: Report) -> str:
