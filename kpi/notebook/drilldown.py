@@ -8,7 +8,7 @@ import pandas as pd
 from kpi import labels
 from kpi.analysis import inspection, whatif
 from kpi.analysis.alerts import alerts_with
-from kpi.analysis.api import last_complete_month, session
+from kpi.analysis.api import data_range, last_complete_month, session
 from kpi.notebook.live import LiveView, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
@@ -116,7 +116,7 @@ def officials_view(engine, period, unit=None, table: bool = True) -> str:
 
 def whatif_view(engine, unit, as_of=None) -> str:
     """The running month for one unit: the figure today, the month-end projection, and what would change it."""
-    newest = engine.con.execute("SELECT max(received_at) FROM dossiers").fetchone()[0]
+    newest = data_range(engine.con)[1]          # the data's last moment: the same "today" as the early warning
     as_of = pd.Timestamp(as_of or newest).date()
     month = f"{as_of:%Y-%m}"
     name = engine.con.execute("SELECT unit_name FROM units WHERE unit_code = ?", [unit]).fetchone()[0]
