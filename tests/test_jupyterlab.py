@@ -170,7 +170,11 @@ def test_inspection_drilldown_in_jupyterlab(browser, lab, tmp_path):
     _check_clean(page, "03_inspection_drilldown", tmp_path)
     detail = page.locator(".jp-NotebookPanel .kpi766 section h2").filter(has_text="Đi sâu")
     before = detail.first.inner_text()
-    assert "Lý do tính trễ hạn" in page.locator(".jp-NotebookPanel").inner_text()
+    text = page.locator(".jp-NotebookPanel").inner_text()
+    assert "Lý do tính trễ hạn" in text
+    # the unit's section opens on today's early warning, then its running month, then the period
+    assert text.index("Cảnh báo sớm hôm nay") < text.index("Tháng đang chạy") < text.index("Đi sâu")
+    page.screenshot(path=str(tmp_path / "03_opened.png"), full_page=True)
     pick = page.locator(".jp-NotebookPanel input[list]")
     option = page.locator(".jp-NotebookPanel datalist option").nth(1).get_attribute("value")
     pick.fill(option)
