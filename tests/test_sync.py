@@ -188,3 +188,20 @@ def test_payload_rows_validated_in_small_batches_give_the_same_store(loaded, hw,
         got, want = _rows(small, q), _rows(store, q)
         assert got == want and len(got) >= 3, q
     assert sum(f.read for f in report.files) == sum(f.loaded + f.quarantined + f.superseded for f in report.files)
+
+
+def test_a_payload_file_read_leaves_nothing_of_its_rows_in_memory(tmp_path):
+    """What SyncParts keeps of a file once its rows are in the store is its name, counts and notes: not a view
+    of its frame (a slice keeps every row of the file alive — 4 GB more at a million dossiers)."""
+    from kpi.load.loader import Staging, SyncParts
+    from kpi.load.readers import Sheet
+    from kpi.store import connect
+    con = connect(tmp_path / "k.duckdb")
+    frame = pd.DataFrame({"dossier_code": [f"D{i}" for i in range(5000)], "status": ["received"] * 5000}, dtype=object)
+    parts = SyncParts(con, Staging(con))
+    parts.add(Sheet(tmp_path / "DongBoHoSoMC_x.json", "dossiers", frame, list(range(1, 5001))), "h")
+    kept, _, n = parts.parts["dossiers"][0]
+    assert n == 5000 and len(kept.frame) == 0 and list(kept.frame.columns) == ["dossier_code", "status"]
+    assert all(b.values.base is None or b.values.base.size == 0 for b in kept.frame._mgr.blocks)
+    assert con.execute(f"SELECT count(*) FROM {parts.tables['dossiers']}").fetchone()[0] == 5000
+    con.close()

@@ -351,7 +351,8 @@ class SyncParts:
             self.con.unregister("_sync_part")
             self.rows[sheet.name] = done + len(frame)
         self.parts.setdefault(sheet.name, []).append(
-            (Sheet(sheet.file, sheet.name, frame.iloc[:0], [], sheet.quarantine, sheet.fill_only, sheet.notes),
+            (Sheet(sheet.file, sheet.name, pd.DataFrame(columns=list(frame.columns), dtype=object), [],   # not a view:
+                   sheet.quarantine, sheet.fill_only, sheet.notes),          # a slice would keep the whole file alive
              digest, len(frame)))
 
 
