@@ -75,6 +75,20 @@ def texts(chart: alt.Chart) -> str:
 
 # ------------------------------------------------------------------------------------------------ charts
 
+def text_card(rows: list[dict], width: int, height: int, colour: str, band_width: int | None = None) -> alt.Chart:
+    """Lines of text (x, y, t, size, weight, c) placed where they say, a layer per font, under a coloured band
+    (`band_width` wide, the card's width by default): the headline card and the early-warning cards."""
+    d = pd.DataFrame(rows)
+    base = alt.Chart(d).encode(x=alt.X("x:Q", scale=None, axis=None), y=alt.Y("y:Q", scale=None, axis=None),
+                               text="t:N", color=alt.Color("c:N", scale=None))
+    layers = [base.transform_filter(f"datum.size == {s} && datum.weight == '{w}'").mark_text(
+        align="left", baseline="alphabetic", fontSize=s, fontWeight=w)
+        for s, w in d[["size", "weight"]].drop_duplicates().itertuples(index=False)]
+    band = alt.Chart(pd.DataFrame({"x": [0], "x2": [band_width or width], "y": [0], "y2": [16]})) \
+        .mark_rect(color=colour).encode(x=alt.X("x:Q", scale=None), x2="x2:Q", y=alt.Y("y:Q", scale=None), y2="y2:Q")
+    return alt.layer(band, *layers).properties(width=width, height=height)
+
+
 def headline(top: pd.Series, p: Period, data_last, place: str) -> alt.Chart:
     """A card 1200 × 630: the province's total, grade and change, with the period and the data's date."""
     grade = top.grade if isinstance(top.grade, str) else None
@@ -98,15 +112,7 @@ def headline(top: pd.Series, p: Period, data_last, place: str) -> alt.Chart:
         dict(x=60, y=560, t=f"Số liệu tính từ dữ liệu hồ sơ đến ngày {fmt_date(data_last)}", size=20,
              weight="normal", c="#555"),
     ]
-    d = pd.DataFrame(rows)
-    base = alt.Chart(d).encode(x=alt.X("x:Q", scale=None, axis=None), y=alt.Y("y:Q", scale=None, axis=None),
-                               text="t:N", color=alt.Color("c:N", scale=None))
-    layers = [base.transform_filter(f"datum.size == {s} && datum.weight == '{w}'").mark_text(
-        align="left", baseline="alphabetic", fontSize=s, fontWeight=w)
-        for s, w in d[["size", "weight"]].drop_duplicates().itertuples(index=False)]
-    band = alt.Chart(pd.DataFrame({"x": [0], "x2": [1200], "y": [0], "y2": [16]})).mark_rect(color=colour).encode(
-        x=alt.X("x:Q", scale=None), x2="x2:Q", y=alt.Y("y:Q", scale=None), y2="y2:Q")
-    return alt.layer(band, *layers).properties(width=1152, height=582)
+    return text_card(rows, 1152, 582, colour, band_width=1200)
 
 
 def ranking(t: pd.DataFrame, title: str, subtitle: str) -> alt.Chart:
@@ -177,19 +183,6 @@ def publication(totals: pd.DataFrame, frames: dict[str, pd.DataFrame], p: Period
 
 # ------------------------------------------------------------------------------------------------ early warning
 
-def _text_card(rows: list[dict], width: int, height: int, colour: str) -> alt.Chart:
-    """Lines of text placed at (x, y), as the headline card draws them, with a coloured band on top."""
-    d = pd.DataFrame(rows)
-    base = alt.Chart(d).encode(x=alt.X("x:Q", scale=None, axis=None), y=alt.Y("y:Q", scale=None, axis=None),
-                               text="t:N", color=alt.Color("c:N", scale=None))
-    layers = [base.transform_filter(f"datum.size == {s} && datum.weight == '{w}'").mark_text(
-        align="left", baseline="alphabetic", fontSize=s, fontWeight=w)
-        for s, w in d[["size", "weight"]].drop_duplicates().itertuples(index=False)]
-    band = alt.Chart(pd.DataFrame({"x": [0], "x2": [width], "y": [0], "y2": [16]})).mark_rect(color=colour).encode(
-        x=alt.X("x:Q", scale=None), x2="x2:Q", y=alt.Y("y:Q", scale=None), y2="y2:Q")
-    return alt.layer(band, *layers).properties(width=width, height=height)
-
-
 def alert_card(unit: pd.Series, dossiers: pd.DataFrame, as_of) -> alt.Chart:
     """One unit's morning card, portrait for a phone: counts by state, the grade at stake, the officials with
     the most dossiers to act on. No applicant data (the rows carry none)."""
@@ -228,7 +221,7 @@ def alert_card(unit: pd.Series, dossiers: pd.DataFrame, as_of) -> alt.Chart:
     y += 70
     rows.append(dict(x=40, y=y, t="Danh sách đầy đủ: kpi alerts --unit " + str(unit.unit_code), size=20,
                      weight="normal", c="#555"))
-    return _text_card(rows, 900, y + 30, at_risk_colour)
+    return text_card(rows, 900, y + 30, at_risk_colour)
 
 
 def alert_cards(a, folder) -> list:
