@@ -379,7 +379,7 @@ def cmd_officials(args) -> int:
 def cmd_alerts(args) -> int:
     """Early warning: the open dossiers that will be late unless someone acts, and the points at stake."""
     from kpi.analysis import api
-    from kpi.analysis.alerts import STATES, alerts_with, sheets
+    from kpi.analysis.alerts import alerts_with, left_text, sheets
     from kpi.count.scoring import ProfileError
     from kpi.numbers import fmt_int, printable
     from kpi.store import StoreError
@@ -395,12 +395,11 @@ def cmd_alerts(args) -> int:
     except (StoreError, api.ScopeError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
     d = a.dossiers
-    counts = ", ".join(f"{fmt_int((d.state == s).sum())} {label.lower()}" for s, label in STATES.items())
     if fmt == "csv" and not out:
         from kpi.report.publish import safe_frame
         sys.stdout.write(safe_frame(sheets(a)["Hồ sơ"]).to_csv(index=False, lineterminator="\n"))
         return 0
-    print(f"Cảnh báo sớm lúc {a.label}: {fmt_int(len(d))} hồ sơ cần xử lý ({counts}; "
+    print(f"Cảnh báo sớm lúc {a.label}: {fmt_int(len(d))} hồ sơ cần xử lý ({a.counts_text()}; "
           f"sắp đến hạn = trong {a.days} ngày làm việc).")
     if len(a.units):
         print("\nĐơn vị (điểm tháng đến nay đang bị đe dọa, nặng nhất trước):")
@@ -415,10 +414,8 @@ def cmd_alerts(args) -> int:
     if len(d):
         print("\nHồ sơ (quá hạn trước, rồi theo hạn):")
         for x in d.head(args.top).itertuples():
-            left = f"quá hạn {-x.working_days_left} ngày làm việc" if x.state == "overdue" else \
-                f"còn {x.working_days_left} ngày làm việc" if x.state == "due_soon" else "chờ công dân bổ sung"
             print(f"  {printable(x.dossier_code):16} {printable(x.unit_code):8} {printable(x.step or '')[:22]:22} "
-                  f"{printable(x.official_name or x.official_id or '—')[:24]:24} {left}")
+                  f"{printable(x.official_name or x.official_id or '—')[:24]:24} {left_text(x.state, x.working_days_left)}")
         if len(d) > args.top:
             print(f"  … và {fmt_int(len(d) - args.top)} hồ sơ nữa — xem đủ bằng --format xlsx --out canh-bao.xlsx")
     if out and fmt == "xlsx":

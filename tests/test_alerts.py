@@ -172,6 +172,9 @@ def test_the_command_its_files_and_pictures_carry_no_personal_data(province, tmp
     assert "6 hồ sơ cần xử lý (2 đã quá hạn, 3 sắp đến hạn, 1 chờ công dân bổ sung" in lines[0]
     units_at = lines.index("Đơn vị (điểm tháng đến nay đang bị đe dọa, nặng nhất trước):")
     assert lines[units_at + 1].split()[0] == "U1" and "Nếu 4 hồ sơ này trễ hạn" in lines[units_at + 1]
+    # the same words as the reports: X1 is late by hours, not "0 days"; A3 has two working days left
+    assert [l for l in lines if l.split()[:1] == ["X1"]][0].endswith("quá hạn (trong ngày)")
+    assert [l for l in lines if l.split()[:1] == ["A3"]][0].endswith("còn 2 ngày làm việc")
     xlsx, csv, pics = tmp_path / "cb.xlsx", tmp_path / "cb.csv", tmp_path / "anh"
     assert run_kpi("alerts", "--store", province, "--out", xlsx, "--pictures", pics, "-q").returncode == 0
     assert run_kpi("alerts", "--store", province, "--format", "csv", "--out", csv).returncode == 0

@@ -19,9 +19,10 @@ import pandas as pd
 from kpi import config, labels
 from kpi.analysis.api import ScopeError, check_unit, data_range, scores_with, session, totals_with
 from kpi.count import facts
+from kpi.count.engine import sql_params
 from kpi.count.scoring import grade, points
 from kpi.count.sqlfile import statements
-from kpi.numbers import fmt_date, fmt_number
+from kpi.numbers import fmt_date, fmt_int, fmt_number
 from kpi.periods import parse
 from kpi.store import StoreError
 
@@ -42,6 +43,19 @@ class Alerts:
     @property
     def label(self) -> str:
         return f"{self.as_of:%H:%M} ngày {fmt_date(self.as_of)}"
+
+    def counts_text(self) -> str:
+        """'2 đã quá hạn, 3 sắp đến hạn, 1 chờ công dân bổ sung'."""
+        return ", ".join(f"{fmt_int((self.dossiers.state == k).sum())} {v.lower()}" for k, v in STATES.items())
+
+
+def left_text(state: str, working_days_left: int) -> str:
+    """A listed dossier's time left as a clerk reads it (overdue by hours says so, not '0 ngày')."""
+    if state == "overdue":
+        return f"quá hạn {-working_days_left} ngày làm việc" if working_days_left else "quá hạn (trong ngày)"
+    if state == "due_soon":
+        return f"còn {working_days_left} ngày làm việc"
+    return "chờ công dân bổ sung"
 
 
 def as_of_moment(con, as_of=None) -> dt.datetime:
@@ -77,11 +91,11 @@ def open_dossiers(engine, moment: dt.datetime, days: int = 2) -> pd.DataFrame:
     facts.ensure_readable(engine.con)
     facts.macros(engine.con)
     sql = (config.QUERIES_DIR / "alerts.sql").read_text(encoding="utf-8")
-    params = {"pe": moment + dt.timedelta(seconds=1), "days": int(days)}
+    values = {"pe": moment + dt.timedelta(seconds=1), "days": int(days)}
     *setup, query = statements(sql)
     for stmt in setup:
-        engine.con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt}).fetchall()
-    frame = engine.con.execute(query, {k: v for k, v in params.items() if f"${k}" in query}).df()
+        engine.con.execute(stmt, sql_params(stmt, values)).fetchall()
+    frame = engine.con.execute(query, sql_params(query, values)).df()
     for t in ("_alert_judged", "_cand"):
         engine.con.execute(f"DROP TABLE IF EXISTS {t}")
     frame["step"] = frame.step.map(lambda x: labels.EVENTS.get(x, x) if isinstance(x, str) else "Chưa xử lý bước nào")
@@ -132,10 +146,9 @@ def at_stake(engine, moment: dt.datetime, rows: pd.DataFrame) -> pd.DataFrame:
         num, den = _num(ot.numerator.get(code)), _num(ot.denominator.get(code))
         ot_now = _num(ot.points.get(code))
         total = float(t.total[code]) if code in t.index and pd.notna(t.total[code]) else None
-        now_grade = grade(total, engine.profile) if total is not None else None
         worst_ot = (points("ON_TIME", num - k, den, engine.profile) or 0.0) if den else ot_now
         worst = None if total is None else total - ot_now + worst_ot
-        worst_grade = grade(worst, engine.profile) if worst is not None else None
+        now_grade, worst_grade = grade(total, engine.profile), grade(worst, engine.profile)     # None for None
         listed = int(n.sum())
         if total is None:
             sentence = f"{listed} hồ sơ cần xử lý (đơn vị chưa có điểm trong tháng)"
@@ -209,4 +222,4 @@ def alerts(as_of=None, days: int = 2, unit: str | None = None, subtree: bool = T
         return alerts_with(engine, as_of, days, unit, subtree, official)
 
 
-__all__ = ["Alerts", "STATES", "alerts", "alerts_with", "sheets"]
+__all__ = ["Alerts", "STATES", "alerts", "alerts_with", "left_text", "sheets"]

@@ -41,7 +41,8 @@ def available_metrics() -> list[str]:
     return sorted(p.stem.upper() for p in config.METRICS_DIR.glob("*.sql") if "." not in p.stem)
 
 
-def _params(sql: str, values: dict) -> dict:
+def sql_params(sql: str, values: dict) -> dict:
+    """The values a SQL text names ($ps, $pe, …): DuckDB refuses parameters a statement does not use."""
     return {k: values[k] for k in set(PARAM.findall(sql))}
 
 
@@ -65,7 +66,7 @@ class Engine:
         return v
 
     def execute(self, sql: str, period: Period):
-        return self.con.execute(sql, _params(sql, self.values(period)))
+        return self.con.execute(sql, sql_params(sql, self.values(period)))
 
     def frame(self, sql: str, period: Period) -> pd.DataFrame:
         return self.execute(sql, period).df()

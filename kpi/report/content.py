@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from kpi import labels
-from kpi.analysis.alerts import STATES as ALERT_STATES, alerts_with
+from kpi.analysis.alerts import STATES as ALERT_STATES, alerts_with, left_text
 from kpi.analysis.api import check_unit, data_range, last_complete_month, official_index, scores_with, session, totals_with
 from kpi.periods import Period, label_vi, parse
 from kpi.count.scoring import group_points
@@ -404,8 +404,7 @@ def alerts_html(a, unit: str | None = None, max_rows: int = 30) -> str:
     d = a.dossiers
     if not len(d):
         return f"<p>Không có hồ sơ quá hạn, sắp đến hạn hay chờ bổ sung lúc {h.esc(a.label)}.</p>"
-    counts = ", ".join(f"{fmt_int((d.state == k).sum())} {v.lower()}" for k, v in ALERT_STATES.items())
-    parts = [f"<p>Lúc {h.esc(a.label)}: <b>{fmt_int(len(d))}</b> hồ sơ cần xử lý ({h.esc(counts)}; sắp đến hạn = "
+    parts = [f"<p>Lúc {h.esc(a.label)}: <b>{fmt_int(len(d))}</b> hồ sơ cần xử lý ({h.esc(a.counts_text())}; sắp đến hạn = "
              f"trong {a.days} ngày làm việc).</p>"]
     parts.append("<ul>" + "".join(f"<li><b>{h.esc(u.unit_name)}</b>: {h.esc(u.sentence)}</li>"
                                   for u in a.units.itertuples()) + "</ul>")
@@ -413,9 +412,8 @@ def alerts_html(a, unit: str | None = None, max_rows: int = 30) -> str:
         parts.append(h.table(a.officials, {"official_name": ("Cán bộ", "text"), "overdue": ("Đã quá hạn", "int"),
                                            "due_soon": ("Sắp đến hạn", "int"), "waiting_applicant": ("Chờ bổ sung", "int")},
                              caption="Cán bộ có nhiều hồ sơ cần xử lý nhất", max_rows=10))
-    rows = d.assign(state_label=d.state.map(ALERT_STATES), left_label=[
-        (f"quá hạn {-n} ngày làm việc" if n else "quá hạn (trong ngày)") if s == "overdue" else
-        f"{n} ngày làm việc" if s == "due_soon" else "chờ công dân" for s, n in zip(d.state, d.working_days_left)])
+    rows = d.assign(state_label=d.state.map(ALERT_STATES),
+                    left_label=[left_text(s, n) for s, n in zip(d.state, d.working_days_left)])
     parts.append(h.table(rows, ALERT_COLUMNS, caption="Hồ sơ (quá hạn trước, rồi theo hạn)", max_rows=max_rows))
     if len(d) > max_rows:
         parts.append(f'<p class="note">… và {fmt_int(len(d) - max_rows)} hồ sơ nữa: danh sách đủ bằng '
