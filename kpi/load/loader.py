@@ -187,11 +187,11 @@ def check_points(con, table, good: str) -> pd.DataFrame | None:
     maxima = pd.DataFrame(list(item_maxima().items()), columns=["item_code", "max_points"])
     con.register("_item_max", maxima)
     try:
-        bad = con.execute(f"""SELECT g.rowid AS _rid, g._file, g._line, g.item_code, g.points,
-                                     coalesce(m.max_points, {maxima.max_points.max()}) AS max_points
-                              FROM {good} g LEFT JOIN _item_max m USING (item_code)
-                              WHERE g.points > coalesce(m.max_points, {maxima.max_points.max()}) + 1e-9
-                              ORDER BY _rid""").df()
+        bad = con.execute(f"""SELECT * FROM (
+                                  SELECT g.rowid AS _rid, g._file, g._line, g.item_code, g.points,
+                                         coalesce(m.max_points, {maxima.max_points.max()}) AS max_points
+                                  FROM {good} g LEFT JOIN _item_max m USING (item_code))
+                              WHERE points > max_points + 1e-9 ORDER BY _rid""").df()
     finally:
         con.unregister("_item_max")
     if not len(bad):

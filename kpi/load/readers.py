@@ -292,12 +292,17 @@ def read_json_records(path: Path, payload) -> list[Sheet]:
     return [Sheet(path, path.stem, frame, list(range(1, len(frame) + 1)))]
 
 
+def too_deep(path: Path) -> LoadError:
+    """A JSON nesting too deep for Python (a hostile or broken file), as one line."""
+    return LoadError(f"{path}: JSON lồng nhau quá sâu — không phải dữ liệu xuất từ hệ thống; lấy lại tệp.")
+
+
 def json_loads(text: str, path: Path):
-    """json.loads, with a nesting too deep for Python (a hostile or broken file) as a one-line LoadError."""
+    """json.loads, with a nesting too deep for Python as a one-line LoadError."""
     try:
         return json.loads(text)
     except RecursionError:
-        raise LoadError(f"{path}: JSON lồng nhau quá sâu — không phải dữ liệu xuất từ hệ thống; lấy lại tệp.") from None
+        raise too_deep(path) from None
 
 
 def load_json(path: Path):

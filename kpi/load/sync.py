@@ -36,7 +36,7 @@ import pandas as pd
 
 from kpi import config
 from kpi.load.errors import LoadError
-from kpi.load.readers import Sheet, clean_text, decode, json_loads
+from kpi.load.readers import Sheet, clean_text, decode, json_loads, too_deep
 from kpi.load.validate import number_text
 from kpi.store import run
 
@@ -213,8 +213,7 @@ def _array_items(text: str, path: Path):
             except json.JSONDecodeError as exc:
                 raise broken(exc.pos, exc.msg) from None
             except RecursionError:
-                raise LoadError(f"{path}: JSON lồng nhau quá sâu — không phải dữ liệu xuất từ hệ thống; lấy lại "
-                                "tệp.") from None
+                raise too_deep(path) from None
             n += 1
             yield n, obj
             i = SPACE.match(text, i).end()
