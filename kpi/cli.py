@@ -47,12 +47,16 @@ def _tally(read, loaded, superseded, quarantined, updated) -> str:
 def cmd_load(args) -> int:
     from kpi.load import load_paths
     from kpi.numbers import printable
-    from kpi.store import connect
-    con = connect(_store(args))
-    try:
-        report = load_paths(con, args.paths, progress=not args.quiet)
-    finally:
-        con.close()
+    from kpi.store import connect, extract_info, private_files
+    with private_files():              # the write-ahead log and spill files: the owner's only, as the store
+        con = connect(_store(args))
+        try:
+            if extract_info(con):
+                raise UsageError(f"{_store(args)} là kho trích của một đơn vị — nạp dữ liệu vào kho của tỉnh rồi "
+                                 "trích lại (`kpi extract`), không nạp vào kho trích.")
+            report = load_paths(con, args.paths, progress=not args.quiet)
+        finally:
+            con.close()
     for f in report.files:
         if f.skipped:
             print(f"{printable(f.file)}: đã nạp trước đó (cùng mã băm) — bỏ qua, kho không đổi.")
@@ -83,7 +87,10 @@ def cmd_load(args) -> int:
 def status_data(con, reasons: int = 50) -> dict:
     """What the store holds. Quarantine reasons are grouped, their quoted values masked, and at most
     `reasons` groups listed: the output stays small whatever was quarantined."""
-    from kpi.store import quarantine_summary, run, table_counts
+    from kpi.store import extract_info, extract_label, quarantine_summary, run, table_counts
+    x = extract_info(con)
+    extract = None if x is None else {**{k: v for k, v in x.items() if k != "units"}, "units": sorted(x["units"]),
+                                      "label": extract_label(x), "extracted_at": str(x["extracted_at"])}
     tables = table_counts(con)
     total_q = run(con, "SELECT count(*) FROM quarantine")[0][0]
     q = quarantine_summary(con, limit=reasons)
@@ -94,7 +101,7 @@ def status_data(con, reasons: int = 50) -> dict:
     orphans = [r[0] for r in run(con, "SELECT unit_code FROM units WHERE parent_code IS NULL AND level <> 'province' "
                                       "ORDER BY unit_code")]
     sync = sync_status(con)
-    return {"tables": tables, "quarantined": total_q,
+    return {"extract": extract, "tables": tables, "quarantined": total_q,
             "quarantine_reasons": [{"table": t, "reason": r, "rows": n} for t, r, n in q],
             "quarantine_reasons_listed": len(q),
             "period": {"from": period[0], "to": period[1]},
@@ -125,15 +132,23 @@ def sync_status(con) -> dict:
 
 def cmd_status(args) -> int:
     from kpi.numbers import fmt_date, fmt_int, printable
-    from kpi.store import connect
+    from kpi.store import connect, too_open
     con = connect(_store(args), read_only=True)
     try:
         data = status_data(con)
     finally:
         con.close()
+    warning = too_open(_store(args))
+    if warning:
+        print(warning, file=sys.stderr)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
+    x = data["extract"]
+    if x:
+        print(printable(x["label"]))
+        print(f"  trích từ {printable(x['source'])} ({printable(x['source_version'])}) lúc {fmt_date(x['extracted_at'])}"
+              f"; {fmt_int(len(x['units']))} đơn vị")
     print(f"Kho dữ liệu: {_store(args)}")
     p = data["period"]
     if p["from"]:
@@ -431,6 +446,32 @@ def cmd_alerts(args) -> int:
     return 0
 
 
+def cmd_extract(args) -> int:
+    """A unit's own store: its dossiers, officials and figures, nothing of other units', no personal data
+    unless asked for."""
+    from kpi.analysis import api
+    from kpi.analysis.extract import extract
+    from kpi.count.scoring import ProfileError
+    from kpi.numbers import fmt_int, printable
+    from kpi.store import StoreError
+    out = _checked_out(args.out, ".duckdb")
+    if args.with_personal:
+        print("CẢNH BÁO: kho trích sẽ chứa họ tên, số giấy tờ, điện thoại, địa chỉ của người nộp — chỉ giao cho người "
+              "được giao xử lý hồ sơ, không gửi qua nhóm chat hay thư điện tử công cộng.", file=sys.stderr)
+    try:
+        x = extract(args.unit, out, store=_store(args), subtree=not args.own, personal=args.with_personal,
+                    profile=args.profile, progress=not args.quiet)
+    except (StoreError, api.ScopeError, ProfileError) as exc:
+        raise UsageError(str(exc)) from None
+    tree = f" và {fmt_int(x.units - 1)} đơn vị trực thuộc" if x.units > 1 else ""
+    personal = "CÓ dữ liệu cá nhân của người nộp" if x.personal else "không gồm dữ liệu cá nhân của người nộp"
+    _wrote(x.path, f"Đã ghi kho trích {x.path} cho {printable(x.unit_name)} ({x.unit_code}){tree}: "
+                   f"{fmt_int(x.dossiers)} hồ sơ, {fmt_int(x.officials)} cán bộ, điểm tham chiếu của tỉnh "
+                   f"{fmt_int(x.reference_periods)} kỳ; {personal}; chỉ chủ tệp đọc được (600).")
+    print(f"Đơn vị mở bằng: KPI_STORE={x.path} make lab (sổ tay), hoặc kpi report unit --store {x.path}")
+    return 0
+
+
 def cmd_warm(args) -> int:
     """Scores of the last 12 months and quarters, kept beside the store: notebook 02 opens at once."""
     from kpi.analysis import cache
@@ -579,6 +620,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="tệp CSV kết quả")
     s.add_argument("--top", type=int, default=15, help="số dòng lệch in ra màn hình")
     s.set_defaults(func=cmd_portal)
+
+    s = sub.add_parser("extract", help="kho trích cho một đơn vị (và đơn vị trực thuộc): chỉ dữ liệu của đơn vị đó")
+    common(s)
+    s.add_argument("--unit", required=True, help="mã đơn vị")
+    s.add_argument("--subtree", action="store_true", help="gồm cả đơn vị trực thuộc (mặc định)")
+    s.add_argument("--own", action="store_true", help="chỉ chính đơn vị, không gồm đơn vị trực thuộc")
+    s.add_argument("--with-personal", action="store_true",
+                   help="giữ thông tin cá nhân của người nộp (mặc định: để trống)")
+    s.add_argument("--profile", help="tệp cấu hình chấm điểm của điểm tham chiếu (mặc định: cấu hình mặc định)")
+    s.add_argument("--out", required=True, help="tệp kho trích (.duckdb)")
+    s.set_defaults(func=cmd_extract)
 
     s = sub.add_parser("warm", help="tính sẵn điểm 12 tháng và các quý gần nhất (sổ tay 02 mở ngay)")
     common(s)

@@ -39,9 +39,9 @@ def _usual_mode(path: Path, directory: bool) -> None:
 
 
 @contextmanager
-def atomic_path(target: Path):
+def atomic_path(target: Path, mode: int | None = None):
     """Yields a temporary path beside `target`; on success it replaces `target`, on any failure
-    (including Ctrl-C) it is removed."""
+    (including Ctrl-C) it is removed. mode: the file's mode (else the one a plain open() gives)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _sweep(target)
@@ -49,7 +49,10 @@ def atomic_path(target: Path):
     os.close(fd)
     try:
         yield Path(tmp)
-        _usual_mode(Path(tmp), directory=os.path.isdir(tmp))
+        if mode is None:
+            _usual_mode(Path(tmp), directory=os.path.isdir(tmp))
+        elif os.path.exists(tmp):
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

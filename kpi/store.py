@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -39,6 +40,68 @@ class StoreError(Exception):
 
 KPI_MARKERS = {"loaded_files", "calendar"}
 
+# A store, its kept figures and extracts hold applicants' personal data and every unit's dossiers: they are
+# created readable by their owner only. Reports and the publication package keep the usual mode.
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+
+
+@contextmanager
+def private_files():
+    """Files and folders created meanwhile (the store's write-ahead log and spill folder while a load or an
+    extract writes) are readable by their owner only."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def too_open(path: str | Path) -> str | None:
+    """A one-line warning when a store (or extract) can be read by others than its owner."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"Cảnh báo: {path} đọc được bởi người khác ngoài chủ tệp (quyền {mode:o}) — kho chứa dữ liệu cá nhân "
+            f"của người nộp; chạy `chmod 600 {path}`.")
+
+
+# An extract (`kpi extract`): one unit's store. Its meta table says which unit, which sub-tree, from which
+# store and data version, when, and whether applicants' personal data is in it.
+EXTRACT_META = "extract_meta"
+EXTRACT_UNITS = "extract_units"           # the units it speaks for: the sub-tree and the units merged into it
+REFERENCE_TABLE = "reference_totals"      # the province's totals and ranks it carries, per period and profile
+
+
+def extract_info(con) -> dict | None:
+    """What the store is an extract of (None for a province's store): unit_code, unit_name, subtree, personal,
+    source, source_version, extracted_at, and `units` — the units whose figures it can give."""
+    if not run(con, f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{EXTRACT_META}'")[0][0]:
+        return None
+    cols = ["unit_code", "unit_name", "subtree", "personal", "source", "source_version", "extracted_at"]
+    row = run(con, f"SELECT {', '.join(cols)} FROM {EXTRACT_META}")
+    if not row:
+        return None
+    info = dict(zip(cols, row[0]))
+    info["units"] = {r[0] for r in run(con, f"SELECT unit_code FROM {EXTRACT_UNITS}")} | {info["unit_code"]}
+    tree = run(con, f"""WITH RECURSIVE t(c) AS (SELECT ?::VARCHAR UNION SELECT u.unit_code FROM units u JOIN t
+                        ON u.parent_code = t.c WHERE u.unit_code IN (SELECT unit_code FROM {EXTRACT_UNITS}))
+                        SELECT count(*) FROM t""", [info["unit_code"]])[0][0]
+    info["below"], info["merged"] = tree - 1, len(info["units"]) - tree
+    return info
+
+
+def extract_label(info: dict) -> str:
+    """The line every output of an extract opens with."""
+    parts = [f"{info['below']} đơn vị trực thuộc"] if info["below"] else []
+    parts += [f"{info['merged']} đơn vị cũ đã sáp nhập vào"] if info["merged"] else []
+    tree = ", gồm " + " và ".join(parts) if parts else ""
+    personal = "CÓ dữ liệu cá nhân của người nộp — chỉ dùng nội bộ" if info["personal"] else \
+        "không gồm dữ liệu cá nhân"
+    return f"Kho trích cho {info['unit_name']} ({info['unit_code']}{tree}) ({personal})"
+
 
 def default_memory_limit() -> str | None:
     """Half the machine's memory (DuckDB would take 80 %): the notebook, the browser and the rest keep the
@@ -61,12 +124,15 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
                          "nạp dữ liệu ở chỗ khác, đặt KPI_STORE hoặc --store đúng tệp đó; nếu chưa, chạy `make load` "
                          "(hay `kpi load data/raw`).")
     path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
     # Timestamps are stored naive, in local time (Asia/Ho_Chi_Minh): no ICU extension needed.
     cfg = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=cfg)
     except duckdb.Error as exc:
         raise StoreError(_open_error(path, exc)) from None
+    if new and not read_only:
+        os.chmod(path, PRIVATE_FILE)        # applicants' personal data: readable by the owner only
     limit = os.environ.get("KPI_MEMORY_LIMIT") or default_memory_limit()
     if limit:                  # a shared server: DuckDB spills to disk beyond it
         try:

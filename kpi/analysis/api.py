@@ -11,7 +11,7 @@ from kpi.count.engine import Engine, available_metrics
 from kpi.periods import Period, parse
 from kpi.schema import PERSONAL_COLUMNS
 from kpi.count.scoring import grade, group_points, load_profile, rank_min, score_frame
-from kpi.store import StoreError, connect, run
+from kpi.store import REFERENCE_TABLE, StoreError, connect, run
 from kpi.analysis import cache
 from kpi.numbers import fmt_date
 
@@ -47,6 +47,8 @@ def _as_date(x) -> dt.date | None:
 def _units_frame(engine: Engine, period: Period, merged: bool) -> pd.DataFrame:
     u = engine.con.execute("SELECT unit_code, unit_name, parent_code, level, valid_from, valid_to, successor_code "
                            "FROM units ORDER BY unit_code").df()
+    if engine.extract:         # the units above an extract's unit are there for their names only
+        u = u[u.unit_code.isin(engine.extract["units"])]
     if merged:
         return u[u.valid_to.isna()].reset_index(drop=True)
     start, last = pd.Timestamp(period.start), pd.Timestamp(period.effective_last)
@@ -67,8 +69,37 @@ def _metric_codes(engine: Engine, include_tracked: bool, official: bool = False)
 
 
 def check_unit(engine: Engine, unit: str) -> None:
-    if not run(engine.con, "SELECT 1 FROM units WHERE unit_code = ?", [unit]):
+    x = engine.extract
+    if not x and not run(engine.con, "SELECT 1 FROM units WHERE unit_code = ?", [unit]):
         raise ScopeError(f"không có đơn vị '{unit}' trong kho — xem danh sách bằng `kpi status` hoặc bảng units")
+    if x and unit not in x["units"]:
+        raise ScopeError(f"đơn vị '{unit}' không thuộc kho trích này (kho trích cho {x['unit_name']}, "
+                         f"{x['unit_code']}) — hỏi Văn phòng UBND tỉnh kho trích của đơn vị đó, hoặc dùng kho của tỉnh")
+
+
+def refuse_in_extract(engine: Engine, what: str) -> None:
+    """A one-line refusal for what speaks for the whole province (the publication, the province's report)."""
+    x = engine.extract
+    if x:
+        raise ScopeError(f"{what} nói thay cho cả tỉnh — kho trích cho {x['unit_name']} ({x['unit_code']}) không "
+                         "làm được; chạy trên kho của tỉnh")
+
+
+def holds_personal(engine: Engine) -> bool:
+    """Whether the store holds applicants' personal data: an extract made without it does not."""
+    return not (engine.extract and not engine.extract["personal"])
+
+
+def check_personal(engine: Engine, personal: bool) -> None:
+    """Personal data only on purpose: asked for explicitly, and only where the store holds it."""
+    if personal and not holds_personal(engine):
+        raise ScopeError(f"kho trích cho {engine.extract['unit_name']} không gồm dữ liệu cá nhân của người nộp — "
+                         "bỏ allow_personal/personal, hoặc xin Văn phòng UBND tỉnh kho trích có dữ liệu cá nhân")
+
+
+def default_unit(engine: Engine, unit: str | None) -> str | None:
+    """The unit a question is about when none is named: an extract's own unit, else None (the province)."""
+    return unit or (engine.extract["unit_code"] if engine.extract else None)
 
 
 def data_range(con) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -224,6 +255,9 @@ def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
     out["rank_in_level"] = pd.NA
     for lv, idx in out[ranked].groupby("level").groups.items():
         out.loc[idx, "rank_in_level"] = rank_min(out.loc[idx, "total"]).values
+    if engine.extract and scope == "unit" and not subtree and not merged:
+        out = out.drop(columns=["rank", "rank_in_level"]).merge(reference_ranks(engine, p, view), on="unit_code",
+                                                                how="left")
     out["rank"] = out["rank"].astype("Int64")
     out["rank_in_level"] = out["rank_in_level"].astype("Int64")
     out["previous_total"] = pd.NA
@@ -240,6 +274,21 @@ def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
             "previous_total", "change"]
     return out[cols + [c for c in out.columns if c.startswith("group_")]].sort_values(
         ["rank", "unit_code"], na_position="first").reset_index(drop=True)
+
+
+def reference_ranks(engine: Engine, p: Period, view: str = "portal") -> pd.DataFrame:
+    """An extract's ranks among the province's units: from the province's totals it carries for the period and
+    profile (`kpi extract`); none (NA) for a period, an as-of day or a view it does not carry."""
+    ref = pd.DataFrame({"unit_code": pd.Series(dtype="object"), "rank": pd.Series(dtype="Int64"),
+                        "rank_in_level": pd.Series(dtype="Int64")})
+    if p.as_of or view != "portal" or not run(engine.con, "SELECT count(*) FROM duckdb_tables() WHERE "
+                                                          f"table_name = '{REFERENCE_TABLE}'")[0][0]:
+        return ref
+    if engine._profile_hash is None:
+        engine._profile_hash = cache.profile_hash(engine.profile)
+    found = engine.con.execute(f"SELECT unit_code, rank, rank_in_level FROM {REFERENCE_TABLE} "
+                               "WHERE period = ? AND profile_hash = ?", [p.label, engine._profile_hash]).df()
+    return found if len(found) else ref
 
 
 def _totals_from_scores(engine: Engine, s: pd.DataFrame, view: str) -> pd.DataFrame:
@@ -282,14 +331,16 @@ def evidence_with(engine: Engine, metric_code: str, unit_code: str | None, perio
                   subtree: bool = True, personal: bool = False) -> pd.DataFrame:
     """The rows behind a figure: one per counted entity, with in_numerator, in_denominator and the reason."""
     p = parse(period, _as_date(as_of))
+    check_personal(engine, personal)
     if metric_code not in set(available_metrics()):
         raise ScopeError(f"không có chỉ số '{metric_code}'")
     ev = engine.evidence(metric_code, p)
     if unit_code:
         check_unit(engine, unit_code)
         ev = ev[ev.unit_code.isin(engine.scope_members(unit_code, subtree))]
-    ev = ev[ev.in_den].copy()
-    ev["in_numerator"] = ev.in_num.astype(bool)
+    # a NULL test (a dossier without a channel) counts as the counting SQL counts it: not in
+    ev = ev[ev.in_den.fillna(False).astype(bool)].copy()
+    ev["in_numerator"] = ev.in_num.fillna(False).astype(bool)
     ev["in_denominator"] = True
     ev = ev.drop(columns=[c for c in ("in_num", "in_den", "charged", "involved") if c in ev.columns])
     ev = ev.drop_duplicates("entity")

@@ -126,7 +126,7 @@ def _write(k, value: pd.DataFrame) -> None:
         return
     folder, version, name = where
     try:
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)       # figures of every unit: the owner's only, as the store
         for old in folder.glob("*.parquet"):       # figures of an older data version can never be asked again
             if not old.name.startswith(version):
                 old.unlink(missing_ok=True)
@@ -139,6 +139,7 @@ def _write(k, value: pd.DataFrame) -> None:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                FINGERPRINT: _fingerprint(table.to_pandas())})
         pq.write_table(table, tmp)
+        os.chmod(tmp, 0o600)
         os.replace(tmp, folder / name)
     except Exception:          # a read-only folder, a full disk: the figure is simply not kept
         pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kpi.analysis.api import official_index, scores_with
+from kpi.analysis.api import check_personal, official_index, scores_with
 from kpi.periods import parse
 from kpi.schema import PERSONAL_COLUMNS
 
@@ -53,6 +53,7 @@ def late_by_official(engine, period, unit) -> pd.DataFrame:
 def late_dossiers(engine, period, unit, personal: bool = False) -> pd.DataFrame:
     """The late dossiers of the unit's sub-tree; applicant columns only when `personal` is True."""
     p = parse(period)
+    check_personal(engine, personal)
     d = engine.query("late_dossiers", p)
     d = d[d.unit_code.isin(engine.scope_members(unit))]
     if personal:

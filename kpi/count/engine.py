@@ -18,7 +18,7 @@ from kpi import config
 from kpi.count import facts
 from kpi.count.sqlfile import statements
 from kpi.periods import Period
-from kpi.store import check_calendar, run
+from kpi.store import check_calendar, extract_info, run
 
 PARAM = re.compile(r"\$([a-z_]+)")
 AGG_REF = re.compile(r"\b_agg_([a-z_]+)")
@@ -56,6 +56,7 @@ class Engine:
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
         self._facts_checked = False
+        self.extract = extract_info(con)          # one unit's extract: its units are the only ones it speaks for
         check_calendar(con)        # every working-day figure reads the store's calendar: it must be the one in force
 
     def values(self, period: Period) -> dict:

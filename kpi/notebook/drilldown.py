@@ -8,8 +8,8 @@ import pandas as pd
 from kpi import labels
 from kpi.analysis import inspection, whatif
 from kpi.analysis.alerts import alerts_with
-from kpi.analysis.api import data_range, last_complete_month, session
-from kpi.notebook.live import LiveView, store_path
+from kpi.analysis.api import data_range, holds_personal, last_complete_month, session
+from kpi.notebook.live import LiveView, extract_note, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
 from kpi.present import html as h
@@ -91,6 +91,7 @@ def steps_table(engine, period, unit=None) -> pd.DataFrame:
 def officials_view(engine, period, unit=None, table: bool = True) -> str:
     """Grade distribution, the history of the lowest, the officials' table and the steps that overran
     (unless `table` is False: the notebook pages through both)."""
+    note = extract_note(engine)
     o = officials_table(engine, period, unit)
     hist = inspection.officials_history(engine, period, unit, months=6)
     worst = o.head(8).official_id
@@ -109,7 +110,7 @@ def officials_view(engine, period, unit=None, table: bool = True) -> str:
         body += h.table(o, OFFICIAL_COLUMNS, max_rows=40)
         body += "<h3>Bước xử lý quá hạn theo cán bộ</h3>" + h.table(steps_table(engine, period, unit), STEP_COLUMNS,
                                                                       max_rows=20)
-    return h.section(f"Cán bộ — {label_vi(parse(period))}", body,
+    return note + h.section(f"Cán bộ — {label_vi(parse(period))}", body,
                      "Chỉ số cá nhân = điểm đạt trên các chỉ số gắn với cán bộ ÷ điểm tối đa của chúng × 100; "
                      "chỉ số không có hồ sơ để tính thì không đưa vào.")
 
@@ -166,6 +167,11 @@ class Inspection:
         with session(self.store, profile=profile) as e:
             self.period = period or last_complete_month(e.con)
             self.overview, self.late_units = units_view(e, self.period)
+            self.overview = extract_note(e) + self.overview
+            if personal and not holds_personal(e):     # asked for, but the extract holds none: said, not failed
+                self.overview += ('<p class="note">Kho trích này không gồm dữ liệu cá nhân của người nộp '
+                                  '(allow_personal=True không có tác dụng).</p>')
+                self.personal = False
         self.unit = unit or self.late_units.unit_code.iloc[0]
         self.options = {f"{n} ({c}) — {l} hồ sơ trễ": c for c, n, l in
                         zip(self.late_units.unit_code, self.late_units.unit_name, self.late_units.late)}

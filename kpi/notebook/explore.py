@@ -10,7 +10,7 @@ import pandas as pd
 
 from kpi import labels
 from kpi.analysis.api import ScopeError, data_range, last_complete_month, session, totals_with
-from kpi.notebook.live import LiveView, error_line, store_path
+from kpi.notebook.live import LiveView, error_line, extract_note, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
 from kpi.present import html as h
@@ -32,9 +32,14 @@ class Explorer:
             units = e.con.execute("SELECT unit_code, unit_name, level FROM units WHERE valid_to IS NULL "
                                   "ORDER BY CASE level WHEN 'province' THEN 0 WHEN 'department' THEN 1 ELSE 2 END, "
                                   "unit_code").df()
+            self.note = extract_note(e)
+            if e.extract:            # a unit's extract: its own units, its unit first
+                units = units[units.unit_code.isin(e.extract["units"])]
+                units = pd.concat([units[units.unit_code == e.extract["unit_code"]],
+                                   units[units.unit_code != e.extract["unit_code"]]], ignore_index=True)
         self.first, self.data_last = first.date(), last.date()
         self.units = units
-        self.province = units[units.level == "province"].unit_code.iloc[0]
+        self.province = units.unit_code.iloc[0] if self.note else units[units.level == "province"].unit_code.iloc[0]
         self._cache: dict = {}
         self.renders = 0
         self.history: list[str] = []        # the title of every view drawn (what changed, in order)
@@ -126,7 +131,7 @@ class Explorer:
         if st["period"] not in self.periods(st["kind"]):
             st["period"] = self.periods(st["kind"])[0]
         what = self._what()
-        parts = [f"<h2>{h.esc(self.title())}</h2>"]
+        parts = [self.note + f"<h2>{h.esc(self.title())}</h2>"]
         tr = self.trend()
         if len(tr):
             d = tr.assign(total=self._value(tr)[0])[["period_label", "total"]]

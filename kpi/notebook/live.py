@@ -8,10 +8,15 @@ import pandas as pd
 
 from kpi import config
 from kpi.present import html as h
-from kpi.store import StoreError
+from kpi.store import StoreError, extract_label
 
 CSS = config.PACKAGE_DIR / "report" / "templates" / "kpi766" / "kpi766.css"   # the reports' own look
 PAGE_ONLY = ("body", "main", ".jp-Cell", ".jp-OutputArea-output", "@media")
+
+
+def extract_note(engine) -> str:
+    """On a unit's extract, the line a view opens with ("Kho trích cho …"); nothing on a province's store."""
+    return h.extract_note(extract_label(engine.extract)) if engine.extract else ""
 
 
 def store_path(store=None) -> str:

@@ -10,6 +10,7 @@ import pandas as pd
 from kpi import labels
 from kpi.analysis import portal
 from kpi.analysis.api import evidence_with, last_complete_month, session
+from kpi.notebook.live import extract_note
 from kpi.periods import label_vi, parse
 from kpi.present import charts
 from kpi.present import html as h
@@ -22,6 +23,7 @@ class Reconciliation:
     rates: pd.DataFrame
     rec: pd.DataFrame
     evidence: pd.DataFrame
+    note: str = ""              # on a unit's extract: what it is (its published figures are its own units')
 
 
 def build(period: str | None = None, store=None, profile=None) -> Reconciliation:
@@ -38,12 +40,12 @@ def build(period: str | None = None, store=None, profile=None) -> Reconciliation
             ev = evidence_with(engine, w.metric_code, w.unit_code, p)
             codes = {c.strip() for c in str(w.unsynced_codes).split(",")}
             ev = ev[ev.entity.isin(codes)]
-        return Reconciliation(p.label, check, rates, rec, ev)
+        return Reconciliation(p.label, check, rates, rec, ev, extract_note(engine))
 
 
 def render_agreement(r: Reconciliation) -> str:
     if r.rates.empty:
-        return h.section("Chấm lại số liệu công bố", "<p>Chưa nạp tệp JSON của Cổng DVCQG cho kỳ này.</p>")
+        return r.note + h.section("Chấm lại số liệu công bố", "<p>Chưa nạp tệp JSON của Cổng DVCQG cho kỳ này.</p>")
     d = r.rates.copy()
     d["metric_label"] = d.metric_code.map(lambda c: labels.METRICS.get(c, "Tổng điểm nhóm" if c == "_GROUP" else c))
     chart = alt.Chart(d, title="Tỷ lệ khớp điểm khi chấm lại (lệch ≤ 0,015)").mark_bar(color="#1f6feb").encode(
@@ -52,7 +54,7 @@ def render_agreement(r: Reconciliation) -> str:
         tooltip=["metric_label", "matched", "rows"]).properties(width=420, height=18 * len(d))
     body = h.figure(charts.svg(chart)) + h.table(d, {"metric_label": ("Chỉ số", "text"), "rows": ("Số dòng", "int"),
                                                      "matched": ("Khớp", "int"), "match_rate": ("Tỷ lệ khớp", "pct")})
-    return h.section(f"Chấm lại số liệu công bố — {label_vi(parse(r.period))}", body,
+    return r.note + h.section(f"Chấm lại số liệu công bố — {label_vi(parse(r.period))}", body,
                      "Điểm của chúng tôi tính từ tử số, mẫu số Cổng công bố theo cấu hình chấm điểm đang dùng.")
 
 

@@ -76,6 +76,11 @@ def figure(svg_text: str) -> str:
     return f'<figure class="chart">{svg_text}</figure>'
 
 
+def extract_note(label: str | None) -> str:
+    """The line an output made on a unit's extract opens with ("Kho trích cho …")."""
+    return f'<p class="extract-note">{esc(label)}</p>' if label else ""
+
+
 def section(title: str, body: str, note: str | None = None) -> str:
     n = f'<p class="note">{esc(note)}</p>' if note else ""
     return f"<section><h2>{esc(title)}</h2>{n}{body}</section>"

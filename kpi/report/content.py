@@ -13,10 +13,11 @@ import pandas as pd
 
 from kpi import labels
 from kpi.analysis.alerts import STATES as ALERT_STATES, alerts_with, left_text
-from kpi.analysis.api import check_unit, data_range, last_complete_month, official_index, scores_with, session, totals_with
+from kpi.analysis.api import (check_unit, data_range, default_unit, last_complete_month, official_index, scores_with,
+                              session, totals_with)
 from kpi.periods import Period, label_vi, parse
 from kpi.count.scoring import group_points
-from kpi.store import quarantine_summary, run
+from kpi.store import extract_label, quarantine_summary, run
 from kpi.present import charts
 from kpi.present import html as h
 from kpi.numbers import fmt_datetime, fmt_int, fmt_number, fmt_pct
@@ -56,6 +57,7 @@ class Report:
     review: pd.DataFrame = field(default_factory=pd.DataFrame)            # officials to commend / hold to account
     self_assessment: pd.DataFrame = field(default_factory=pd.DataFrame)   # self-assessed vs computed
     alerts: object = None                 # a unit report of a period still running: the early warning (Alerts)
+    extract: str | None = None            # made on a unit's extract: what it is (its header says so)
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
 
     @property
@@ -78,6 +80,7 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         con = engine.con
         period = period or last_complete_month(con)
         p = parse(period)
+        unit = default_unit(engine, unit)        # an extract's report is its unit's
         if unit:
             check_unit(engine, unit)
         first = run(con, "SELECT min(received_at) FROM dossiers")[0][0].date()
@@ -139,7 +142,8 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         bar.update(2)
         bar.close()
         return Report(p, unit, engine.profile.get("name", "?"), t, s, g, trend, tgroups, rates, procs, lost,
-                      owners, quarantine, unsynced, files, late, officials, rv, sa, alerts=warn)
+                      owners, quarantine, unsynced, files, late, officials, rv, sa, alerts=warn,
+                      extract=extract_label(engine.extract) if engine.extract else None)
 
 
 def unit_rates(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +192,7 @@ def render_title(r: Report) -> str:
     kind = {"month": "tháng", "quarter": "quý"}.get(r.period.kind, "kỳ")
     return (f'<header class="report"><h1>Báo cáo Bộ chỉ số 766 {kind} — {h.esc(label_vi(r.period))}</h1>'
             f'<p class="lead">{h.esc(who)} · Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ '
-            f'người dân, doanh nghiệp (Quyết định 766/QĐ-TTg)</p></header>')
+            f'người dân, doanh nghiệp (Quyết định 766/QĐ-TTg)</p>{h.extract_note(r.extract)}</header>')
 
 
 def render_summary(r: Report) -> str:

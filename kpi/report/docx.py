@@ -41,6 +41,8 @@ def write(r: Report, settings: dict, target: Path) -> Path:
     d.para("BÁO CÁO", bold=True, align="center", size=BODY_PT, space_after=0)
     d.para(summary_line(p), bold=True, align="center", size=BODY_PT, space_after=0)
     d.rule(d.doc, 4.0, TEXT_WIDTH_CM)
+    if r.extract:                # made on a unit's extract: said under the title
+        d.para(r.extract, align="center", size=BODY_PT - 1, space_after=6)
     _body(d, r, settings)
     signature_block(d, settings)
     target = Path(target)

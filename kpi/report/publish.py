@@ -9,7 +9,7 @@ import pandas as pd
 from kpi.fs import atomic_dir, atomic_path
 from kpi.schema import PERSONAL_COLUMNS
 from kpi import labels
-from kpi.analysis.api import data_range, scores_with, totals_with
+from kpi.analysis.api import data_range, refuse_in_extract, scores_with, totals_with
 from kpi.numbers import fmt_date, round_half_up
 from kpi.periods import parse
 from kpi.present import pictures, public_page
@@ -145,6 +145,7 @@ def publication(engine, period, progress: bool = False) -> tuple[dict, dict, str
     """The whole monthly publication: the three tables, the pictures (PNG bytes by file stem) and the
     public page (HTML) — all from the tables and totals, never from applicant columns."""
     from tqdm.auto import tqdm
+    refuse_in_extract(engine, "Gói công khai hằng tháng")
     p = parse(period)
     frames = package_frames(engine, p)
     totals = totals_with(engine, p)
