@@ -463,12 +463,9 @@ def cmd_extract(args) -> int:
                     profile=args.profile, progress=not args.quiet)
     except (StoreError, api.ScopeError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
-    tree = f" và {fmt_int(x.units - 1)} đơn vị trực thuộc" if x.units > 1 else ""
-    personal = "CÓ dữ liệu cá nhân của người nộp" if x.personal else "không gồm dữ liệu cá nhân của người nộp"
-    _wrote(x.path, f"Đã ghi kho trích {x.path} cho {printable(x.unit_name)} ({x.unit_code}){tree}: "
-                   f"{fmt_int(x.dossiers)} hồ sơ, {fmt_int(x.officials)} cán bộ, điểm tham chiếu của tỉnh "
-                   f"{fmt_int(x.reference_periods)} kỳ; {personal}; chỉ chủ tệp đọc được (600).")
-    print(f"Đơn vị mở bằng: KPI_STORE={x.path} make lab (sổ tay), hoặc kpi report unit --store {x.path}")
+    _wrote(x.path, f"Đã ghi {x.path} — {printable(x.label)}: {fmt_int(x.dossiers)} hồ sơ, {fmt_int(x.officials)} cán "
+                   f"bộ, điểm tham chiếu của tỉnh {fmt_int(x.reference_periods)} kỳ; chỉ chủ tệp đọc được (600).")
+    print(f"Đơn vị mở bằng: KPI_STORE={x.path} make lab (sổ tay), hoặc kpi report monthly --store {x.path}")
     return 0
 
 

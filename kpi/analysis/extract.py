@@ -23,7 +23,8 @@ from kpi.analysis.api import ScopeError
 from kpi.fs import atomic_path
 from kpi.periods import Period, last_complete_quarter, parse
 from kpi.schema import PERSONAL_COLUMNS
-from kpi.store import EXTRACT_META, EXTRACT_UNITS, MASKED_REASON, PRIVATE_FILE, REFERENCE_TABLE, connect, private_files, run
+from kpi.store import (EXTRACT_META, EXTRACT_UNITS, MASKED_REASON, PRIVATE_FILE, REFERENCE_TABLE, connect,
+                       extract_info, extract_label, private_files, run)
 
 REFERENCE_COLUMNS = ["period", "profile_hash", "unit_code", "unit_name", "level", "total", "grade", "rank",
                      "rank_in_level"]
@@ -53,6 +54,7 @@ class Extract:
     dossiers: int
     officials: int
     reference_periods: int
+    label: str = ""          # what it is, as its status, reports and notebooks say it
 
 
 def extract(unit: str, out, store=None, subtree: bool = True, personal: bool = False, profile=None,
@@ -89,6 +91,7 @@ def extract(unit: str, out, store=None, subtree: bool = True, personal: bool = F
                 [unit, name, subtree, personal, str(src), version, dt.datetime.now().replace(microsecond=0)])
             run(con, f"CREATE TABLE {EXTRACT_UNITS} AS SELECT unnest(?::VARCHAR[]) AS unit_code", [members])
             counts = [run(con, f"SELECT count(*) FROM {t}")[0][0] for t in ("dossiers", "officials")]
+            label = extract_label(extract_info(con))
             run(con, "CHECKPOINT")
             bar.update(1)
         finally:
@@ -97,7 +100,7 @@ def extract(unit: str, out, store=None, subtree: bool = True, personal: bool = F
         if wal.exists():
             wal.unlink()
     bar.close()
-    return Extract(out, unit, name, subtree, personal, len(members), counts[0], counts[1], len(periods))
+    return Extract(out, unit, name, subtree, personal, len(members), counts[0], counts[1], len(periods), label)
 
 
 def _path_of(con) -> str:
