@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, run_kpi
 
 import kpi
-from kpi.analysis.extract import extract
+from kpi import extract
 from kpi.analysis.api import ScopeError
 from kpi.schema import PERSONAL_COLUMNS
 
