@@ -93,8 +93,10 @@ def extract_info(con) -> dict | None:
     return info
 
 
-def extract_label(info: dict) -> str:
-    """The line every output of an extract opens with."""
+def extract_label(info: dict | None) -> str | None:
+    """The line every output of an extract opens with (None for a province's store)."""
+    if info is None:
+        return None
     parts = [f"{info['below']} đơn vị trực thuộc"] if info["below"] else []
     parts += [f"{info['merged']} đơn vị cũ đã sáp nhập vào"] if info["merged"] else []
     tree = ", gồm " + " và ".join(parts) if parts else ""
@@ -163,6 +165,11 @@ def _open_error(path: Path, exc: Exception) -> str:
     if "not a valid DuckDB database" in msg or "Unable to open" in msg or "IO Error" in msg:
         return f"không mở được {path} như một kho DuckDB ({msg[:120]}) — kiểm tra đường dẫn --store / KPI_STORE."
     return f"Không mở được kho dữ liệu {path}: {msg}"
+
+
+def path_of(con) -> str | None:
+    """The file the connection's store is in (None in memory)."""
+    return run(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")[0][0]
 
 
 def _tables(con) -> set[str]:

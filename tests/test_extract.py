@@ -288,7 +288,7 @@ def test_notebooks_open_an_extract_like_any_store(extracts, tmp_path, monkeypatc
     assert "Kho trích cho" in text and "không gồm dữ liệu cá nhân của người nộp" in text
 
 
-def test_extract_without_store_copy_is_refused(sample_store, tmp_path):
+def test_extracting_over_the_source_store_is_refused(sample_store, tmp_path):
     copy = tmp_path / "kpi.duckdb"
     shutil.copy(sample_store, copy)
     r = run_kpi("extract", "--unit", _pick(sample_store)["commune"], "--out", copy, "--store", copy, "-q")

@@ -281,8 +281,7 @@ def reference_ranks(engine: Engine, p: Period, view: str = "portal") -> pd.DataF
     profile (`kpi extract`); none (NA) for a period, an as-of day or a view it does not carry."""
     ref = pd.DataFrame({"unit_code": pd.Series(dtype="object"), "rank": pd.Series(dtype="Int64"),
                         "rank_in_level": pd.Series(dtype="Int64")})
-    if p.as_of or view != "portal" or not run(engine.con, "SELECT count(*) FROM duckdb_tables() WHERE "
-                                                          f"table_name = '{REFERENCE_TABLE}'")[0][0]:
+    if p.as_of or view != "portal":          # every extract carries the table (kpi extract writes it)
         return ref
     if engine._profile_hash is None:
         engine._profile_hash = cache.profile_hash(engine.profile)

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kpi import config
+from kpi.store import PRIVATE_DIR, PRIVATE_FILE, path_of
 
 MAX_ENTRIES = 512
 FINGERPRINT = b"kpi766.fingerprint"
@@ -55,7 +56,7 @@ def code_version() -> str:
 def data_version(con) -> tuple:
     """The store's identity and data version — its file (size, modification time) and what was loaded —
     and the counting code's version."""
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    path = path_of(con)
     st = os.stat(path) if path and os.path.exists(path) else None
     loads = con.execute("SELECT count(*), max(loaded_at), sum(rows_loaded) FROM loaded_files").fetchone()
     return (path, st.st_size if st else None, st.st_mtime_ns if st else None, *map(str, loads), code_version())
@@ -126,7 +127,7 @@ def _write(k, value: pd.DataFrame) -> None:
         return
     folder, version, name = where
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)       # figures of every unit: the owner's only, as the store
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)     # figures of every unit: the owner's only, as the store
         for old in folder.glob("*.parquet"):       # figures of an older data version can never be asked again
             if not old.name.startswith(version):
                 old.unlink(missing_ok=True)
@@ -139,7 +140,7 @@ def _write(k, value: pd.DataFrame) -> None:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                FINGERPRINT: _fingerprint(table.to_pandas())})
         pq.write_table(table, tmp)
-        os.chmod(tmp, 0o600)
+        os.chmod(tmp, PRIVATE_FILE)
         os.replace(tmp, folder / name)
     except Exception:          # a read-only folder, a full disk: the figure is simply not kept
         pass

@@ -24,7 +24,7 @@ from kpi.fs import atomic_path
 from kpi.periods import Period, last_complete_quarter, parse
 from kpi.schema import PERSONAL_COLUMNS
 from kpi.store import (EXTRACT_META, EXTRACT_UNITS, MASKED_REASON, PRIVATE_FILE, REFERENCE_TABLE, connect,
-                       extract_info, extract_label, private_files, run)
+                       extract_info, extract_label, path_of, private_files, run)
 
 REFERENCE_COLUMNS = ["period", "profile_hash", "unit_code", "unit_name", "level", "total", "grade", "rank",
                      "rank_in_level"]
@@ -63,7 +63,7 @@ def extract(unit: str, out, store=None, subtree: bool = True, personal: bool = F
     from tqdm.auto import tqdm
     out = Path(out)
     with api.session(store, profile=profile) as engine:
-        src = _path_of(engine.con)
+        src = path_of(engine.con)
         if out.resolve() == Path(src).resolve():
             raise ScopeError(f"--out {out} là chính kho nguồn — chọn tệp khác, vd. kho-{unit.lower()}.duckdb")
         api.check_unit(engine, unit)
@@ -71,7 +71,7 @@ def extract(unit: str, out, store=None, subtree: bool = True, personal: bool = F
         above = _above(engine.con, unit)
         name = run(engine.con, "SELECT unit_name FROM units WHERE unit_code = ?", [unit])[0][0]
         # the source may itself be an extract without personal data: nothing can be put back
-        personal = personal and not (engine.extract and not engine.extract["personal"])
+        personal = personal and api.holds_personal(engine)
         periods = reference_periods(engine.con)
         bar = tqdm(total=len(periods) + len(ROWS) + 2, desc=f"Trích kho cho {unit}", unit="bước",
                    disable=None if progress is not False else True)
@@ -96,15 +96,8 @@ def extract(unit: str, out, store=None, subtree: bool = True, personal: bool = F
             bar.update(1)
         finally:
             con.close()
-        wal = Path(str(tmp) + ".wal")
-        if wal.exists():
-            wal.unlink()
     bar.close()
     return Extract(out, unit, name, subtree, personal, len(members), counts[0], counts[1], len(periods), label)
-
-
-def _path_of(con) -> str:
-    return run(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")[0][0]
 
 
 def _members(engine, unit: str, subtree: bool) -> list[str]:

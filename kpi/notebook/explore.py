@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 
 from kpi import labels
-from kpi.analysis.api import ScopeError, data_range, last_complete_month, session, totals_with
+from kpi.analysis.api import ScopeError, data_range, default_unit, last_complete_month, session, totals_with
 from kpi.notebook.live import LiveView, error_line, extract_note, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
@@ -33,13 +33,13 @@ class Explorer:
                                   "ORDER BY CASE level WHEN 'province' THEN 0 WHEN 'department' THEN 1 ELSE 2 END, "
                                   "unit_code").df()
             self.note = extract_note(e)
-            if e.extract:            # a unit's extract: its own units, its unit first
+            if e.extract:            # a unit's extract: its own units only
                 units = units[units.unit_code.isin(e.extract["units"])]
-                units = pd.concat([units[units.unit_code == e.extract["unit_code"]],
-                                   units[units.unit_code != e.extract["unit_code"]]], ignore_index=True)
+            # the unit first shown and listed first: the province, or an extract's own unit
+            home = default_unit(e, None) or units[units.level == "province"].unit_code.iloc[0]
         self.first, self.data_last = first.date(), last.date()
-        self.units = units
-        self.province = units.unit_code.iloc[0] if self.note else units[units.level == "province"].unit_code.iloc[0]
+        self.units = pd.concat([units[units.unit_code == home], units[units.unit_code != home]], ignore_index=True)
+        self.province = home
         self._cache: dict = {}
         self.renders = 0
         self.history: list[str] = []        # the title of every view drawn (what changed, in order)

@@ -16,7 +16,7 @@ PAGE_ONLY = ("body", "main", ".jp-Cell", ".jp-OutputArea-output", "@media")
 
 def extract_note(engine) -> str:
     """On a unit's extract, the line a view opens with ("Kho trích cho …"); nothing on a province's store."""
-    return h.extract_note(extract_label(engine.extract)) if engine.extract else ""
+    return h.extract_note(extract_label(engine.extract))
 
 
 def store_path(store=None) -> str:

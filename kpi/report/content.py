@@ -143,7 +143,7 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         bar.close()
         return Report(p, unit, engine.profile.get("name", "?"), t, s, g, trend, tgroups, rates, procs, lost,
                       owners, quarantine, unsynced, files, late, officials, rv, sa, alerts=warn,
-                      extract=extract_label(engine.extract) if engine.extract else None)
+                      extract=extract_label(engine.extract))
 
 
 def unit_rates(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
