@@ -215,6 +215,7 @@ def test_extract_knows_what_it_is_and_commands_keep_to_its_scope(extracts, sampl
     assert r.returncode == 0, r.stderr
     html = out.read_text(encoding="utf-8")
     assert "Kho trích cho" in html and "(không gồm dữ liệu cá nhân)" in html
+    assert "Hạng là hạng trong toàn tỉnh, lấy từ số liệu tham chiếu của tỉnh" in html
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o666 & ~_umask()        # reports keep the usual mode
     # the portal reconciliation within the extract's units only
     r = run_kpi("portal", "reconcile", "--period", MONTH, "--store", path, "--out", tmp_path / "rec.csv")

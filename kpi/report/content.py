@@ -251,8 +251,11 @@ def render_ranking(r: Report) -> str:
         if len(t) <= 40:
             body += h.figure(charts.svg(charts.ranking(t, f"Xếp hạng {title.lower()}")))
         body += h.table(t, RANK_COLUMNS)
+    # on an extract the ranks are the province's, from the reference figures it carries
+    among = ("Hạng là hạng trong toàn tỉnh, lấy từ số liệu tham chiếu của tỉnh mang theo trong kho trích. "
+             if r.extract else "")
     return h.section("3. Xếp hạng đơn vị", body or "<p>Không có đơn vị trực thuộc.</p>",
-                     "Đơn vị cùng điểm (làm tròn 2 chữ số) cùng hạng. CKMB: công khai, minh bạch · TDGQ: tiến độ "
+                     among + "Đơn vị cùng điểm (làm tròn 2 chữ số) cùng hạng. CKMB: công khai, minh bạch · TDGQ: tiến độ "
                      "giải quyết · DVCTT: dịch vụ công trực tuyến · TTTT: thanh toán trực tuyến · MDSH: số hóa · "
                      "MDHL: hài lòng.")
 
