@@ -359,7 +359,7 @@ def cmd_officials(args) -> int:
     from kpi.analysis import api
     from kpi.periods import PeriodError, parse
     from kpi.numbers import fmt_int, fmt_number, printable
-    from kpi.analysis.review import ACCOUNT, COMMEND, DECISIONS, official_review_with, review_sheet
+    from kpi.analysis.review import ACCOUNT, COMMEND, DECISIONS, commend_rule, late_sheet, official_review_with, review_sheet
     from kpi.count.scoring import ProfileError
     from kpi.store import StoreError
     out = _checked_out(args.out, ".xlsx")
@@ -373,12 +373,13 @@ def cmd_officials(args) -> int:
         raise UsageError(str(exc)) from None
     who = f" — đơn vị {printable(args.unit)}" if args.unit else ""
     print(f"Đánh giá cán bộ kỳ {p.label}{who}: {fmt_int(len(r))} cán bộ có hồ sơ; "
-          f"mỗi tháng cần từ {rules['min_dossiers']} hồ sơ để được xếp loại.")
+          f"mỗi tháng cần từ {rules['min_dossiers']} hồ sơ để được xếp loại.\nKhen thưởng: {commend_rule(rules)}.")
     for decision, title in DECISIONS.items():
         d = r[r.decision == decision]
         print(f"\n{title}: {fmt_int(len(d))}")
         for x in d.itertuples():
-            extra = f"; {x.late_dossiers} hồ sơ trễ hạn, {x.overrun_steps} bước quá hạn" if decision == ACCOUNT else ""
+            extra = f"; {x.late_dossiers}/{x.dossiers_reviewed} hồ sơ trễ hạn" + (
+                f", {x.overrun_steps} bước quá hạn" if decision == ACCOUNT else "")
             print(f"  {printable(x.official_id):10} {printable(x.full_name)[:28]:28} {printable(x.unit_name)[:30]:30} "
                   f"{fmt_number(x.index):>6}  {x.reason}{extra}")
     if out:
@@ -386,7 +387,7 @@ def cmd_officials(args) -> int:
         sheet = review_sheet(r)
         write_xlsx({"Khen thưởng": sheet[r.decision.eq(COMMEND).to_numpy()],
                     "Xem xét trách nhiệm": sheet[r.decision.eq(ACCOUNT).to_numpy()],
-                    "Tất cả cán bộ": sheet}, Path(out))
+                    "Tất cả cán bộ": sheet, "Hồ sơ trễ hạn": late_sheet(r)}, Path(out))
         _wrote(out, f"\nĐã ghi {out}")
     return 0
 

@@ -10,7 +10,7 @@ import yaml
 from kpi import config
 
 FILE_NAME = "kpi766.yaml"
-TEXT_KEYS = ("co_quan_chu_quan", "co_quan_ban_hanh", "ky_hieu", "dia_danh", "quyen_han_ky", "chuc_vu_nguoi_ky",
+TEXT_KEYS = ("co_quan_chu_quan", "co_quan_ban_hanh", "ten_co_quan", "ky_hieu", "dia_danh", "quyen_han_ky", "chuc_vu_nguoi_ky",
              "nguoi_ky")
 REQUIRED = ("co_quan_chu_quan", "co_quan_ban_hanh", "ky_hieu", "dia_danh", "chuc_vu_nguoi_ky")
 

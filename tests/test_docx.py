@@ -61,43 +61,59 @@ def test_decree_30_layout(docx_path):
     # every run of the body in Times New Roman; the title bold
     title = doc.paragraphs[i]
     assert all(run.bold for run in title.runs)
-    sig = _rows(doc.tables[-1])[0]
+    body, appendix = _body_and_appendix(doc)
+    sig = _rows(doc.tables[1 + len(body)])[0]
     assert sig[0].startswith("Nơi nhận:") and "- Lưu: VT, KSTT." in sig[0]
     assert "KT. CHÁNH VĂN PHÒNG" in sig[1] and "PHÓ CHÁNH VĂN PHÒNG" in sig[1]
     captions = [t for t in texts if t.startswith("Bảng ")]
     assert [int(c.split(".")[0].split()[1]) for c in captions] == list(range(1, len(captions) + 1))
-    assert len(captions) == len(doc.tables) - 2         # header and signature tables are not numbered
+    assert len(captions) == len(body)       # the header, the signature and the appendices' tables are not numbered
+
+
+def _body_and_appendix(doc):
+    """The body's tables (between the header and the signature) and the appendices' tables after it."""
+    sig = next(i for i, t in enumerate(doc.tables) if _rows(t)[0][0].startswith("Nơi nhận:"))
+    return doc.tables[1:sig], doc.tables[sig + 1:]
 
 
 def test_every_figure_equals_the_api(docx_path, sample_store):
     doc = Document(str(docx_path))
-    t = kpi.totals(PERIOD, store=sample_store).set_index("unit_code")
+    t = kpi.totals(PERIOD, store=sample_store)
+    by_name = t[t.level != "province"].set_index("unit_name")
+    assert by_name.index.is_unique
+    body, appendix = _body_and_appendix(doc)
     checked = 0
-    for table in doc.tables[1:-1]:
+    for table in body + appendix:
         rows = _rows(table)
         head = rows[0]
-        if "Mã đơn vị" in head and "Tổng điểm" in head:
+        if "Đơn vị" in head and "Tổng điểm" in head:
+            change = next(h for h in head if h.startswith("Tăng (+), giảm (−) so với "))
+            assert change.endswith("quý II/2026")
             for row in rows[1:]:
                 rec = dict(zip(head, row))
-                u = t.loc[rec["Mã đơn vị"]]
+                u = by_name.loc[rec["Đơn vị"]]
                 assert rec["Tổng điểm"] == fmt_number(u.total)
                 assert rec["Xếp loại"] == u.grade_label
                 assert rec["Hạng"] == str(u.rank_in_level)
-                assert rec["Tăng, giảm"] == fmt_number(u.change)
+                assert rec[change] == fmt_number(u.change)
                 checked += 1
         if head[0] == "Nhóm chỉ số":
             prov = t[t.level == "province"].iloc[0]
             from kpi.labels import GROUPS
             by_label = {v: k for k, v in GROUPS.items()}
-            for row in rows[1:]:
+            for row in rows[1:-1]:
                 assert row[1] == fmt_number(prov[f"group_{by_label[row[0]]}"])
                 checked += 1
+            # the total row is the sum of the printed groups, and the printed total
+            assert rows[-1][0] == "Tổng cộng" and rows[-1][1] == fmt_number(prov.total)
+            parts = [float(r[1].replace(".", "").replace(",", ".")) for r in rows[1:-1]]
+            assert rows[-1][1] == fmt_number(round(sum(parts), 2))
         if "Tự đánh giá" in head:
             sa = kpi.self_assessment(PERIOD, store=sample_store)
-            tot = sa[sa.item_code == "TONG"].set_index("unit_code")
+            tot = sa[sa.item_code == "TONG"].set_index("unit_name")
             for row in rows[1:]:
                 rec = dict(zip(head, row))
-                x = tot.loc[rec["Mã đơn vị"]]
+                x = tot.loc[rec["Đơn vị"]]
                 assert bool(x.flagged)
                 assert (rec["Tự đánh giá"], rec["Theo Bộ chỉ số"], rec["Chênh lệch"]) == (
                     fmt_number(x.self_points), fmt_number(x.computed_points), fmt_number(x.gap))
@@ -110,6 +126,84 @@ def test_every_figure_equals_the_api(docx_path, sample_store):
     review = kpi.official_review(PERIOD, store=sample_store)
     names = {row[0] for table in doc.tables if _rows(table)[0][:2] == ["Họ tên", "Đơn vị"] for row in _rows(table)[1:]}
     assert names == set(review[review.decision.notna()].full_name)
+
+
+def test_no_unit_codes_or_internal_words_in_the_document(docx_path, sample_store):
+    doc = Document(str(docx_path))
+    codes = set(kpi.totals(PERIOD, store=sample_store).unit_code)
+    cells = {c.text.strip() for t in doc.tables for row in t.rows for c in row.cells}
+    texts = "\n".join(p.text for p in doc.paragraphs)
+    assert not codes & cells
+    assert not [c for c in codes if re.search(rf"\b{re.escape(c)}\b", texts)]
+    for word in ("dvcqg-2026", "kpi ", "review.", "CKMB", "TDGQ", " hs)", "(hẹn trả", "Văn phòng báo cáo",
+                 "mọi tháng của kỳ"):
+        assert word not in texts, word
+    assert "Văn phòng Ủy ban nhân dân tỉnh Tây Ninh báo cáo kết quả quý III năm 2026" in texts
+
+
+def test_section_one_leads_with_the_dossiers(docx_path, sample_store):
+    """Received, online, handled, on time, late, never synced — equal to the province's figures."""
+    from kpi.numbers import fmt_int
+    doc = Document(str(docx_path))
+    texts = "\n".join(p.text for p in doc.paragraphs)
+    s = kpi.scores(PERIOD, store=sample_store)
+    prov = kpi.totals(PERIOD, store=sample_store).query("level == 'province'").unit_code.iloc[0]
+    s = s[s.unit_code == prov].set_index("metric_code")
+    on, ot = s.loc["ONLINE_SUBMISSION"], s.loc["ON_TIME"]
+    assert f"tiếp nhận {fmt_int(on.denominator)} hồ sơ, trong đó {fmt_int(on.numerator)} hồ sơ nộp trực tuyến" in texts
+    assert (f"là {fmt_int(ot.denominator)} hồ sơ: {fmt_int(ot.numerator)} hồ sơ giải quyết đúng hạn hoặc chưa đến hạn"
+            in texts)
+    assert f"{fmt_int(ot.denominator - ot.numerator)} hồ sơ trễ hạn." in texts
+    con = connect(sample_store, read_only=True)
+    never = con.execute("SELECT count(*) FROM dossiers WHERE received_at >= '2026-07-01' AND received_at < "
+                        "'2026-10-01' AND (synced_at IS NULL OR synced_at >= '2026-10-01')").fetchone()[0]
+    con.close()
+    assert f"Có {fmt_int(never)} hồ sơ tiếp nhận trong kỳ chưa được đồng bộ lên Cổng Dịch vụ công quốc gia" in texts
+    heads = [p.text for p in doc.paragraphs if p.runs and all(r.bold for r in p.runs)]
+    assert "III. TỒN TẠI, HẠN CHẾ VÀ NGUYÊN NHÂN" in heads and "1. Tồn tại, hạn chế" in heads
+    # the causes in words, grouped, each with its count and share
+    causes = [p.text for p in doc.paragraphs if p.text.startswith("- Theo ")]
+    assert [c.split(":")[0] for c in causes] == ["- Theo tình trạng", "- Theo bước xử lý quá thời hạn của bước",
+                                                  "- Theo mức độ trễ", "- Theo thủ tục", "- Theo đơn vị"]
+    assert [c for c in causes if not re.search(r"[\d.]+ hồ sơ[^()]*\(\d+,\d\d%\)", c)] == []
+
+
+def test_page_numbers_repeated_headers_keep_together_and_appendix(docx_path):
+    from docx.oxml.ns import qn
+    doc = Document(str(docx_path))
+    sec = doc.sections[0]
+    # Decree 30: a PAGE field top centre, from page 2 (the first page's header is empty)
+    assert sec.different_first_page_header_footer
+    head = sec.header.paragraphs[0]
+    assert head.alignment == 1 and " PAGE " in [e.text for e in head._p.iter(qn("w:instrText"))]
+    assert not "".join(p.text for p in sec.first_page_header.paragraphs).strip()
+    body, appendix = _body_and_appendix(doc)
+    assert appendix, "the long lists go to appendices"
+    for t in body + appendix:
+        rows = t.rows
+        assert rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None          # repeats on each page
+        assert all(r._tr.trPr.find(qn("w:cantSplit")) is not None for r in rows)   # no row split
+        assert all(p.paragraph_format.keep_with_next for c in rows[0].cells for p in c.paragraphs)
+    for t in body:
+        assert len(t.rows) - 1 <= 14, "a long list belongs in an appendix"
+    captions = [p for p in doc.paragraphs if p.text.startswith("Bảng ")]
+    assert captions and all(p.paragraph_format.keep_with_next for p in captions)
+    texts = [p.text for p in doc.paragraphs]
+    # each appendix starts a page, after the signature, and the body cites it
+    apps = [p for p in doc.paragraphs if re.fullmatch(r"Phụ lục [IVX]+", p.text)]
+    assert [p.text for p in apps] == [f"Phụ lục {x}" for x in ("I", "II", "III", "IV", "V")[:len(apps)]]
+    assert len(apps) == len(appendix) and all(p.paragraph_format.page_break_before for p in apps)
+    body_text = "\n".join(texts[:texts.index(apps[0].text)])
+    assert all(f"tại {p.text}" in body_text for p in apps)
+    # the closing paragraph stays with the signature
+    closing = [p for p in doc.paragraphs if p.text.startswith("Trên đây là báo cáo")]
+    assert closing and closing[0].paragraph_format.keep_with_next
+    # 'Trung bình' never wraps in a grade column
+    for t in body + appendix:
+        head = [c.text for c in t.rows[0].cells]
+        if "Xếp loại" in head:
+            i = head.index("Xếp loại")
+            assert all(r.cells[i]._tc.tcPr.find(qn("w:noWrap")) is not None for r in t.rows[1:])
 
 
 def test_no_applicant_data(docx_path, sample_store):

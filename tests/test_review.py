@@ -6,7 +6,7 @@ only ON_TIME for officials and needs 2 dossiers in a month; each dossier is rece
 due a week later, and finished on the Wednesday (on time) or the Wednesday after the due date (late).
 
   official  July          August        September     → decision
-  A (D)     2 on time     2 on time     2 on time     → commend (Xuất sắc every month)
+  A (D)     2 on time     2 on time     2 on time     → commend (Xuất sắc every month, 6 dossiers, none late)
   B (D)     2 late        2 on time     2 late        → hold to account (Yếu in July and September);
                                                         his "Thẩm định" step overran on each late dossier
   CC (D)    2 on time     2 on time     1 on time     → neither: September has too few dossiers
@@ -32,7 +32,7 @@ PLAN = {  # official: {month: (on time, late)}
     "DD": {7: (0, 2), 8: (0, 1), 9: (2, 0)},
     "E": {7: (0, 2), 8: (0, 2)},
 }
-PROFILE = {"official": {"metrics": ["ON_TIME"]}, "review": {"min_dossiers": 2}}
+PROFILE = {"official": {"metrics": ["ON_TIME"]}, "review": {"min_dossiers": 2, "commend_min_dossiers": 6}}
 
 
 def _day(monday: str, plus: int, hour: str = "09:00") -> str:
@@ -109,23 +109,67 @@ def test_officials_to_commend_and_to_hold_to_account(store):
     assert r.loc["B", "overrun_steps"] == 4 and r.loc["B", "overrun_step_names"] == "Thẩm định (4 lần)"
     assert r.loc["DD", "late_dossiers"] == 3 and pd.isna(r.loc["DD", "decision"])
     assert r.loc["B", "index"] == pytest.approx(100 * 2 / 6)          # the quarter's index: 2 of 6 on time
+    # the evidence every list shows: dossiers over the review, late ones charged, late rate, months graded
+    assert list(r.loc["A", ["dossiers_reviewed", "late_dossiers", "late_rate", "months_graded"]]) == [6, 0, 0.0, 3]
+    assert list(r.loc["B", ["dossiers_reviewed", "late_dossiers", "months_graded"]]) == [6, 4, 3]
+    assert r.loc["B", "late_rate"] == pytest.approx(100 * 4 / 6)
+    assert r.loc["CC", "months_graded"] == 2
+
+
+def test_commendation_needs_volume_and_few_late(store):
+    """Xuất sắc every month is not enough: A's 6 dossiers fall short of a minimum of 7."""
+    more = {**PROFILE, "review": {**PROFILE["review"], "commend_min_dossiers": 7}}
+    r = kpi.official_review("2026-Q3", store=store, profile=more)
+    assert not (r.decision == COMMEND).any()
+
+
+def test_commend_rule_late_dossiers_share_and_cap():
+    rules = {"min_dossiers": 1, "commend_grade": "XUAT_SAC", "account_grade": "YEU", "account_months": 2,
+             "account_quarters": 2, "commend_min_dossiers": 10, "commend_max_late": 2,
+             "commend_max_late_percent": 5, "commend_max_share_percent": 25}
+    ids = ["P", "Q", "R", "S", "T", "U", "V", "W"]
+    months = pd.DataFrame({"official_id": [o for o in ids for _ in range(2)], "period": ["m1", "m2"] * 8,
+                           "grade": ["XUAT_SAC"] * 16, "dossiers": [20] * 16})
+    ev = pd.DataFrame({"official_id": ids,
+                       "dossiers": [40, 40, 40, 40, 9, 40, 20, 40],
+                       "late":     [0, 2, 3, 1, 0, 0, 2, 0],      # R: 3 > 2; V: 2 of 20 = 10 % > 5 %; T: 9 < 10
+                       "index":    [99.0, 98.0, 99.5, 97.0, 100.0, 99.0, 99.9, 96.0]})
+    # eligible: P (99, 0 late), Q (98), S (97), U (99, 0 late), W (96); at most 25 % of 8 = 2: best index first,
+    # then fewer late, then more dossiers, then the code — P and U tie on everything but the code
+    got = decide(months, rules, evidence=ev)
+    assert sorted(o for o, d in got.items() if d == COMMEND) == ["P", "U"]
+    # without the cap, every eligible one
+    got = decide(months, {**rules, "commend_max_share_percent": 100}, evidence=ev)
+    assert sorted(o for o, d in got.items() if d == COMMEND) == ["P", "Q", "S", "U", "W"]
+    # a share under one official still proposes the best one
+    got = decide(months, {**rules, "commend_max_share_percent": 1}, evidence=ev)
+    assert sorted(o for o, d in got.items() if d == COMMEND) == ["P"]
 
 
 def test_review_is_unit_scoped(store, tmp_path):
     r = kpi.official_review("2026-Q3", unit="D", store=store, profile=PROFILE)
     assert sorted(r.official_id) == ["A", "B", "CC", "DD"]
     prof = tmp_path / "review.yaml"
-    prof.write_text("official: {metrics: [ON_TIME]}\nreview: {min_dossiers: 2}\n", encoding="utf-8")
+    prof.write_text("official: {metrics: [ON_TIME]}\nreview: {min_dossiers: 2, commend_min_dossiers: 6}\n",
+                    encoding="utf-8")
     out = tmp_path / "can-bo.xlsx"
     res = run_kpi("officials", "--store", store, "--period", "2026-Q3", "--unit", "D", "--profile", prof,
                   "--out", out)
     assert res.returncode == 0, res.stderr
     assert "Đề nghị khen thưởng: 1" in res.stdout and "Đề nghị xem xét trách nhiệm: 1" in res.stdout
     sheets = pd.read_excel(out, sheet_name=None)
-    assert list(sheets) == ["Khen thưởng", "Xem xét trách nhiệm", "Tất cả cán bộ"]
+    assert list(sheets) == ["Khen thưởng", "Xem xét trách nhiệm", "Tất cả cán bộ", "Hồ sơ trễ hạn"]
     assert list(sheets["Khen thưởng"]["Mã cán bộ"]) == ["A"]
     assert list(sheets["Xem xét trách nhiệm"]["Mã cán bộ"]) == ["B"]
-    assert list(sheets["Xem xét trách nhiệm"]["Tháng 7/2026"]) == ["Yếu (2 hs)"]
+    # a grade and a count each in a cell of its own; the evidence beside them
+    b = sheets["Xem xét trách nhiệm"].iloc[0]
+    assert (b["Tháng 7/2026: xếp loại"], b["Tháng 7/2026: số hồ sơ"]) == ("Yếu", 2)
+    assert (b["Hồ sơ đã xử lý"], b["Hồ sơ trễ hạn do cán bộ"], b["Số tháng được xếp loại"]) == (6, 4, "3/3")
+    assert b["Tỷ lệ trễ hạn (%)"] == pytest.approx(66.67)
+    # the late dossiers' codes on a sheet of their own, one per row (never thousands in one cell)
+    late = sheets["Hồ sơ trễ hạn"]
+    assert list(late[late["Mã cán bộ"] == "B"]["Mã hồ sơ trễ hạn"]) == ["D-B-07-0", "D-B-07-1", "D-B-09-0", "D-B-09-1"]
+    assert all("," not in str(v) for v in late["Mã hồ sơ trễ hạn"])
     assert "E" not in set(sheets["Tất cả cán bộ"]["Mã cán bộ"])
     bad = run_kpi("officials", "--store", store, "--period", "2026-Q3", "--unit", "NOPE")
     assert bad.returncode == 2 and "NOPE" in bad.stderr and "Traceback" not in bad.stderr

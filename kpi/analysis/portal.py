@@ -171,6 +171,17 @@ def _explain(r, tol) -> str:
     return "; ".join(parts)
 
 
+def published_total(con, period: str, unit_code: str, groups: int = 6) -> float | None:
+    """The total the portal published for a unit and period: the sum of its current group totals, when every
+    group is loaded (None otherwise)."""
+    rows = con.execute("SELECT endpoint, published_points FROM published_scores WHERE period = ? AND is_current "
+                       "AND metric_code = ? AND unit_code = ?", [period, GROUP_ROW, unit_code]).fetchall()
+    pts = {e: v for e, v in rows}
+    if len(pts) < groups or any(v is None for v in pts.values()):
+        return None
+    return round_half_up(sum(float(v) for v in pts.values()), 2)
+
+
 def stored(con, period: str | None = None) -> pd.DataFrame:
     """The current (latest captured) published rows in the store, optionally for one period."""
     sql = "SELECT * FROM published_scores WHERE is_current" + (" AND period = ?" if period else "")

@@ -7,6 +7,7 @@ import pandas as pd
 from kpi import labels
 from kpi.analysis.api import check_period, check_unit, official_index, scores_with, session, totals_with
 from kpi.periods import Period, parse
+from kpi.numbers import fmt_number, round_half_up
 from kpi.schema import SELF_ASSESSMENT_TOTAL
 
 COMMEND, ACCOUNT = "commend", "account"
@@ -39,11 +40,16 @@ def _graded(engine, p: Period, unit: str | None) -> pd.DataFrame:
     return out
 
 
-def decide(marks: pd.DataFrame, rules: dict, quarters: pd.DataFrame | None = None) -> pd.Series:
+def decide(marks: pd.DataFrame, rules: dict, quarters: pd.DataFrame | None = None,
+           evidence: pd.DataFrame | None = None) -> pd.Series:
     """The decision per official from its months (and for a year its quarters), as a pure rule:
 
     marks: official_id, period, grade, dossiers — one row per official and month of the review.
-    * commend: the commend grade in *every* month, each with at least `min_dossiers` dossiers;
+    * commend: the commend grade in *every* month, each with at least `min_dossiers` dossiers; and, given the
+      evidence (official_id, dossiers, late: over the review's months), at least `commend_min_dossiers`
+      dossiers, at most `commend_max_late` late dossiers charged to them and at most `commend_max_late_percent`
+      of their dossiers late; of those, at most `commend_max_share_percent` of the officials reviewed (at
+      least one), best index first (fewer late, more dossiers, then the code, on a tie);
     * hold to account: the account grade in at least `account_months` months with at least `min_dossiers`
       dossiers — or, for a year (`quarters` given), in `account_quarters` consecutive quarters.
     Returns official_id → 'commend' / 'account' / None."""
@@ -68,7 +74,29 @@ def decide(marks: pd.DataFrame, rules: dict, quarters: pd.DataFrame | None = Non
         elif len(bad) >= int(rules["account_months"]):
             decision = ACCOUNT
         out[oid] = decision
-    return pd.Series(out, dtype=object)
+    out = pd.Series(out, dtype=object)
+    if evidence is not None:
+        for oid in commend_blocked(out, evidence, rules, reviewed=m.official_id.nunique()):
+            out[oid] = None
+    return out
+
+
+def commend_blocked(decisions: pd.Series, evidence: pd.DataFrame, rules: dict, reviewed: int) -> list[str]:
+    """Officials graded for commendation whom the evidence or the cap keeps off the list."""
+    ev = evidence.set_index("official_id")
+    cand = [o for o, d in decisions.items() if d == COMMEND]
+    if not cand:
+        return []
+    e = ev.reindex(cand).fillna({"dossiers": 0, "late": 0})
+    rate = 100 * e.late / e.dossiers.where(e.dossiers > 0)
+    ok = (e.dossiers >= int(rules.get("commend_min_dossiers", 0))) \
+        & (e.late <= int(rules.get("commend_max_late", 10**9))) \
+        & (rate.fillna(0) <= float(rules.get("commend_max_late_percent", 100)) + 1e-9)
+    kept = e[ok].reset_index().sort_values(["index", "late", "dossiers", "official_id"],
+                                          ascending=[False, True, False, True])
+    cap = max(1, int(round_half_up(float(rules.get("commend_max_share_percent", 100)) * reviewed / 100, 0)))
+    allowed = set(kept.official_id.head(cap))
+    return [o for o in cand if o not in allowed]
 
 
 def _evidence(engine, p: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -95,8 +123,20 @@ def official_review_with(engine, period, unit: str | None = None) -> pd.DataFram
     whole = _graded(engine, p, unit)
     active = set(marks[marks.dossiers > 0].official_id)
     out = whole[whole.official_id.isin(active)].copy()
+    late, steps = _evidence(engine, p if p.kind != "month" else _span(months))
+    # the evidence a signer needs: dossiers over the review's months, late ones charged, months graded
+    least = int(rules["min_dossiers"])
+    handled = marks.groupby("official_id").dossiers.sum()
+    graded = marks[marks.dossiers >= least].groupby("official_id").size()
+    out["dossiers_reviewed"] = out.official_id.map(handled).fillna(0).astype(int)
+    out["late_dossiers"] = out.official_id.map(late.groupby("official_id").size()).fillna(0).astype(int)
+    out["late_rate"] = (100 * out.late_dossiers / out.dossiers_reviewed.where(out.dossiers_reviewed > 0)).astype("Float64")
+    out["months_graded"] = out.official_id.map(graded).fillna(0).astype(int)
+    out["months_reviewed"] = len(months)
+    evidence = pd.DataFrame({"official_id": out.official_id, "dossiers": out.dossiers_reviewed,
+                             "late": out.late_dossiers, "index": out["index"]})
     decisions = decide(marks[marks.official_id.isin(active)], rules,
-                       quarters[quarters.official_id.isin(active)] if quarters is not None else None)
+                       quarters[quarters.official_id.isin(active)] if quarters is not None else None, evidence)
     for m in months:
         mm = marks[marks.period == m.label].set_index("official_id")
         key = m.label.replace("-", "_")
@@ -108,17 +148,15 @@ def official_review_with(engine, period, unit: str | None = None) -> pd.DataFram
     out["grade_label"] = out.grade.map(labels.GRADES)
     out["decision"] = out.official_id.map(decisions)
     out["decision_label"] = out.decision.map(DECISIONS)
-    least = int(rules["min_dossiers"])
     out["reason"] = [_reason(oid, d, marks, quarters, rules, least) for oid, d in zip(out.official_id, out.decision)]
-    late, steps = _evidence(engine, p if p.kind != "month" else _span(months))
     codes = late.groupby("official_id").dossier_code.agg(lambda x: ", ".join(sorted(x)))
-    out["late_dossiers"] = out.official_id.map(late.groupby("official_id").size()).fillna(0).astype(int)
     out["late_dossier_codes"] = out.official_id.map(codes).fillna("")
     st = steps.groupby(["official_id", "step_name"]).overruns.sum().reset_index()
     out["overrun_steps"] = out.official_id.map(st.groupby("official_id").overruns.sum()).fillna(0).astype(int)
     out["overrun_step_names"] = out.official_id.map(st.groupby("official_id").apply(
         lambda g: "; ".join(f"{n} ({c} lần)" for n, c in zip(g.step_name, g.overruns)), include_groups=False)
         if len(st) else pd.Series(dtype=object)).fillna("")
+    out.attrs["late"] = late            # one row per late dossier charged to an official (the XLSX's own sheet)
     out["period"] = p.label
     order = out.decision.map({COMMEND: 0, ACCOUNT: 1}).fillna(2)
     return out.assign(_o=order).sort_values(["_o", "unit_code", "official_id"]).drop(columns="_o").reset_index(drop=True)
@@ -132,8 +170,8 @@ def _span(months: list[Period]) -> Period:
 def _reason(oid, decision, marks, quarters, rules, least) -> str:
     g = marks[marks.official_id == oid]
     if decision == COMMEND:
-        return (f"{labels.GRADES[rules['commend_grade']]} cả {len(g)} tháng "
-                f"(mỗi tháng ≥ {least} hồ sơ)")
+        months = ", ".join(f"{x[5:].lstrip('0')}/{x[:4]}" for x in sorted(g.period))
+        return f"{labels.GRADES[rules['commend_grade']]} cả {len(g)} tháng ({months}), mỗi tháng từ {least} hồ sơ"
     if decision == ACCOUNT and quarters is not None:
         q = quarters[(quarters.official_id == oid) & (quarters.grade == rules["account_grade"])]
         return f"{labels.GRADES[rules['account_grade']]} các quý " + ", ".join(
@@ -225,34 +263,50 @@ def unit_gaps(sa: pd.DataFrame) -> pd.DataFrame:
 
 
 def review_sheet(r: pd.DataFrame) -> pd.DataFrame:
-    """The review in Vietnamese columns (XLSX, reports): one column per month with its grade and dossiers."""
+    """The review in Vietnamese columns (XLSX, reports): per month its grade and its dossiers in cells of their
+    own, then the evidence a signer needs — dossiers over the review, late ones charged, late rate, months
+    graded. The late dossiers' codes are not here (thousands in one cell): `late_sheet` lists them."""
     months = [c.removeprefix("grade_") for c in r.columns if c.startswith("grade_2")]
     out = pd.DataFrame({"Mã cán bộ": r.official_id, "Họ tên": r.full_name, "Đơn vị": r.unit_name})
     for m in months:
         head = _month_head(m)
+        out[f"{head}: xếp loại"] = r[f"grade_{m}"].map(labels.GRADES).where(
+            r.get(f"dossiers_{m}", pd.Series(1, index=r.index)) > 0).fillna("—")
         if f"dossiers_{m}" in r.columns:
-            out[head] = [_mark(g, n) for g, n in zip(r[f"grade_{m}"], r[f"dossiers_{m}"])]
-        else:
-            out[head] = r[f"grade_{m}"].map(labels.GRADES).fillna("—")
+            out[f"{head}: số hồ sơ"] = r[f"dossiers_{m}"].astype(int)
     out["Chỉ số cả kỳ"] = r["index"].round(2)
     out["Xếp loại cả kỳ"] = r.grade_label
+    out["Hồ sơ đã xử lý"] = r.dossiers_reviewed
+    out["Hồ sơ trễ hạn do cán bộ"] = r.late_dossiers
+    out["Tỷ lệ trễ hạn (%)"] = r.late_rate.astype(float).round(2)
+    out["Số tháng được xếp loại"] = [f"{g}/{n}" for g, n in zip(r.months_graded, r.months_reviewed)]
     out["Đề nghị"] = r.decision_label.fillna("")
     out["Căn cứ"] = r.reason
-    out["Hồ sơ trễ hạn do cán bộ"] = r.late_dossiers
-    out["Mã hồ sơ trễ hạn"] = r.late_dossier_codes
     out["Bước xử lý quá hạn"] = r.overrun_step_names
     return out
+
+
+def commend_rule(rules: dict) -> str:
+    """The commendation rule in words, for the lists' notes."""
+    return (f"{labels.GRADES[rules['commend_grade']]} ở mọi tháng xét (mỗi tháng từ {rules['min_dossiers']} hồ sơ), "
+            f"tổng từ {rules.get('commend_min_dossiers', 0)} hồ sơ, trễ hạn không quá {rules.get('commend_max_late', 0)} "
+            f"hồ sơ và không quá {fmt_number(float(rules.get('commend_max_late_percent', 100)))}% số hồ sơ; đề nghị "
+            f"không quá {fmt_number(float(rules.get('commend_max_share_percent', 100)))}% số cán bộ được xét, "
+            "chỉ số cao trước")
+
+
+def late_sheet(r: pd.DataFrame) -> pd.DataFrame:
+    """One row per late dossier charged to an official of the review: code, name, unit, dossier code."""
+    late = r.attrs.get("late", pd.DataFrame(columns=["official_id", "dossier_code"]))
+    who = r[["official_id", "full_name", "unit_name"]]
+    d = late.merge(who, on="official_id", how="inner").sort_values(["official_id", "dossier_code"])
+    return pd.DataFrame({"Mã cán bộ": d.official_id, "Họ tên": d.full_name, "Đơn vị": d.unit_name,
+                         "Mã hồ sơ trễ hạn": d.dossier_code}).reset_index(drop=True)
 
 
 def _month_head(key: str) -> str:
     y, m = key.split("_")
     return f"Quý {m[1]}/{y}" if m.startswith("Q") else f"Tháng {int(m)}/{y}"
-
-
-def _mark(grade, n) -> str:
-    if n == 0:
-        return "—"
-    return f"{labels.GRADES.get(grade, '—')} ({n} hs)"
 
 
 SELF_ASSESSMENT_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Đơn vị", "item_label": "Nội dung",

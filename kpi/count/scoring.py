@@ -89,8 +89,9 @@ def _deep_merge(a: dict, b: dict) -> dict:
 PARAMS = {"publish_lead_working_days", "public_update_working_days", "feedback_answer_working_days",
           "feedback_reject_working_days", "feedback_supplement_working_days"}
 TOP_KEYS = {"name", "description", "grade_bands", "groups", "decision_groups", "metrics", "official", "review"} | PARAMS
-REVIEW_COUNTS = ("min_dossiers", "account_months", "account_quarters")
-REVIEW_KEYS = {"commend_grade", "account_grade", "self_assessment_gap_percent", *REVIEW_COUNTS}
+REVIEW_COUNTS = ("min_dossiers", "account_months", "account_quarters", "commend_min_dossiers", "commend_max_late")
+REVIEW_PERCENTS = ("self_assessment_gap_percent", "commend_max_late_percent", "commend_max_share_percent")
+REVIEW_KEYS = {"commend_grade", "account_grade", *REVIEW_PERCENTS, *REVIEW_COUNTS}
 TOTAL_MAX = 100
 
 
@@ -174,13 +175,15 @@ def _validate(p: dict) -> None:
         raise ProfileError(f"review: khóa không biết: {', '.join(sorted(set(review) - REVIEW_KEYS))} — "
                            f"dùng được: {', '.join(sorted(REVIEW_KEYS))}")
     for k in REVIEW_COUNTS:
-        if k in review and (_num(review[k], f"review.{k}") != int(review[k]) or (k != "min_dossiers" and review[k] < 1)):
-            raise ProfileError(f"review.{k}: cần số nguyên{' dương' if k != 'min_dossiers' else ''}, không phải {review[k]!r}")
+        positive = k in ("account_months", "account_quarters")
+        if k in review and (_num(review[k], f"review.{k}") != int(review[k]) or (positive and review[k] < 1)):
+            raise ProfileError(f"review.{k}: cần số nguyên{' dương' if positive else ' không âm'}, không phải {review[k]!r}")
     for k in ("commend_grade", "account_grade"):
         if k in review and review[k] not in GRADES:
             raise ProfileError(f"review.{k}: '{review[k]}' không hợp lệ ({', '.join(GRADES)})")
-    if "self_assessment_gap_percent" in review:
-        _num(review["self_assessment_gap_percent"], "review.self_assessment_gap_percent")
+    for k in REVIEW_PERCENTS:
+        if k in review and _num(review[k], f"review.{k}") > 100:
+            raise ProfileError(f"review.{k}: cần một tỷ lệ phần trăm từ 0 đến 100, không phải {review[k]!r}")
     official = p.get("official", {})
     for code in official.get("metrics", []) if isinstance(official, dict) else [None]:
         if code not in metrics:

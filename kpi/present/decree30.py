@@ -13,14 +13,22 @@ from kpi.numbers import CONTROL, fmt_int, fmt_number, fmt_pct
 FONT = "Times New Roman"
 BODY_PT, HEAD_PT, TABLE_PT, RECIPIENT_PT = 14, 13, 13, 11
 MARGINS_MM = {"top": 20, "bottom": 20, "left": 30, "right": 15}     # the decree: 20–25, 20–25, 30–35, 15–20
-ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def roman(n: int) -> str:
+    """1 → I … 39 → XXXIX (section and appendix numbers)."""
+    out = ""
+    for value, sym in ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while n >= value:
+            out, n = out + sym, n - value
+    return out
 SUMMARY = "Kết quả thực hiện Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ người dân, doanh nghiệp"
 
 
 def period_words(p: Period) -> str:
     """quý III năm 2026 · tháng 9 năm 2026 · năm 2026 · 6 tháng đầu năm 2026."""
     if p.kind == "quarter":
-        return f"quý {ROMAN[(p.start.month + 2) // 3]} năm {p.start.year}"
+        return f"quý {roman((p.start.month + 2) // 3)} năm {p.start.year}"
     if p.kind == "month":
         return f"tháng {p.start.month} năm {p.start.year}"
     if p.kind == "year":
@@ -30,6 +38,15 @@ def period_words(p: Period) -> str:
     if p.kind == "9m":
         return f"9 tháng năm {p.start.year}"
     return f"từ ngày {p.start:%d/%m/%Y} đến ngày {p.last:%d/%m/%Y}"
+
+
+def short_words(p: Period) -> str:
+    """tháng 9/2026 · quý II/2026 · năm 2025 (a comparison's other side)."""
+    if p.kind == "quarter":
+        return f"quý {roman((p.start.month + 2) // 3)}/{p.start.year}"
+    if p.kind == "month":
+        return f"tháng {p.start.month}/{p.start.year}"
+    return period_words(p)
 
 
 def summary_line(p: Period) -> str:
@@ -53,6 +70,7 @@ class Decree30Document:
         pf = normal.paragraph_format
         pf.space_before, pf.space_after, pf.line_spacing = Pt(0), Pt(6), 1.15
         self.tables = 0
+        self.appendices: list[tuple] = []     # long lists, written after the signature (Phụ lục I, II, …)
 
     @staticmethod
     def _east_asian(element) -> None:
@@ -107,13 +125,20 @@ class Decree30Document:
     def heading(self, text: str) -> None:
         self.para(text, bold=True, indent=False, align="left", space_after=6)
 
-    def table(self, title: str, frame: pd.DataFrame, columns: dict, widths_cm: list[float] | None = None) -> None:
-        """A numbered table: 'Bảng n. title', then a bordered grid. columns: source → (header, format)."""
+    def table(self, title: str | None, frame: pd.DataFrame, columns: dict, widths_cm: list[float] | None = None,
+              total: dict | None = None, nowrap: tuple[str, ...] = ()) -> None:
+        """A numbered table: 'Bảng n. title' (none when title is None: an appendix's table is titled by the
+        appendix), then a bordered grid whose header row repeats on every page it runs onto. No row splits
+        across pages; the title stays with the header row and the first rows, and a short table stays whole.
+        columns: source → (header, format); total: a last row in bold (column → value); nowrap: columns
+        whose text must not wrap (a grade)."""
         from docx.enum.text import WD_ALIGN_PARAGRAPH
         from docx.shared import Pt
-        self.tables += 1
-        self.para(f"Bảng {self.tables}. {title}", bold=True, indent=False, align="center", size=TABLE_PT,
-                  space_after=3)
+        if title is not None:
+            self.tables += 1
+            cap = self.para(f"Bảng {self.tables}. {title}", bold=True, indent=False, align="center", size=TABLE_PT,
+                            space_after=3)
+            cap.paragraph_format.keep_with_next = True
         t = self.doc.add_table(rows=1, cols=len(columns))
         t.style = "Table Grid"
         for i, (header, _) in enumerate(columns.values()):
@@ -124,17 +149,103 @@ class Decree30Document:
             cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
         fmts = {"num": fmt_number, "int": fmt_int, "pct": fmt_pct,
                 "text": lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)}
-        for rec in frame.to_dict("records"):
+        records = frame.to_dict("records") + ([total] if total else [])
+        for k, rec in enumerate(records):
             cells = t.add_row().cells
+            last_total = total is not None and k == len(records) - 1
             for i, (col, (_, kind)) in enumerate(columns.items()):
                 p = cells[i].paragraphs[0]
                 run = p.add_run(CONTROL.sub("", fmts[kind](rec.get(col))))
                 run.font.size, run.font.name = Pt(TABLE_PT), FONT
+                run.bold = last_total
                 p.paragraph_format.space_after = Pt(0)
                 p.alignment = WD_ALIGN_PARAGRAPH.RIGHT if kind in ("num", "int", "pct") else WD_ALIGN_PARAGRAPH.LEFT
+                if col in nowrap:
+                    _no_wrap(cells[i])
+        keep_rows(t, whole=len(t.rows) <= KEEP_WHOLE_ROWS)
         if widths_cm:
             widths(t, widths_cm)
         self.para("", space_after=0, indent=False)
+
+    def appendix(self, title: str, frame: pd.DataFrame, columns: dict, widths_cm: list[float] | None = None,
+                 **kw) -> str:
+        """A long list (every commune, every official) goes to an appendix after the signature, so the body
+        stays a few pages; returns its name ('Phụ lục I') for the body to cite."""
+        self.appendices.append((title, frame, columns, widths_cm, kw))
+        return f"Phụ lục {roman(len(self.appendices))}"
+
+    def write_appendices(self, of_report: str) -> None:
+        """Each appendix on a new page: 'Phụ lục I', its title, '(Kèm theo …)', its table."""
+        for i, (title, frame, columns, widths_cm, kw) in enumerate(self.appendices, 1):
+            head = self.para(f"Phụ lục {roman(i)}", bold=True, align="center", size=BODY_PT, space_after=0)
+            head.paragraph_format.page_break_before = True
+            self.para(title.upper(), bold=True, align="center", size=BODY_PT, space_after=0)
+            self.para(f"(Kèm theo {of_report})", italic=True, align="center", size=BODY_PT, space_after=6)
+            self.table(None, frame, columns, widths_cm, **kw)
+
+    def page_numbers(self) -> None:
+        """Decree 30: page numbers in Arabic numerals, top centre, from the second page (none on the first)."""
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        sec = self.doc.sections[0]
+        sec.different_first_page_header_footer = True
+        p = sec.header.paragraphs[0]
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        field(p, "PAGE", size=BODY_PT)
+
+    def page_break(self) -> None:
+        from docx.enum.text import WD_BREAK
+        self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+
+KEEP_WHOLE_ROWS = 14          # a table this short is kept on one page; a longer one keeps its header and first rows
+
+
+def keep_rows(t, whole: bool) -> None:
+    """Every row unsplittable; the header row marked to repeat on each page; the header row (and the first two
+    rows, or every row of a short table) kept with the next, so a header is never stranded at a page foot."""
+    from docx.oxml import OxmlElement
+    for i, row in enumerate(t.rows):
+        tr = row._tr.get_or_add_trPr()
+        tr.append(OxmlElement("w:cantSplit"))
+        if i == 0:
+            tr.append(OxmlElement("w:tblHeader"))
+        if i < len(t.rows) - 1 and (whole or i <= 2):
+            for cell in row.cells:
+                for p in cell.paragraphs:
+                    p.paragraph_format.keep_with_next = True
+
+
+def _no_wrap(cell) -> None:
+    from docx.oxml import OxmlElement
+    cell._tc.get_or_add_tcPr().append(OxmlElement("w:noWrap"))
+
+
+def field(paragraph, code: str, size: float) -> None:
+    """A Word field (PAGE, NUMPAGES) in a paragraph: begin, instruction, separate, a placeholder, end."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    def run_with(el):
+        r = paragraph.add_run()
+        r.font.name, r.font.size = FONT, Pt(size)
+        r._r.append(el)
+        return r
+    begin = OxmlElement("w:fldChar")
+    begin.set(qn("w:fldCharType"), "begin")
+    run_with(begin)
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = f" {code} "
+    run_with(instr)
+    sep = OxmlElement("w:fldChar")
+    sep.set(qn("w:fldCharType"), "separate")
+    run_with(sep)
+    shown = paragraph.add_run("2")
+    shown.font.name, shown.font.size = FONT, Pt(size)
+    end = OxmlElement("w:fldChar")
+    end.set(qn("w:fldCharType"), "end")
+    run_with(end)
 
 
 def widths(t, widths_cm: list[float]) -> None:

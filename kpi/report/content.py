@@ -21,7 +21,8 @@ from kpi.store import extract_label, quarantine_summary, run
 from kpi.present import charts
 from kpi.present import html as h
 from kpi.numbers import fmt_datetime, fmt_int, fmt_number, fmt_pct
-from kpi.analysis.review import COMMEND, DECISIONS, SELF_ASSESSMENT_COLUMNS, official_review_with, review_sheet, self_assessment_with, unit_gaps
+from kpi.analysis.portal import published_total
+from kpi.analysis.review import COMMEND, DECISIONS, commend_rule, SELF_ASSESSMENT_COLUMNS, official_review_with, review_sheet, self_assessment_with, unit_gaps
 
 
 def trend_periods(p: Period, first_data: dt.date) -> list[Period]:
@@ -58,6 +59,8 @@ class Report:
     self_assessment: pd.DataFrame = field(default_factory=pd.DataFrame)   # self-assessed vs computed
     alerts: object = None                 # a unit report of a period still running: the early warning (Alerts)
     extract: str | None = None            # made on a unit's extract: what it is (its header says so)
+    portal_total: float | None = None     # the headline unit's total as the national portal published it
+    review_rules: dict = field(default_factory=dict)   # the profile's review thresholds (the lists' notes)
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
 
     @property
@@ -73,8 +76,8 @@ class Report:
 
 def build(period: str | None = None, unit: str | None = None, profile=None, store=None, progress=None,
           review: bool | None = None) -> Report:
-    """Compute everything a report shows. unit: restrict to one unit's sub-tree (unit report). review: the
-    officials' review (1d) too — by default for a quarter or longer and for a unit report."""
+    """Compute everything a report shows. unit: restrict to one unit's sub-tree (unit report). review=False
+    leaves out the officials' review (1d), which every report shows by default."""
     from tqdm.auto import tqdm
     with session(store, None, profile) as engine:
         con = engine.con
@@ -134,8 +137,7 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         officials = pd.DataFrame()
         if unit:
             officials = official_index(scores_with(engine, p, scope="official", unit=unit), engine.profile)
-        rv = official_review_with(engine, p, unit) if (review if review is not None else
-                                                        (p.kind != "month" or unit is not None)) else pd.DataFrame()
+        rv = official_review_with(engine, p, unit) if review is not False else pd.DataFrame()
         sa = self_assessment_with(engine, p, unit)
         # a unit's period still running at the data's last moment: what must be done before it ends
         warn = alerts_with(engine, None, unit=unit) if unit and p.last >= data_range(con)[1].date() else None
@@ -143,7 +145,9 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         bar.close()
         return Report(p, unit, engine.profile.get("name", "?"), t, s, g, trend, tgroups, rates, procs, lost,
                       owners, quarantine, unsynced, files, late, officials, rv, sa, alerts=warn,
-                      extract=extract_label(engine.extract))
+                      extract=extract_label(engine.extract),
+                      portal_total=published_total(con, p.label, head_code) if not p.as_of else None,
+                      review_rules=dict(engine.profile.get("review", {})))
 
 
 def unit_rates(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
@@ -176,13 +180,20 @@ def procedure_losses(procs: pd.DataFrame, head: pd.DataFrame) -> pd.DataFrame:
 
 
 def lost_points(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
-    """Points each unit lost on each scored metric (max − points), largest first."""
+    """Points each unit lost on each scored metric (max − points), largest first. `actionable` is False where
+    the unit had nothing to count (denominator 0) and the metric's rule gives no points then (`null_zero`, the
+    portal's rule for the publicity metrics): the unit cannot win those points back by working better."""
     d = s[s.max_points > 0].copy()
     d["lost"] = d.max_points - d.points.astype("Float64").fillna(0.0)
     d = d[d.lost > 0.005]
     d["metric_label"] = d.metric_code.map(labels.METRICS)
+    d["actionable"] = ~(d.denominator.fillna(0).eq(0) & d.rate.isna())
     return d.merge(t[["unit_code", "grade_label"]], on="unit_code", how="left").sort_values(
         ["lost", "unit_code"], ascending=[False, True]).reset_index(drop=True)
+
+
+NULL_ZERO_NOTE = ("Đơn vị không có thủ tục phải công bố, công khai trong kỳ (mẫu số bằng 0) không có điểm các chỉ số "
+                  "này theo cách tính của Cổng Dịch vụ công quốc gia; đơn vị không tự khắc phục được phần điểm đó.")
 
 
 # ---------------------------------------------------------------- rendering (HTML for the notebook)
@@ -328,23 +339,26 @@ def render_officials(r: Report) -> str:
 
 
 def render_review(r: Report) -> str:
-    """Officials to commend and to hold to account (1d), with the months behind each decision and the evidence."""
+    """Officials to commend and to hold to account (1d), with the months behind each decision and the evidence
+    a signer needs: dossiers handled, late, late rate, months graded."""
     if r.review.empty:
         return ""
     body = ""
     for decision, title in DECISIONS.items():
         d = r.review[r.review.decision == decision]
         sheet = review_sheet(d)
-        cols = [c for c in sheet.columns if c not in ("Đề nghị", "Mã hồ sơ trễ hạn")
-                and not (decision == COMMEND and c in ("Hồ sơ trễ hạn do cán bộ", "Bước xử lý quá hạn"))]
+        cols = [c for c in sheet.columns if c != "Đề nghị" and not (decision == COMMEND and c == "Bước xử lý quá hạn")]
+        kinds = {"Chỉ số cả kỳ": "num", "Tỷ lệ trễ hạn (%)": "num", "Hồ sơ đã xử lý": "int",
+                 "Hồ sơ trễ hạn do cán bộ": "int"}
         body += f"<h3>{h.esc(title)} ({fmt_int(len(d))} cán bộ)</h3>"
-        body += h.table(sheet[cols], {c: (c, "num" if c == "Chỉ số cả kỳ" else "int" if c == "Hồ sơ trễ hạn do cán bộ"
-                                          else "text") for c in cols}, max_rows=60) if len(d) else \
-            "<p>Không có cán bộ nào.</p>"
+        body += h.table(sheet[cols], {c: (c, "int" if c.endswith("số hồ sơ") else kinds.get(c, "text")) for c in cols},
+                        max_rows=60) if len(d) else "<p>Không có cán bộ nào.</p>"
+    rules = r.review_rules
     return h.section("Cán bộ đề nghị khen thưởng, xem xét trách nhiệm", body,
-                     "Khen thưởng: xếp loại Xuất sắc ở mọi tháng của kỳ; xem xét trách nhiệm: xếp loại Yếu từ 2 tháng "
-                     "trở lên (năm: 2 quý liên tiếp) — tháng có ít hồ sơ hơn ngưỡng của cấu hình không tính. "
-                     "Ngưỡng ở mục review của cấu hình chấm điểm.")
+                     f"Khen thưởng: {commend_rule(rules)}. Xem xét trách nhiệm: xếp loại Yếu từ "
+                     f"{rules.get('account_months', 2)} tháng trở lên (năm: {rules.get('account_quarters', 2)} quý "
+                     f"liên tiếp). Tháng có ít hơn {rules.get('min_dossiers', 0)} hồ sơ không được xếp loại. Một tháng "
+                     "được xét cùng hai tháng trước đó.")
 
 
 def render_self_assessment(r: Report) -> str:
