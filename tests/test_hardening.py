@@ -60,7 +60,7 @@ def test_control_characters_removed_at_load_and_harmless_in_every_writer(hw_copy
     out = tmp_path / "pub"
     r = run_kpi("publish", "--period", "2026-08", "--store", store, "--out", out)
     assert r.returncode == 0, r.stderr
-    assert len(list(out.iterdir())) == 8                   # 3 tables × CSV, XLSX; the pictures; the page
+    assert len(list(out.iterdir())) == 6                   # 3 tables' XLSX; csv/; the pictures; the page
     assert "\x1b" not in (out / "index.html").read_text(encoding="utf-8")
     r = run_kpi("report", "monthly", "--period", "2026-08", "--docx", "--store", store, "--out", tmp_path / "r.docx")
     assert r.returncode == 0, r.stderr
@@ -112,17 +112,20 @@ def test_the_most_advanced_record_wins_whatever_the_file_order(hw_copy, tmp_path
 def test_killed_publish_leaves_the_previous_package_whole(hw_copy, tmp_path):
     out = tmp_path / "pub"
     assert run_kpi("publish", "--period", "2026-08", "--store", hw_copy, "--out", out).returncode == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    assert sorted(before) == sorted([f"{n}-2026-08.{e}" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han",
-                                                                   "ty-le-dvc-truc-tuyen") for e in ("csv", "xlsx")]
-                                    + ["index.html"])
+    before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.parent.name != "anh"}
+    assert sorted(before) == sorted([f"{n}-2026-08.xlsx" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han",
+                                                                    "ty-le-dvc-truc-tuyen")]
+                                    + [f"csv/{n}-2026-08.csv" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han",
+                                                                          "ty-le-dvc-truc-tuyen")]
+                                    + ["csv/doc-truoc.txt", "index.html"])
     for delay in (1.0, 2.0, 3.0):
         p = subprocess.Popen(KPI + ["publish", "--period", "2026-08", "--store", str(hw_copy), "--out", str(out)],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        assert sorted(q.name for q in out.iterdir() if q.is_file()) == sorted(before)   # never partial or mixed
+        assert sorted(str(q.relative_to(out)) for q in out.rglob("*") if q.is_file() and q.parent.name != "anh") \
+            == sorted(before)   # never partial or mixed
         for name, data in before.items():       # XLSX and the page carry the time they were made
             assert (out / name).read_bytes() == data or name.endswith((".xlsx", ".html"))
     r = run_kpi("publish", "--period", "2026-08", "--store", hw_copy, "--out", out)

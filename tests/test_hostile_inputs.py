@@ -102,7 +102,7 @@ def test_injection_neutralised_in_every_output(hw_copy, tmp_path):
     r = run_kpi("report", "monthly", "--period", "2026-08", "--store", store, "--out", out / "r.html", "-q")
     assert r.returncode == 0, r.stderr
     from openpyxl import load_workbook
-    files = [f for f in (out / "pub").iterdir() if f.suffix in (".csv", ".xlsx")] + [out / "s.csv", out / "s.xlsx"]
+    files = [f for f in (out / "pub").rglob("*") if f.suffix in (".csv", ".xlsx")] + [out / "s.csv", out / "s.xlsx"]
     page = (out / "pub" / "index.html").read_text(encoding="utf-8")     # the public page: text, escaped
     assert "<script" not in page and html_lib.escape(script) in page
     seen = False

@@ -107,8 +107,10 @@ def package(sample_store, tmp_path_factory):
 def _all_text(folder: Path) -> str:
     from openpyxl import load_workbook
     parts = []
-    for f in sorted(folder.iterdir()):
-        if f.suffix == ".csv":
+    for f in sorted(folder.rglob("*")):
+        if f.suffix in (".txt", ".html"):
+            parts.append(f.read_text(encoding="utf-8"))
+        elif f.suffix == ".csv":
             raw = f.read_bytes()
             assert raw.startswith(b"\xef\xbb\xbf"), f"{f.name} needs a BOM for Excel"
             parts.append(raw.decode("utf-8-sig"))
@@ -121,18 +123,49 @@ def _all_text(folder: Path) -> str:
 
 
 def test_package_files_and_headers(package, sample_store):
-    names = sorted(p.name for p in package.iterdir())
-    assert names == sorted([f"{n}-{PERIOD}.{e}" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han",
-                                                           "ty-le-dvc-truc-tuyen") for e in ("csv", "xlsx")]
-                           + ["anh", "index.html"])
-    late = pd.read_csv(package / f"danh-sach-ho-so-tre-han-{PERIOD}.csv", encoding="utf-8-sig", dtype=str)
+    names = sorted(str(p.relative_to(package)) for p in package.rglob("*") if p.is_file() and p.parent.name != "anh")
+    stems = [f"{n}-{PERIOD}" for n in ("ty-le-ho-so-tre-han", "danh-sach-ho-so-tre-han", "ty-le-dvc-truc-tuyen")]
+    # what a clerk double-clicks is the XLSX; the CSV for machines is under csv/ with its description
+    assert names == sorted([f"{s}.xlsx" for s in stems] + [f"csv/{s}.csv" for s in stems]
+                           + ["csv/doc-truoc.txt", "index.html"])
+    guide = (package / "csv" / "doc-truoc.txt").read_text(encoding="utf-8")
+    assert "UTF-8" in guide and "YYYY-MM-DD" in guide and ".xlsx" in guide
+    late = pd.read_csv(package / "csv" / f"danh-sach-ho-so-tre-han-{PERIOD}.csv", encoding="utf-8-sig", dtype=str)
     assert list(late.columns)[:4] == ["STT", "Mã hồ sơ", "Đơn vị giải quyết", "Mã TTHC"]
     ev = kpi.evidence("ON_TIME", None, PERIOD, store=sample_store)
     assert set(late["Mã hồ sơ"]) == set(ev[~ev.in_numerator].entity)
-    rates = pd.read_csv(package / f"ty-le-ho-so-tre-han-{PERIOD}.csv", encoding="utf-8-sig")
+    rates = pd.read_csv(package / "csv" / f"ty-le-ho-so-tre-han-{PERIOD}.csv", encoding="utf-8-sig")
     prov = rates.iloc[0]
     assert prov["Số hồ sơ trễ hạn"] == len(late)
-    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", late["Ngày tiếp nhận"].iloc[0])
+    # machines read ISO dates; a status has its own column; the delay reads as a citizen reads it
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", late["Ngày tiếp nhận"].iloc[0])
+    assert late["Ngày hoàn thành"].dropna().str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    assert set(late["Tình trạng"]) <= {"Đang giải quyết", "Đã giải quyết", "Đã trả kết quả", "Dừng ở yêu cầu bổ sung",
+                                        "Từ chối giải quyết", "Dừng xử lý", "Công dân rút hồ sơ"}
+    assert late[late["Tình trạng"] == "Đang giải quyết"]["Ngày hoàn thành"].isna().all()
+    assert late["Thời gian trễ hạn"].str.fullmatch(
+        r"\d+ ngày làm việc|(\d+ giờ)?( ?\d+ phút)?|dưới 1 ngày làm việc|yêu cầu bổ sung lần hai|dưới 1 phút").all()
+    assert "Số ngày làm việc trễ hạn" not in late.columns       # '0 days late' beside 'late' contradicted itself
+
+
+def test_xlsx_for_a_clerk(package):
+    """Numbers as numbers with a thousands format, dates as real dates, a bold wrapped header row, filters."""
+    import datetime as dt
+    from openpyxl import load_workbook
+    wb = load_workbook(package / f"danh-sach-ho-so-tre-han-{PERIOD}.xlsx")
+    ws = wb.active
+    head = [c.value for c in ws[1]]
+    assert all(c.font.b and c.alignment.wrap_text for c in ws[1])
+    assert ws.auto_filter.ref == ws.dimensions and ws.freeze_panes == "A2"
+    row = dict(zip(head, ws[2]))
+    assert isinstance(row["Ngày tiếp nhận"].value, dt.datetime) and row["Ngày tiếp nhận"].number_format == "dd/mm/yyyy"
+    assert row["STT"].number_format == "#,##0"
+    assert row["Mã TTHC"].data_type == "s"                 # 1.005050 stays a code, never a number
+    rates = load_workbook(package / f"ty-le-ho-so-tre-han-{PERIOD}.xlsx").active
+    head = [c.value for c in rates[1]]
+    prov = dict(zip(head, rates[2]))
+    assert isinstance(prov["Số hồ sơ phải giải quyết"].value, int) and prov["Số hồ sơ phải giải quyết"].number_format == "#,##0"
+    assert prov["Tỷ lệ hồ sơ trễ hạn (%)"].number_format == "#,##0.00"
 
 
 def test_package_has_no_personal_data(package, sample_dir):
@@ -152,7 +185,7 @@ def test_package_neutralises_formulas_and_report_escapes_html(store_copy, tmp_pa
     out = tmp_path / "pub"
     r = run_kpi("publish", "--period", PERIOD, "--store", store_copy, "--out", out)
     assert r.returncode == 0, r.stderr
-    csv_text = (out / f"ty-le-ho-so-tre-han-{PERIOD}.csv").read_text(encoding="utf-8-sig")
+    csv_text = (out / "csv" / f"ty-le-ho-so-tre-han-{PERIOD}.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text and ",=HYPERLINK" not in csv_text
     from openpyxl import load_workbook
     ws = load_workbook(out / f"ty-le-ho-so-tre-han-{PERIOD}.xlsx").active

@@ -15,11 +15,11 @@ from kpi import config, labels
 from kpi.fs import atomic_path, safe_name
 from kpi.periods import Period, label_vi
 from kpi.present import charts
-from kpi.numbers import fmt_date, fmt_number
+from kpi.numbers import fmt_date, fmt_int, fmt_number
 
 FONT_DIR = config.PACKAGE_DIR / "data" / "fonts"
 FONT_FAMILY = "DejaVu Sans"
-WIDTH = 1200
+WIDTH = 1080
 TICKS = alt.Axis(values=list(range(0, 101, 10)))
 _registered = False
 
@@ -48,6 +48,13 @@ def png(chart: alt.Chart, width: int = WIDTH) -> bytes:
     svg = vlc.vegalite_to_svg(spec, format_locale=charts.VI_LOCALE)
     drawn = float(re.search(r'width="([\d.]+)"', svg).group(1))
     return vlc.vegalite_to_png(spec, scale=width / drawn, format_locale=charts.VI_LOCALE)
+
+
+def svg(chart: alt.Chart) -> bytes:
+    """The chart as SVG (what the public page embeds: sharp on any screen, a tenth of the PNG's weight)."""
+    import vl_convert as vlc
+    _register()
+    return vlc.vegalite_to_svg(_spec(chart), format_locale=charts.VI_LOCALE).encode("utf-8")
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -89,8 +96,9 @@ def text_card(rows: list[dict], width: int, height: int, colour: str, band_width
     return alt.layer(band, *layers).properties(width=width, height=height)
 
 
-def headline(top: pd.Series, p: Period, data_last, place: str) -> alt.Chart:
-    """A card 1200 × 630: the province's total, grade and change, with the period and the data's date."""
+def headline(top: pd.Series, p: Period, data_last, place: str, rates: dict | None = None) -> alt.Chart:
+    """A card 1200 × 630: the province's total, grade and change, its late and online rates (with their
+    counts), the period and the data's date."""
     grade = top.grade if isinstance(top.grade, str) else None
     colour = labels.GRADE_COLORS.get(grade, "#555")
     change = top.change
@@ -104,80 +112,165 @@ def headline(top: pd.Series, p: Period, data_last, place: str) -> alt.Chart:
     rows = [
         dict(x=60, y=90, t=f"BỘ CHỈ SỐ PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP — {place.upper()}", size=26, weight="bold", c="#1f3b73"),
         dict(x=60, y=140, t=f"{label_vi(p)} · theo Quyết định 766/QĐ-TTg", size=24, weight="normal", c="#333"),
-        dict(x=60, y=330, t=fmt_number(top.total), size=150, weight="bold", c=colour),
-        dict(x=60, y=395, t="điểm trên 100", size=26, weight="normal", c="#333"),
-        dict(x=640, y=270, t="Xếp loại", size=26, weight="normal", c="#333"),
-        dict(x=640, y=335, t=labels.GRADES.get(grade, "—"), size=56, weight="bold", c=colour),
-        dict(x=640, y=395, t=moved, size=24, weight="normal", c="#333"),
+        dict(x=60, y=310, t=fmt_number(top.total), size=140, weight="bold", c=colour),
+        dict(x=60, y=370, t="điểm trên 100", size=26, weight="normal", c="#333"),
+        dict(x=640, y=250, t="Xếp loại", size=26, weight="normal", c="#333"),
+        dict(x=640, y=315, t=labels.GRADES.get(grade, "—"), size=56, weight="bold", c=colour),
+        dict(x=640, y=370, t=moved, size=24, weight="normal", c="#333"),
         dict(x=60, y=560, t=f"Số liệu tính từ dữ liệu hồ sơ đến ngày {fmt_date(data_last)}", size=20,
              weight="normal", c="#555"),
     ]
+    if rates:
+        rows += [
+            dict(x=60, y=450, t="Hồ sơ trễ hạn", size=22, weight="normal", c="#333"),
+            dict(x=60, y=495, t=f"{fmt_number(rates['late_rate'])}%", size=40, weight="bold", c=labels.GRADE_COLORS["YEU"]),
+            dict(x=250, y=495, t=f"{fmt_int(rates['late'])} / {fmt_int(rates['handled'])} hồ sơ", size=22,
+                 weight="normal", c="#333"),
+            dict(x=640, y=450, t="Hồ sơ nộp trực tuyến", size=22, weight="normal", c="#333"),
+            dict(x=640, y=495, t=f"{fmt_number(rates['online_rate'])}%", size=40, weight="bold", c="#1f6fb2"),
+            dict(x=830, y=495, t=f"{fmt_int(rates['online'])} / {fmt_int(rates['received'])} hồ sơ", size=22,
+                 weight="normal", c="#333"),
+        ]
     return text_card(rows, 1152, 582, colour, band_width=1200)
 
 
-def ranking(t: pd.DataFrame, title: str, subtitle: str) -> alt.Chart:
-    """Horizontal bars of the units' totals in grade colours, the value at the end of each bar."""
+def short_name(name: str) -> str:
+    """A commune's name as a picture on a phone shows it: 'UBND xã Bình Hòa' → 'Xã Bình Hòa'."""
+    return re.sub(r"^(UBND|Ủy ban nhân dân)\s+(xã|phường|thị trấn)\s", lambda m: m.group(2).capitalize() + " ",
+                  str(name), flags=re.I)
+
+
+PHONE_BARS = 15           # a picture for a phone shows this many units; the full lists are in the files
+PHONE_WIDTH = 340         # drawn width of the bars' area: the picture is ~390 px, a phone's width, at 1:1
+ROW = 42                  # a unit's row: its name on a line of its own, the bar under it
+
+
+def _named_bars(d: pd.DataFrame, x: alt.X, colour, order: list[str], width: int = PHONE_WIDTH) -> list:
+    """Bars for a phone: each unit's name written above its bar (no axis of names eating the width), the
+    value at the bar's end. d: unit_name, label and the x field."""
+    y = alt.Y("unit_name:N", sort=order, title=None, axis=None, scale=alt.Scale(paddingInner=0.1))
+    base = alt.Chart(d)
+    bars = base.mark_bar(size=13, yOffset=8).encode(x=x, y=y, color=colour)
+    names = base.mark_text(align="left", baseline="bottom", fontSize=14, yOffset=1).encode(
+        x=alt.value(0), y=y, text="unit_name:N")
+    values = base.mark_text(align="left", dx=4, fontSize=13, yOffset=8).encode(x=x, y=y, text="label:N")
+    return [bars, names, values]
+
+
+def _lines(text: str, width: int = 44) -> list[str]:
+    """A subtitle broken into lines that fit the picture's width."""
+    import textwrap
+    return textwrap.wrap(text, width) or [""]
+
+
+def ranking(t: pd.DataFrame, title: str, subtitle: str, ends: int | None = None) -> alt.Chart:
+    """The units' totals in grade colours, each name above its bar, the value at the bar's end. `ends`: only
+    the first and the last `ends` units (a long list on a phone), the gap between them marked."""
     d = t.sort_values(["rank_in_level", "unit_code"])[["unit_name", "total", "grade_label", "rank_in_level"]].copy()
+    if ends and len(d) > 2 * ends:
+        gap = pd.DataFrame([{"unit_name": "…", "total": None, "grade_label": None, "rank_in_level": None}])
+        d = pd.concat([d.head(ends), gap, d.tail(ends)], ignore_index=True)
     d["total"] = d.total.astype(float)
-    d["label"] = d.total.map(fmt_number)
-    d["unit_name"] = [f"{r}. {n}" for r, n in zip(d.rank_in_level, d.unit_name)]
-    h = max(200, 26 * len(d))
-    y = alt.Y("unit_name:N", sort=list(d.unit_name), title=None)
-    bars = alt.Chart(d).mark_bar().encode(
-        x=alt.X("total:Q", title="Tổng điểm", scale=alt.Scale(domain=[0, 100]), axis=TICKS), y=y,
-        color=alt.Color("grade_label:N", title="Xếp loại", scale=charts.GRADE_SCALE,
-                        legend=alt.Legend(orient="top", direction="horizontal")))
-    text = alt.Chart(d).mark_text(align="left", dx=4, fontSize=13).encode(x="total:Q", y=y, text="label:N")
-    return alt.layer(bars, text, title=alt.Title(title, subtitle=subtitle)).properties(width=720, height=h)
+    d["label"] = d.total.map(lambda v: "" if pd.isna(v) else fmt_number(v))
+    d["unit_name"] = [n if pd.isna(r) else f"{int(r)}. {short_name(n)}" for r, n in zip(d.rank_in_level, d.unit_name)]
+    x = alt.X("total:Q", title="Tổng điểm", scale=alt.Scale(domain=[0, 100]),
+              axis=alt.Axis(values=list(range(0, 101, 20))))
+    colour = alt.Color("grade_label:N", title=None, scale=charts.GRADE_SCALE,
+                       legend=alt.Legend(orient="top", direction="horizontal", columns=3))
+    layers = _named_bars(d, x, colour, list(d.unit_name))
+    return alt.layer(*layers, title=alt.Title(title, subtitle=_lines(subtitle))).properties(
+        width=PHONE_WIDTH, height=ROW * len(d))
+
+
+def _axis_top(worst: float) -> float:
+    """An axis end a little past the worst value, on a round number (42 % → 50 %), never past 100."""
+    step = 5 if worst <= 30 else 10
+    return float(min(100, (int(worst * 1.1 // step) + 1) * step))
 
 
 def rate_bars(d: pd.DataFrame, value: str, title: str, subtitle: str, x_title: str, colour: str,
-              descending: bool, rule: float | None = None, detail: str | None = None) -> alt.Chart:
-    """One bar per unit for a percentage, sorted (worst first for a late rate), with its value (and
-    `detail`, e.g. '3/12', beside it)."""
+              descending: bool, rule: float | None = None, detail: str | None = None, average: float | None = None,
+              top: int | None = None) -> alt.Chart:
+    """One bar per unit for a percentage, sorted (worst first), each name above its bar, with its value and
+    `detail` ('3/12') at the bar's end; the axis runs a little past the largest value (and the label);
+    `average`: the province's line; `rule`: a target line; `top`: only the first units (a phone's picture)."""
     d = d[["unit_name", value] + ([detail] if detail else [])].dropna(subset=[value]).copy()
+    d["unit_name"] = d.unit_name.map(short_name)
     d[value] = d[value].astype(float)
     d = d.sort_values([value, "unit_name"], ascending=[not descending, True])
+    if top:
+        d = d.head(top)
     d["label"] = [fmt_number(v) + "%" + (f" ({x})" if detail else "")
                   for v, x in zip(d[value], d[detail] if detail else d[value])]
-    h = max(200, 20 * len(d))
-    y = alt.Y("unit_name:N", sort=list(dict.fromkeys(d.unit_name)), title=None)
-    bars = alt.Chart(d).mark_bar(color=colour).encode(
-        x=alt.X(f"{value}:Q", title=x_title, scale=alt.Scale(domain=[0, 100]), axis=TICKS), y=y)
-    text = alt.Chart(d).mark_text(align="left", dx=4, fontSize=12).encode(x=f"{value}:Q", y=y, text="label:N")
-    layers = [bars, text]
-    if rule is not None:      # under the values, so a value beside the target stays readable
-        layers.insert(1, alt.Chart(pd.DataFrame({"r": [rule]})).mark_rule(color="#1f3b73", strokeDash=[6, 4],
-                                                                         size=2).encode(x="r:Q"))
-    return alt.layer(*layers, title=alt.Title(title, subtitle=subtitle)).properties(width=720, height=h)
+    worst = float(d[value].max()) if len(d) else 0.0
+    end = _axis_top(max([worst * 1.45, average or 0, rule or 0]))     # room for the label after the longest bar
+    x = alt.X(f"{value}:Q", title=x_title, scale=alt.Scale(domain=[0, end]), axis=alt.Axis(tickCount=5))
+    layers = _named_bars(d, x, alt.value(colour), list(dict.fromkeys(d.unit_name)))
+    marks = [(v, dash, name) for v, dash, name in ((rule, [6, 4], "Mục tiêu"), (average, [2, 2], "Bình quân tỉnh"))
+             if v is not None and not pd.isna(v)]
+    right = max((float(v) for v, _, _ in marks), default=None)
+    for v, dash, name in marks:
+        # two lines' labels never overlap: the right-hand one written to its right, the other to its left
+        side = "left" if float(v) == right else "right"
+        line = pd.DataFrame({"r": [float(v)], "t": [f"{name} {fmt_number(v)}%"]})
+        layers.insert(1, alt.Chart(line).mark_rule(color="#1f3b73", strokeDash=dash, size=2).encode(x="r:Q"))
+        layers.append(alt.Chart(line).mark_text(align=side, dx=4 if side == "left" else -4, dy=-6, fontSize=12,
+                                                color="#1f3b73", baseline="bottom")
+                      .encode(x="r:Q", y=alt.value(0), text="t:N"))
+    return alt.layer(*layers, title=alt.Title(title, subtitle=_lines(subtitle))).properties(
+        width=PHONE_WIDTH, height=ROW * len(d))
+
+
+def province_rates(frames: dict[str, pd.DataFrame]) -> dict:
+    """The province's row of the two rate tables: late, handled, late rate, online, received, online rate."""
+    late = frames["ty-le-ho-so-tre-han"]
+    online = frames["ty-le-dvc-truc-tuyen"]
+    lp = late[late["Khối"] == labels.LEVELS.get("province")].iloc[0]
+    op = online[online["Khối"] == labels.LEVELS.get("province")].iloc[0]
+    z = lambda v: 0 if v is None or pd.isna(v) else v      # noqa: E731
+    return {"late": z(lp["Số hồ sơ trễ hạn"]), "handled": z(lp["Số hồ sơ phải giải quyết"]),
+            "late_rate": z(lp["Tỷ lệ hồ sơ trễ hạn (%)"]), "online": z(op["Số hồ sơ trực tuyến"]),
+            "received": z(op["Số hồ sơ tiếp nhận"]), "online_rate": z(op["Tỷ lệ hồ sơ trực tuyến (%)"])}
 
 
 def publication(totals: pd.DataFrame, frames: dict[str, pd.DataFrame], p: Period, data_last) -> dict[str, alt.Chart]:
-    """The pictures of the monthly publication, by file stem (the period is added to the name)."""
+    """The pictures of the monthly publication, by file stem (the period is added to the name), sized to be
+    read on a phone: the headline card, the rankings (a long one: its first and last ten), the fifteen units
+    with the highest late rate and the fifteen with the lowest online rate, each beside the province's
+    average."""
     prov = totals[totals.level == "province"].iloc[0]
     place = re.sub(r"^(UBND|Ủy ban nhân dân)\s+", "", str(prov.unit_name), flags=re.I)
     when = label_vi(p)
-    out = {"the-tong-hop": headline(prov, p, data_last, place)}
+    rates = province_rates(frames)
+    out = {"the-tong-hop": headline(prov, p, data_last, place, rates)}
     for level, stem, name in (("department", "xep-hang-so-nganh", "Sở, ban, ngành"),
                               ("commune", "xep-hang-xa-phuong", "Xã, phường")):
         t = totals[(totals.level == level) & totals["rank"].notna()]
         if len(t):
-            out[stem] = ranking(t, f"Xếp hạng {name.lower()} — {when}",
-                                f"Tổng điểm Bộ chỉ số 766 của {len(t)} đơn vị, màu theo xếp loại")
+            long = len(t) > 2 * 10 + 2
+            out[stem] = ranking(t, [f"Xếp hạng {name.lower()}", when],
+                                f"{'10 đơn vị cao nhất và 10 thấp nhất trong ' if long else ''}{len(t)} đơn vị; "
+                                "màu theo xếp loại", ends=10 if long else None)
     late = frames["ty-le-ho-so-tre-han"].rename(columns={"Tên đơn vị": "unit_name",
                                                           "Tỷ lệ hồ sơ trễ hạn (%)": "late_rate"})
     late = late[late["Khối"] != labels.LEVELS.get("province")].copy()
-    late["detail"] = [f"{a}/{b} hồ sơ" for a, b in zip(late["Số hồ sơ trễ hạn"], late["Số hồ sơ phải giải quyết"])]
-    out["ty-le-tre-han"] = rate_bars(late, "late_rate", f"Tỷ lệ hồ sơ trễ hạn theo đơn vị — {when}",
-                                     "Đơn vị có tỷ lệ cao nhất ở trên cùng; trong ngoặc: hồ sơ trễ hạn / phải giải quyết",
-                                     "Tỷ lệ hồ sơ trễ hạn (%)", labels.GRADE_COLORS["YEU"], descending=True,
-                                     detail="detail")
+    late["detail"] = [f"{fmt_int(a)}/{fmt_int(b)}" for a, b in zip(late["Số hồ sơ trễ hạn"],
+                                                                          late["Số hồ sơ phải giải quyết"])]
+    n_late = int(late.late_rate.notna().sum())
+    out["ty-le-tre-han"] = rate_bars(late, "late_rate", ["Tỷ lệ hồ sơ trễ hạn", when],
+                                     f"{min(PHONE_BARS, n_late)} đơn vị cao nhất trong {n_late}; trong ngoặc: số hồ sơ "
+                                     "trễ hạn / phải giải quyết", "Tỷ lệ hồ sơ trễ hạn (%)", labels.GRADE_COLORS["YEU"],
+                                     descending=True, detail="detail", average=rates["late_rate"], top=PHONE_BARS)
     online = frames["ty-le-dvc-truc-tuyen"].rename(columns={"Tên đơn vị": "unit_name",
                                                             "Tỷ lệ hồ sơ trực tuyến (%)": "online_rate"})
-    online = online[online["Khối"] != labels.LEVELS.get("province")]
-    out["ty-le-truc-tuyen"] = rate_bars(online, "online_rate", f"Tỷ lệ hồ sơ nộp trực tuyến theo đơn vị — {when}",
-                                        "Đường đứt nét: mục tiêu 50%", "Tỷ lệ hồ sơ trực tuyến (%)", "#1f6fb2",
-                                        descending=True, rule=50)
+    online = online[online["Khối"] != labels.LEVELS.get("province")].copy()
+    online["detail"] = [f"{fmt_int(a)}/{fmt_int(b)}" for a, b in zip(online["Số hồ sơ trực tuyến"],
+                                                                            online["Số hồ sơ tiếp nhận"])]
+    n_on = int(online.online_rate.notna().sum())
+    out["ty-le-truc-tuyen"] = rate_bars(online, "online_rate", ["Tỷ lệ hồ sơ nộp trực tuyến", when],
+                                        f"{min(PHONE_BARS, n_on)} đơn vị thấp nhất trong {n_on}; trong ngoặc: số hồ sơ "
+                                        "trực tuyến / tiếp nhận", "Tỷ lệ hồ sơ trực tuyến (%)", "#1f6fb2", descending=False,
+                                        rule=50, detail="detail", average=rates["online_rate"], top=PHONE_BARS)
     return out
 
 

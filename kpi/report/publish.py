@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from kpi.fs import atomic_dir, atomic_path
 from kpi.schema import PERSONAL_COLUMNS
 from kpi import labels
 from kpi.analysis.api import data_range, refuse_in_extract, scores_with, totals_with
-from kpi.numbers import fmt_date, round_half_up
+from kpi.numbers import round_half_up
 from kpi.periods import parse
 from kpi.present import pictures, public_page
 
@@ -36,17 +37,43 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """A standard CSV for machines (CSV_GUIDE): UTF-8 with a BOM, comma-separated, CRLF, a header row, dates
+    as YYYY-MM-DD, decimals with a point."""
     path = Path(path)
+    out = safe_frame(frame)
+    for c in out.columns:
+        if len(out) and all(isinstance(v, dt.date) or v is None or (not isinstance(v, str) and pd.isna(v))
+                            for v in out[c]) and any(isinstance(v, dt.date) for v in out[c]):
+            out[c] = [v.isoformat() if isinstance(v, dt.date) else None for v in out[c]]
     with atomic_path(path) as tmp:
-        safe_frame(frame).to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+        out.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return path
 
 
+CSV_GUIDE = """Các tệp CSV trong thư mục này dành cho máy (phần mềm, cổng dữ liệu mở), không dành để mở bằng Excel.
+Cán bộ xem và in số liệu: mở tệp .xlsx cùng tên ở thư mục phía trên.
+
+Định dạng (RFC 4180):
+- mã hóa UTF-8, có BOM (EF BB BF) ở đầu tệp;
+- phân cách cột bằng dấu phẩy (,), xuống dòng CRLF, giá trị có dấu phẩy hay ngoặc kép được đặt trong ngoặc kép;
+- dòng đầu là tên cột bằng tiếng Việt;
+- số thập phân dùng dấu chấm (12.5), không có dấu phân cách hàng nghìn;
+- ngày theo ISO 8601: YYYY-MM-DD (2026-10-05);
+- mã thủ tục, mã hồ sơ, mã đơn vị là chuỗi (1.005050 không phải là số);
+- ô trống là không có giá trị; một ô chữ bắt đầu bằng = + - @ được thêm dấu ' ở đầu để bảng tính không chạy
+  nó như công thức.
+"""
+
+
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
-    """One workbook, a sheet per frame, columns sized to their content. Text is stored as text: a cell
-    beginning with '=' is a string, never a formula (so no apostrophe is needed), and characters a
-    workbook cannot hold (control characters) are dropped."""
+    """One workbook, a sheet per frame, for a clerk to double-click: a bold, wrapped header row with filters,
+    frozen under the header; whole numbers as #,##0 and decimals as #,##0.00 (Excel shows them with the
+    reader's separators: 1.234,50 on a Vietnamese machine); dates as real dates (dd/mm/yyyy, sortable);
+    columns sized to their content. Text is stored as text: a cell beginning with '=' is a string, never a
+    formula (so no apostrophe is needed), and characters a workbook cannot hold (control characters) are
+    dropped."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment, Font
     path = Path(path)
     with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
         for name, frame in sheets.items():
@@ -60,12 +87,35 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
                     if cell.data_type == "f":
                         cell.data_type = "s"
             for i, col in enumerate(frame.columns, start=1):
-                width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)]) + 2
-                ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width, 60)
+                letter = ws.cell(row=1, column=i).column_letter
+                fmt = _number_format(frame[col])
+                if fmt:
+                    for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                        cell.number_format = fmt
+                head = ws.cell(row=1, column=i)
+                head.font = Font(bold=True)
+                head.alignment = Alignment(wrap_text=True, vertical="top")
+                shown = [len(str(v)) for v in frame[col].head(200)]
+                width = max([min(len(str(col)), 18)] + shown + [10 if fmt and "yy" in fmt else 0]) + 2
+                ws.column_dimensions[letter].width = min(width, 60)
             ws.freeze_panes = "A2"
             if len(frame.columns):
                 ws.auto_filter.ref = ws.dimensions          # filters on the header row
     return path
+
+
+def _number_format(col: pd.Series) -> str | None:
+    """The Excel format of a column: dates, whole numbers, decimals; None for text."""
+    values = [v for v in col if v is not None and not (not isinstance(v, str) and pd.isna(v))]
+    if not values:
+        return None
+    if all(isinstance(v, (dt.date, pd.Timestamp)) for v in values):
+        timed = any(isinstance(v, (dt.datetime, pd.Timestamp)) and (v.hour or v.minute) for v in values)
+        return "dd/mm/yyyy hh:mm" if timed else "dd/mm/yyyy"
+    if all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in values):
+        whole = all(float(v).is_integer() for v in values) and not pd.api.types.is_float_dtype(col)
+        return "#,##0" if whole else "#,##0.00"
+    return None
 
 
 # ------------------------------------------------------------------ the monthly publication package
@@ -76,8 +126,10 @@ LATE_RATE_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Tên đơn v�
 LATE_LIST_COLUMNS = {"stt": "STT", "dossier_code": "Mã hồ sơ", "unit_name": "Đơn vị giải quyết",
                      "procedure_code": "Mã TTHC", "procedure_name": "Tên thủ tục hành chính",
                      "received": "Ngày tiếp nhận", "due": "Ngày hẹn trả", "finished": "Ngày hoàn thành",
-                     "overdue_wd": "Số ngày làm việc trễ hạn", "reason": "Lý do tính trễ hạn",
+                     "state": "Tình trạng", "delay_text": "Thời gian trễ hạn", "reason": "Lý do tính trễ hạn",
                      "apology": "Đã gửi thư xin lỗi"}
+STATES = {"finished": "Đã giải quyết", "returned": "Đã trả kết quả", "supplement": "Dừng ở yêu cầu bổ sung",
+          "rejected": "Từ chối giải quyết", "stopped": "Dừng xử lý", "withdrawn": "Công dân rút hồ sơ"}
 ONLINE_COLUMNS = {"unit_code": "Mã đơn vị", "unit_name": "Tên đơn vị", "level_label": "Khối",
                   "received": "Số hồ sơ tiếp nhận", "online": "Số hồ sơ trực tuyến", "online_rate": "Tỷ lệ hồ sơ trực tuyến (%)",
                   "services": "Số DVC trực tuyến", "services_used": "DVC trực tuyến có hồ sơ"}
@@ -123,18 +175,20 @@ def package_frames(engine, period) -> dict[str, pd.DataFrame]:
     late = engine.query("late_dossiers", p)
     late = late.drop(columns=[c for c in PERSONAL_COLUMNS if c in late.columns])
     late.insert(0, "stt", range(1, len(late) + 1))
-    late["received"] = late.received_at.map(fmt_date)
-    late["due"] = late.due_at.map(fmt_date)
-    late["finished"] = [fmt_date(f) if not o and pd.notna(f) else "Đang giải quyết" if o else
-                        ("Chờ bổ sung" if k == "supplement" else "—")
-                        for f, o, k in zip(late.finished_at, late.is_open, late.end_kind)]
+    late["received"] = late.received_at.map(_day)
+    late["due"] = late.due_at.map(_day)
+    late["finished"] = [None if o else _day(f) for f, o in zip(late.finished_at, late.is_open)]
+    late["state"] = ["Đang giải quyết" if o else STATES.get(k, "Đã giải quyết") for o, k in zip(late.is_open, late.end_kind)]
     late["apology"] = late.apology.map({True: "Có", False: "Không"})
-    late["overdue_wd"] = late.overdue_wd.astype("Int64")
     return {
         "ty-le-ho-so-tre-han": late_rate[list(LATE_RATE_COLUMNS)].rename(columns=LATE_RATE_COLUMNS),
         "danh-sach-ho-so-tre-han": late[list(LATE_LIST_COLUMNS)].rename(columns=LATE_LIST_COLUMNS),
         "ty-le-dvc-truc-tuyen": online[list(ONLINE_COLUMNS)].rename(columns=ONLINE_COLUMNS),
     }
+
+
+def _day(ts) -> dt.date | None:
+    return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).date()
 
 
 SHEET_TITLES = {"ty-le-ho-so-tre-han": "Tỷ lệ trễ hạn", "danh-sach-ho-so-tre-han": "Hồ sơ trễ hạn",
@@ -151,28 +205,34 @@ def publication(engine, period, progress: bool = False) -> tuple[dict, dict, str
     totals = totals_with(engine, p)
     last = data_range(engine.con)[1]
     charts = pictures.publication(totals, frames, p, last)
-    pngs = {}
+    pngs, svgs = {}, {}
     for stem, chart in tqdm(charts.items(), desc="Vẽ ảnh công khai", unit="ảnh", disable=None if progress else True):
-        pngs[stem] = pictures.png(chart)
-    prov = totals[totals.level == "province"].unit_name.iloc[0]
-    page = public_page.page(frames, pngs, p, last, prov, engine.profile.get("name", "?"),
-                            dt.datetime.now().replace(microsecond=0))
+        pngs[stem] = pictures.png(chart)          # the files, for Zalo and the portal
+        svgs[stem] = pictures.svg(chart)          # the page: light and sharp on a phone
+    prov = totals[totals.level == "province"].iloc[0]
+    files = {n: {"xlsx": f"{n}-{p.label}.xlsx", "csv": f"csv/{n}-{p.label}.csv"} for n in frames}
+    page = public_page.page(frames, svgs, p, last, prov.unit_name, dt.datetime.now().replace(microsecond=0),
+                            top=prov, rates=pictures.province_rates(frames), files=files)
     return frames, pngs, page
 
 
 def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str, images: dict | None = None,
                   page: str | None = None) -> list[Path]:
-    """Each table as CSV (UTF-8 with BOM, so Excel shows diacritics) and XLSX, the pictures under anh/ and
-    the public page index.html, the period in every data file's name. The package is built in a temporary
-    folder that replaces `out_dir` whole when complete."""
+    """Each table as XLSX (what a clerk double-clicks) and, under csv/, as a standard CSV for machines with
+    csv/doc-truoc.txt describing it; the pictures under anh/ and the public page index.html, the period in
+    every data file's name. The package is built in a temporary folder that replaces `out_dir` whole when
+    complete."""
     out_dir = Path(out_dir)
     names = []
     with atomic_dir(out_dir) as tmp:
+        (tmp / "csv").mkdir()
         for name, frame in frames.items():
             stem = f"{name}-{period}"
-            write_csv(frame, tmp / f"{stem}.csv")
             write_xlsx({SHEET_TITLES[name]: frame}, tmp / f"{stem}.xlsx")
-            names += [f"{stem}.csv", f"{stem}.xlsx"]
+            write_csv(frame, tmp / "csv" / f"{stem}.csv")
+            names += [f"{stem}.xlsx", f"csv/{stem}.csv"]
+        (tmp / "csv" / "doc-truoc.txt").write_text(CSV_GUIDE, encoding="utf-8")
+        names.append("csv/doc-truoc.txt")
         if images:
             (tmp / "anh").mkdir()
             for stem, data in images.items():
