@@ -12,6 +12,9 @@ GROUPS = {
     "MDSH": "Mức độ số hóa hồ sơ",
     "MDHL": "Mức độ hài lòng",
 }
+# column headers where six groups sit side by side (the ranking): short words, never the internal codes
+GROUP_SHORT = {"CKMB": "Công khai", "TDGQ": "Tiến độ", "DVCTT": "Trực tuyến", "TTTT": "Thanh toán",
+               "MDSH": "Số hóa", "MDHL": "Hài lòng"}
 DECISION_GROUPS = {**GROUPS, "DVCTT": "Dịch vụ công trực tuyến và thanh toán trực tuyến"}
 
 METRICS = {

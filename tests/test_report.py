@@ -41,9 +41,29 @@ def test_report_figures_match_totals(monthly, sample_store):
         row = re.search(rf"<td>{re.escape(r.unit_code)}</td><td[^>]*>[^<]*</td><td class=\"n\">([^<]+)</td>", html)
         assert row, r.unit_code
         assert row.group(1) == fmt_number(r.total)
-    for text in ("Tháng 10/2026", "Xuất sắc", "Trung bình", "Người phụ trách", "sha256", "dvcqg-2026",
-                 "Chất lượng dữ liệu", "Xu hướng"):
+    for text in ("Tháng 10/2026", "Xuất sắc", "Trung bình", "Người phụ trách", "sha256",
+                 "Cổng Dịch vụ công quốc gia — cách chấm điểm quan sát năm 2026", "Chất lượng dữ liệu", "Xu hướng"):
         assert text in html
+
+
+def test_report_reads_as_a_document(monthly, sample_store):
+    """One title, every section numbered in order, no configuration names or group codes, the officials'
+    section in a monthly report, the portal's zero-denominator rule said where those points show as lost."""
+    html = monthly.read_text(encoding="utf-8")
+    assert re.findall(r"<h1>([^<]*)</h1>", html) == ["Báo cáo Bộ chỉ số 766 — Tháng 10/2026"]
+    heads = re.findall(r"<h2>([^<]*)</h2>", html)
+    assert [h.split(". ")[0] for h in heads] == [str(i) for i in range(1, len(heads) + 1)]
+    assert any(h.endswith("Cán bộ đề nghị khen thưởng, xem xét trách nhiệm") for h in heads)
+    text = re.sub(r"<svg.*?</svg>", "", html, flags=re.S)
+    for word in ("dvcqg-2026", "review.", "self_assessment", ">CKMB<", ">TDGQ<", ">MDSH<", ">MDHL<", "(2 hs)",
+                 "Phần mềm kpi766"):
+        assert word not in text, word
+    s = kpi.scores(PERIOD, store=sample_store)
+    passive = s[(s.max_points > 0) & s.denominator.fillna(0).eq(0) & s.rate.isna() & (s.points.fillna(0) < s.max_points)]
+    if len(passive):
+        assert "không có thủ tục phải công bố, công khai trong kỳ" in text
+    # chart labels are never cut short
+    assert "…</text>" not in html
 
 
 def test_report_renders_offline_in_chromium(monthly, tmp_path):
@@ -88,7 +108,7 @@ def test_unit_report_has_only_its_own_dossiers(sample_store, tmp_path):
     r = run_kpi("report", "unit", "--unit", dept, "--period", PERIOD, "--store", sample_store, "--out", out, "-q")
     assert r.returncode == 0, r.stderr
     html = out.read_text(encoding="utf-8")
-    shown = set(re.findall(r"<td>(H44[.\d]*-\d{6}-\d{4})</td>", html))
+    shown = set(re.findall(r"<td[^>]*>(H44[.\d]*-\d{6}-\d{4})</td>", html))
     assert shown, "the unit report lists its late dossiers"
     assert all(c.startswith(dept + "-") for c in shown)
     assert "Cán bộ" in html and "Chỉ số cá nhân" in html

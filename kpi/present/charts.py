@@ -73,7 +73,7 @@ def ranking(t: pd.DataFrame, title: str, x_title: str = "Tổng điểm") -> alt
     height = max(120, 16 * len(d))
     return alt.Chart(d, title=title).mark_bar().encode(
         x=alt.X("total:Q", title=x_title, scale=alt.Scale(domain=[0, 100])),
-        y=alt.Y("unit_name:N", sort="-x", title=None),
+        y=alt.Y("unit_name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),     # names never cut
         color=alt.Color("grade_label:N", title="Xếp loại", scale=GRADE_SCALE),
         tooltip=["unit_name", alt.Tooltip("total:Q", format=",.2f"), "grade_label"],
     ).properties(width=520, height=height)
@@ -107,7 +107,8 @@ def group_trend(g: pd.DataFrame, title: str) -> alt.Chart:
 def groups_bar(g: pd.DataFrame, title: str) -> alt.Chart:
     d = g.copy()
     d["points"] = d.points.astype(float)
-    base = alt.Chart(d, title=title).encode(y=alt.Y("group_label:N", title=None, sort=None))
+    base = alt.Chart(d, title=title).encode(y=alt.Y("group_label:N", title=None, sort=None,
+                                                    axis=alt.Axis(labelLimit=0)))
     mx = base.mark_bar(color="#e5e7eb").encode(x=alt.X("max_points:Q", title="Điểm"))
     got = base.mark_bar(color="#1f6feb").encode(x="points:Q",
                                                  tooltip=["group_label", alt.Tooltip("points:Q", format=",.2f"),
@@ -151,5 +152,5 @@ def lost_points(lost: pd.DataFrame, title: str) -> alt.Chart:
     d["lost"] = d.lost.astype(float)
     return alt.Chart(d, title=title).mark_bar(color="#cf222e").encode(
         x=alt.X("lost:Q", title="Điểm bị mất (bình quân đơn vị)"),
-        y=alt.Y("metric_label:N", sort="-x", title=None),
+        y=alt.Y("metric_label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
         tooltip=["metric_label", alt.Tooltip("lost:Q", format=",.2f")]).properties(width=480, height=22 * len(d))

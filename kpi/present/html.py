@@ -51,7 +51,9 @@ def table(frame: pd.DataFrame, columns: dict, caption: str | None = None, max_ro
                 cells.append(f'<td class="n">{change(v)}</td>')
             else:
                 text = FORMATS[kind](v)
-                cls = ' class="n"' if kind in ("num", "int", "count", "pct") else (' class="w"' if len(text) > 40 else "")
+                # numbers right-aligned on one line; text wide enough that a name wraps at most once
+                cls = ' class="n"' if kind in ("num", "int", "count", "pct") else (
+                    ' class="w"' if len(text) > 40 else ' class="t"' if len(text) > 12 else "")
                 cells.append(f"<td{cls}>{esc(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""

@@ -61,6 +61,7 @@ class Report:
     extract: str | None = None            # made on a unit's extract: what it is (its header says so)
     portal_total: float | None = None     # the headline unit's total as the national portal published it
     review_rules: dict = field(default_factory=dict)   # the profile's review thresholds (the lists' notes)
+    profile_label: str = ""               # the scoring method in words (the profile's description)
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
 
     @property
@@ -147,7 +148,8 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
                       owners, quarantine, unsynced, files, late, officials, rv, sa, alerts=warn,
                       extract=extract_label(engine.extract),
                       portal_total=published_total(con, p.label, head_code) if not p.as_of else None,
-                      review_rules=dict(engine.profile.get("review", {})))
+                      review_rules=dict(engine.profile.get("review", {})),
+                      profile_label=engine.profile.get("description") or engine.profile.get("name", "?"))
 
 
 def unit_rates(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
@@ -198,10 +200,29 @@ NULL_ZERO_NOTE = ("Đơn vị không có thủ tục phải công bố, công kh
 
 # ---------------------------------------------------------------- rendering (HTML for the notebook)
 
+def _has_distribution(r: Report) -> bool:
+    t = r.totals[r.totals["rank"].notna()]
+    return not (t[t.unit_code != r.unit] if r.unit else t).empty
+
+
+SECTIONS = [("summary", lambda r: True), ("groups", lambda r: True), ("ranking", lambda r: True),
+            ("trend", lambda r: True), ("distribution", _has_distribution), ("rates", lambda r: True),
+            ("losses", lambda r: True), ("officials", lambda r: not r.officials.empty),
+            ("review", lambda r: not r.review.empty), ("self_assessment", lambda r: not r.self_assessment.empty),
+            ("late_list", lambda r: bool(r.unit)), ("owners", lambda r: True), ("quality", lambda r: True)]
+
+
+def number(r: Report, key: str) -> str:
+    """A section's number in this report: its place among the sections the report has (the notebook shows
+    them one by one, so each asks for its own)."""
+    present = [k for k, has in SECTIONS if has(r)]
+    return f"{present.index(key) + 1}."
+
+
+
 def render_title(r: Report) -> str:
     who = r.top.unit_name
-    kind = {"month": "tháng", "quarter": "quý"}.get(r.period.kind, "kỳ")
-    return (f'<header class="report"><h1>Báo cáo Bộ chỉ số 766 {kind} — {h.esc(label_vi(r.period))}</h1>'
+    return (f'<header class="report"><h1>Báo cáo Bộ chỉ số 766 — {h.esc(label_vi(r.period))}</h1>'
             f'<p class="lead">{h.esc(who)} · Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ '
             f'người dân, doanh nghiệp (Quyết định 766/QĐ-TTg)</p>{h.extract_note(r.extract)}</header>')
 
@@ -211,7 +232,7 @@ def render_summary(r: Report) -> str:
     ranked = r.totals[r.totals["rank"].notna()]
     counts = ranked.grade_label.value_counts()
     dist = " · ".join(f"{g}: {fmt_int(counts.get(g, 0))}" for g in labels.GRADES.values())
-    return h.section("1. Kết quả chung", h.cards([
+    return h.section(f"{number(r, 'summary')} Kết quả chung", h.cards([
         ("Tổng điểm", fmt_number(top.total), f"trên 100 điểm · {h.badge(top.grade)}"),
         ("Thay đổi so với kỳ trước", h.change(top.change), f"kỳ trước: {fmt_number(top.previous_total)}"),
         ("Số đơn vị được đánh giá", fmt_int(len(ranked)), h.esc(dist)),
@@ -239,14 +260,13 @@ def render_groups(r: Report) -> str:
                         "numerator": ("Tử số", "count"), "denominator": ("Mẫu số", "int"),
                         "rate": ("Tỷ lệ", "pct"), "points": ("Điểm", "num"), "max_points": ("Tối đa", "num"),
                         "owner": ("Người phụ trách", "text")})
-    return h.section("2. Sáu nhóm chỉ số", body,
+    return h.section(f"{number(r, 'groups')} Sáu nhóm chỉ số", body,
                      "Điểm hiển thị làm tròn 2 chữ số; tỷ lệ “—” là mẫu số bằng 0 (không tính điểm theo quy tắc của chỉ số).")
 
 
 RANK_COLUMNS = {"rank_in_level": ("Hạng", "int"), "unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"),
                 "total": ("Tổng điểm", "num"), "grade": ("Xếp loại", "grade"), "change": ("So với kỳ trước", "change"),
-                "group_CKMB": ("CKMB", "num"), "group_TDGQ": ("TDGQ", "num"), "group_DVCTT": ("DVCTT", "num"),
-                "group_TTTT": ("TTTT", "num"), "group_MDSH": ("MDSH", "num"), "group_MDHL": ("MDHL", "num")}
+                **{f"group_{g}": (name, "num") for g, name in labels.GROUP_SHORT.items()}}
 
 
 def render_ranking(r: Report) -> str:
@@ -265,16 +285,15 @@ def render_ranking(r: Report) -> str:
     # on an extract the ranks are the province's, from the reference figures it carries
     among = ("Hạng là hạng trong toàn tỉnh, lấy từ số liệu tham chiếu của tỉnh mang theo trong kho trích. "
              if r.extract else "")
-    return h.section("3. Xếp hạng đơn vị", body or "<p>Không có đơn vị trực thuộc.</p>",
-                     among + "Đơn vị cùng điểm (làm tròn 2 chữ số) cùng hạng. CKMB: công khai, minh bạch · TDGQ: tiến độ "
-                     "giải quyết · DVCTT: dịch vụ công trực tuyến · TTTT: thanh toán trực tuyến · MDSH: số hóa · "
-                     "MDHL: hài lòng.")
+    return h.section(f"{number(r, 'ranking')} Xếp hạng đơn vị", body or "<p>Không có đơn vị trực thuộc.</p>",
+                     among + "Đơn vị cùng điểm (làm tròn 2 chữ số) cùng hạng. Điểm từng nhóm: công khai, minh bạch; "
+                     "tiến độ giải quyết; dịch vụ công trực tuyến; thanh toán trực tuyến; số hóa; hài lòng.")
 
 
 def render_trend(r: Report) -> str:
     body = h.figure(charts.svg(charts.trend(r.trend, "Tổng điểm theo kỳ")))
     body += h.figure(charts.svg(charts.group_trend(r.trend_groups, "Từng nhóm chỉ số theo kỳ (% điểm tối đa)")))
-    return h.section("4. Xu hướng", body, "Đơn vị sáp nhập năm 2025 được tính vào đơn vị kế thừa để xu hướng liên tục.")
+    return h.section(f"{number(r, 'trend')} Xu hướng", body, "Đơn vị sáp nhập năm 2025 được tính vào đơn vị kế thừa để xu hướng liên tục.")
 
 
 def render_distribution(r: Report) -> str:
@@ -284,7 +303,7 @@ def render_distribution(r: Report) -> str:
     if t.empty:
         return ""
     t["level_label"] = t.level.map(labels.LEVELS)
-    return h.section("5. Phân bố xếp loại", h.figure(charts.svg(charts.grade_distribution(t, "Số đơn vị theo xếp loại"))))
+    return h.section(f"{number(r, 'distribution')} Phân bố xếp loại", h.figure(charts.svg(charts.grade_distribution(t, "Số đơn vị theo xếp loại"))))
 
 
 def render_rates(r: Report) -> str:
@@ -295,26 +314,38 @@ def render_rates(r: Report) -> str:
                         "handled": ("Hồ sơ phải giải quyết", "int"), "late": ("Trễ hạn", "int"),
                         "late_rate": ("Tỷ lệ trễ hạn", "pct"), "received": ("Hồ sơ tiếp nhận", "int"),
                         "online": ("Nộp trực tuyến", "int"), "online_rate": ("Tỷ lệ trực tuyến", "pct")})
-    return h.section("6. Hồ sơ trễ hạn và dịch vụ công trực tuyến theo đơn vị", body)
+    return h.section(f"{number(r, 'rates')} Hồ sơ trễ hạn và dịch vụ công trực tuyến theo đơn vị", body)
 
 
 def render_losses(r: Report) -> str:
-    by_metric = (r.lost.groupby("metric_label").lost.sum() / max(r.lost.unit_code.nunique(), 1)).reset_index()
+    """Where points were lost: the metrics that cost most (only points a unit can win back by working
+    better), the units and metrics that lost most, the procedures with most late dossiers."""
+    ok = r.lost[r.lost.actionable]
+    by_metric = (ok.groupby("metric_label").lost.sum() / max(r.lost.unit_code.nunique(), 1)).reset_index()
     body = h.figure(charts.svg(charts.lost_points(by_metric.sort_values("lost", ascending=False).head(12),
-                                                  "Chỉ số làm mất nhiều điểm nhất")))
+                                                  "Chỉ số làm mất nhiều điểm nhất (điểm đơn vị có thể khắc phục)")))
+    passive = r.lost[~r.lost.actionable]
+    if len(passive):
+        names = ", ".join(f"“{x}”" for x in sorted(passive.metric_label.dropna().unique()))
+        body += (f'<p class="note">{fmt_int(passive.unit_code.nunique())} đơn vị mất điểm các chỉ số {h.esc(names)} '
+                 f"chỉ vì không có thủ tục phải công bố, công khai trong kỳ: {h.esc(NULL_ZERO_NOTE)} Các điểm này "
+                 "không tính vào biểu đồ trên và được ghi chú trong bảng dưới.</p>")
     worst = r.lost.merge(r.owners, on=["unit_code", "metric_code"], how="left")
     worst = worst.merge(r.totals[["unit_code", "unit_name"]].drop_duplicates(), on="unit_code", how="left",
                         suffixes=("", "_t"))
+    worst["note"] = worst.actionable.map({True: "", False: "không có thủ tục phải công bố trong kỳ (Cổng tính 0 điểm)"})
     body += "<h3>Đơn vị và chỉ số mất nhiều điểm nhất</h3>" + h.table(worst, {
         "unit_name": ("Đơn vị", "text"), "metric_label": ("Chỉ số", "text"), "rate": ("Tỷ lệ đạt", "pct"),
         "points": ("Điểm", "num"), "max_points": ("Tối đa", "num"), "lost": ("Điểm mất", "num"),
-        "owner_name": ("Người phụ trách", "text"), "owner_title": ("Chức vụ", "text")}, max_rows=30)
+        "owner_name": ("Người phụ trách", "text"), "owner_title": ("Chức vụ", "text"), "note": ("Ghi chú", "text")},
+        max_rows=30)
     body += "<h3>Thủ tục có nhiều hồ sơ trễ hạn nhất</h3>" + h.table(r.procedures, {
-        "procedure_code": ("Mã TTHC", "text"), "procedure_name": ("Thủ tục", "text"),
+        "procedure_code": ("Mã thủ tục", "text"), "procedure_name": ("Thủ tục", "text"),
         "denominator": ("Hồ sơ phải giải quyết", "int"), "late": ("Trễ hạn", "int"),
-        "late_rate": ("Tỷ lệ trễ hạn", "pct"), "points_lost": ("Điểm TDGQ bị mất", "num")}, max_rows=15)
-    return h.section("7. Điểm bị mất ở đâu, vì sao", body,
-                     "“Điểm TDGQ bị mất” = 20 × số hồ sơ trễ hạn của thủ tục ÷ tổng số hồ sơ phải giải quyết trong kỳ.")
+        "late_rate": ("Tỷ lệ trễ hạn", "pct"), "points_lost": ("Điểm tiến độ bị mất", "num")}, max_rows=15)
+    return h.section(f"{number(r, 'losses')} Điểm bị mất ở đâu, vì sao", body,
+                     "“Điểm tiến độ bị mất” = 20 × số hồ sơ trễ hạn của thủ tục ÷ tổng số hồ sơ phải giải quyết trong "
+                     "kỳ (nhóm tiến độ giải quyết).")
 
 
 def render_owners(r: Report) -> str:
@@ -325,14 +356,14 @@ def render_owners(r: Report) -> str:
                                                        "metric_label": ("Chỉ số", "text"),
                                                        "owner_name": ("Người phụ trách", "text"),
                                                        "owner_title": ("Chức vụ", "text")}))
-    return h.section("8. Người phụ trách chỉ số", body)
+    return h.section(f"{number(r, 'owners')} Người phụ trách chỉ số", body)
 
 
 def render_officials(r: Report) -> str:
     if r.officials.empty:
         return ""
     o = r.officials.sort_values(["index", "official_id"])
-    return h.section("Cán bộ", h.table(o, {"official_id": ("Mã cán bộ", "text"), "full_name": ("Họ tên", "text"),
+    return h.section(f"{number(r, 'officials')} Cán bộ", h.table(o, {"official_id": ("Mã cán bộ", "text"), "full_name": ("Họ tên", "text"),
                                            "unit_name": ("Đơn vị", "text"), "index": ("Chỉ số cá nhân", "num"),
                                            "grade": ("Xếp loại", "grade"), "metrics": ("Tính trên các chỉ số", "text")}),
                      "Chỉ số cá nhân = điểm đạt trên các chỉ số gắn với cán bộ ÷ điểm tối đa × 100.")
@@ -354,7 +385,7 @@ def render_review(r: Report) -> str:
         body += h.table(sheet[cols], {c: (c, "int" if c.endswith("số hồ sơ") else kinds.get(c, "text")) for c in cols},
                         max_rows=60) if len(d) else "<p>Không có cán bộ nào.</p>"
     rules = r.review_rules
-    return h.section("Cán bộ đề nghị khen thưởng, xem xét trách nhiệm", body,
+    return h.section(f"{number(r, 'review')} Cán bộ đề nghị khen thưởng, xem xét trách nhiệm", body,
                      f"Khen thưởng: {commend_rule(rules)}. Xem xét trách nhiệm: xếp loại Yếu từ "
                      f"{rules.get('account_months', 2)} tháng trở lên (năm: {rules.get('account_quarters', 2)} quý "
                      f"liên tiếp). Tháng có ít hơn {rules.get('min_dossiers', 0)} hồ sơ không được xếp loại. Một tháng "
@@ -380,9 +411,10 @@ def render_self_assessment(r: Report) -> str:
     body += "<h3>Nội dung lệch vượt ngưỡng</h3>" + h.table(
         flagged, {k: (v, "num" if k in ("self_points", "computed_points", "max_points", "gap") else "text")
                   for k, v in SELF_ASSESSMENT_COLUMNS.items()}, max_rows=60)
-    return h.section("Tự đánh giá so với kết quả Bộ chỉ số", body,
-                     "Chênh lệch = điểm tự đánh giá − điểm tính từ dữ liệu; đánh dấu khi vượt ngưỡng "
-                     "(review.self_assessment_gap_percent của cấu hình, tính theo điểm tối đa của nội dung).")
+    return h.section(f"{number(r, 'self_assessment')} Tự đánh giá so với kết quả Bộ chỉ số", body,
+                     "Chênh lệch = điểm tự đánh giá − điểm tính từ dữ liệu; đánh dấu khi chênh lệch vượt "
+                     f"{fmt_number(float(r.review_rules.get('self_assessment_gap_percent', 5)))}% điểm tối đa của "
+                     "nội dung.")
 
 
 def render_late_list(r: Report) -> str:
@@ -390,7 +422,7 @@ def render_late_list(r: Report) -> str:
         return ""
     d = r.late.copy()
     d["state"] = d.is_open.map({True: "Đang giải quyết", False: "Đã giải quyết"})
-    return h.section("Danh sách hồ sơ trễ hạn", h.table(d, {
+    return h.section(f"{number(r, 'late_list')} Danh sách hồ sơ trễ hạn", h.table(d, {
         "dossier_code": ("Mã hồ sơ", "text"), "unit_name": ("Đơn vị", "text"), "procedure_name": ("Thủ tục", "text"),
         "received_at": ("Tiếp nhận", "date"), "due_at": ("Hẹn trả", "date"), "finished_at": ("Hoàn thành", "date"),
         "state": ("Tình trạng", "text"), "overdue_wd": ("Số ngày trễ", "int"), "reason": ("Lý do tính trễ hạn", "text")},
@@ -410,7 +442,7 @@ def render_quality(r: Report) -> str:
         r.unsynced[r.unsynced.never_synced > 0], {"unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"),
                                                   "received": ("Tiếp nhận", "int"),
                                                   "never_synced": ("Chưa đồng bộ", "int")}, max_rows=15)
-    return h.section("9. Chất lượng dữ liệu", body)
+    return h.section(f"{number(r, 'quality')} Chất lượng dữ liệu", body)
 
 
 ALERT_COLUMNS = {"dossier_code": ("Mã hồ sơ", "text"), "state_label": ("Tình trạng", "text"),
@@ -446,15 +478,15 @@ def render_alerts(r: Report) -> str:
     if r.alerts is None:
         return ""
     # a part of section 1 (the sections keep their numbers whether the period is running or not)
-    return (f'<section><h3>1.1. Cảnh báo sớm: hồ sơ cần xử lý ngay</h3><p class="note">Kỳ báo cáo chưa kết thúc: '
+    return (f'<section><h3>{number(r, "summary")}1. Cảnh báo sớm: hồ sơ cần xử lý ngay</h3><p class="note">Kỳ báo cáo chưa kết thúc: '
             f'các hồ sơ dưới đây còn quyết định điểm của kỳ.</p>{alerts_html(r.alerts, r.unit)}</section>')
 
 
 def render_footer(r: Report) -> str:
     files = "".join(f"<li>{h.esc(Path(f).name)} — sha256 {h.esc(s[:16])}… ({fmt_int(n)} dòng, nạp {h.esc(t)})</li>"
                     for f, s, n, t in r.files[["file", "sha256", "rows_loaded", "loaded_at"]].itertuples(index=False))
-    return (f'<footer><p>Cấu hình chấm điểm: <b>{h.esc(r.profile_name)}</b> · Lập lúc {h.esc(fmt_datetime(r.generated_at))}'
-            f' · Phần mềm kpi766</p><details><summary>Tệp dữ liệu đã dùng ({len(r.files)})</summary><ul>{files}</ul>'
+    return (f'<footer><p>Cách chấm điểm: <b>{h.esc(r.profile_label)}</b> · Lập lúc {h.esc(fmt_datetime(r.generated_at))}'
+            f'</p><details><summary>Tệp dữ liệu đã dùng ({len(r.files)})</summary><ul>{files}</ul>'
             f'</details></footer>')
 
 
