@@ -242,3 +242,27 @@ def test_quarterly_without_a_period_takes_the_last_complete_quarter(sample_store
     assert r.returncode == 0, r.stderr
     assert "kỳ 2026-Q3" in r.stdout
     assert any(p.text.endswith("quý III năm 2026") for p in Document(str(out)).paragraphs)
+
+
+def test_every_printed_total_is_the_sum_of_its_printed_parts(sample_store, docx_path):
+    """The portal's method: a group is the sum of its metrics' published (rounded) points, the total the sum
+    of the groups — for every unit and period kind, so no table can print 75,36 of groups under 75,37."""
+    from kpi.numbers import round_half_up
+    groups = ("CKMB", "TDGQ", "DVCTT", "TTTT", "MDSH", "MDHL")
+    for period in ("2026-09", PERIOD):
+        t = kpi.totals(period, store=sample_store)
+        s = kpi.scores(period, store=sample_store)
+        s = s[s.max_points > 0]
+        for u in t.itertuples():
+            shown = [round_half_up(float(getattr(u, f"group_{g}")), 2) for g in groups]
+            assert round_half_up(float(u.total), 2) == round_half_up(sum(shown), 2), (period, u.unit_code)
+            mine = s[s.unit_code == u.unit_code]
+            for g in groups:
+                parts = [round_half_up(float(p), 2) for p in mine[mine.group_code == g].points.fillna(0)]
+                assert round_half_up(min(sum(parts), 10.0 if g == "TTTT" else 1e9), 2) == \
+                    round_half_up(float(getattr(u, f"group_{g}")), 2), (period, u.unit_code, g)
+    # and the document's own counts: the grade counts of section I add up to the units graded
+    texts = "\n".join(p.text for p in Document(str(docx_path)).paragraphs)
+    m = re.search(r"Có ([\d.]+) đơn vị được đánh giá: ([^.]+)\.", texts)
+    parts = [int(x.replace(".", "")) for x in re.findall(r"([\d.]+) đơn vị", m.group(2))]
+    assert sum(parts) == int(m.group(1).replace(".", ""))
