@@ -251,26 +251,21 @@ def publication(totals: pd.DataFrame, frames: dict[str, pd.DataFrame], p: Period
             out[stem] = ranking(t, [f"Xếp hạng {name.lower()}", when],
                                 f"{'10 đơn vị cao nhất và 10 thấp nhất trong ' if long else ''}{len(t)} đơn vị; "
                                 "màu theo xếp loại", ends=10 if long else None)
-    late = frames["ty-le-ho-so-tre-han"].rename(columns={"Tên đơn vị": "unit_name",
-                                                          "Tỷ lệ hồ sơ trễ hạn (%)": "late_rate"})
-    late = late[late["Khối"] != labels.LEVELS.get("province")].copy()
-    late["detail"] = [f"{fmt_int(a)}/{fmt_int(b)}" for a, b in zip(late["Số hồ sơ trễ hạn"],
-                                                                          late["Số hồ sơ phải giải quyết"])]
-    n_late = int(late.late_rate.notna().sum())
-    out["ty-le-tre-han"] = rate_bars(late, "late_rate", ["Tỷ lệ hồ sơ trễ hạn", when],
-                                     f"{min(PHONE_BARS, n_late)} đơn vị cao nhất trong {n_late}; trong ngoặc: số hồ sơ "
-                                     "trễ hạn / phải giải quyết", "Tỷ lệ hồ sơ trễ hạn (%)", labels.GRADE_COLORS["YEU"],
-                                     descending=True, detail="detail", average=rates["late_rate"], top=PHONE_BARS)
-    online = frames["ty-le-dvc-truc-tuyen"].rename(columns={"Tên đơn vị": "unit_name",
-                                                            "Tỷ lệ hồ sơ trực tuyến (%)": "online_rate"})
-    online = online[online["Khối"] != labels.LEVELS.get("province")].copy()
-    online["detail"] = [f"{fmt_int(a)}/{fmt_int(b)}" for a, b in zip(online["Số hồ sơ trực tuyến"],
-                                                                            online["Số hồ sơ tiếp nhận"])]
-    n_on = int(online.online_rate.notna().sum())
-    out["ty-le-truc-tuyen"] = rate_bars(online, "online_rate", ["Tỷ lệ hồ sơ nộp trực tuyến", when],
-                                        f"{min(PHONE_BARS, n_on)} đơn vị thấp nhất trong {n_on}; trong ngoặc: số hồ sơ "
-                                        "trực tuyến / tiếp nhận", "Tỷ lệ hồ sơ trực tuyến (%)", "#1f6fb2", descending=False,
-                                        rule=50, detail="detail", average=rates["online_rate"], top=PHONE_BARS)
+    for stem, table, rate, part, whole, title, colour, worst_first, target, x_title in (
+            ("ty-le-tre-han", "ty-le-ho-so-tre-han", "Tỷ lệ hồ sơ trễ hạn (%)", "Số hồ sơ trễ hạn",
+             "Số hồ sơ phải giải quyết", "Tỷ lệ hồ sơ trễ hạn", labels.GRADE_COLORS["YEU"], True, None,
+             "trễ hạn / phải giải quyết"),
+            ("ty-le-truc-tuyen", "ty-le-dvc-truc-tuyen", "Tỷ lệ hồ sơ trực tuyến (%)", "Số hồ sơ trực tuyến",
+             "Số hồ sơ tiếp nhận", "Tỷ lệ hồ sơ nộp trực tuyến", "#1f6fb2", False, 50, "trực tuyến / tiếp nhận")):
+        d = frames[table].rename(columns={"Tên đơn vị": "unit_name", rate: "rate"})
+        d = d[d["Khối"] != labels.LEVELS.get("province")].copy()
+        d["detail"] = [f"{fmt_int(a)}/{fmt_int(b)}" for a, b in zip(d[part], d[whole])]
+        n = int(d.rate.notna().sum())
+        which = "cao nhất" if worst_first else "thấp nhất"
+        out[stem] = rate_bars(d, "rate", [title, when],
+                              f"{min(PHONE_BARS, n)} đơn vị {which} trong {n}; trong ngoặc: số hồ sơ {x_title}",
+                              rate, colour, descending=worst_first, rule=target, detail="detail",
+                              average=rates["late_rate" if worst_first else "online_rate"], top=PHONE_BARS)
     return out
 
 
