@@ -376,7 +376,8 @@ def render_review(r: Report) -> str:
         return ""
     body = ""
     for decision, title in DECISIONS.items():
-        d = r.review[r.review.decision == decision]
+        d = r.review[r.review.decision == decision].sort_values(
+            ["index", "official_id"], ascending=[decision != COMMEND, True])      # ranked: best (worst) first
         sheet = review_sheet(d)
         cols = [c for c in sheet.columns if c != "Đề nghị" and not (decision == COMMEND and c == "Bước xử lý quá hạn")]
         kinds = {"Chỉ số cả kỳ": "num", "Tỷ lệ trễ hạn (%)": "num", "Hồ sơ đã xử lý": "int",

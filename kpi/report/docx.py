@@ -312,7 +312,9 @@ OFFICIAL_WIDTHS = [3.4, 3.5, 1.9, 1.9, 1.7, 2.2, 1.9]
 
 def _officials(d: Decree30Document, r: Report) -> None:
     rv = r.review.assign(months=[f"{g}/{n}" for g, n in zip(r.review.months_graded, r.review.months_reviewed)])
-    good, bad = rv[rv.decision == COMMEND], rv[rv.decision == ACCOUNT]
+    # ranked: the best index first to commend, the worst first to hold to account
+    good = rv[rv.decision == COMMEND].sort_values(["index", "late_dossiers", "official_id"], ascending=[False, True, True])
+    bad = rv[rv.decision == ACCOUNT].sort_values(["index", "official_id"])
     months = sorted({c.removeprefix("grade_") for c in rv.columns if c.startswith("grade_2") and "Q" not in c})
     span = ", ".join(f"{int(m[5:])}" for m in months) + f"/{months[-1][:4]}" if months else ""
     rules = r.review_rules or {}
