@@ -720,7 +720,13 @@ def main(argv=None) -> int:
     try:
         code = args.func(args)
         # a Ctrl-C raised where Python can only ignore it (an import's lock callback): still an interrupt
-        return _interrupted(args, finished=True) if _SIGINT["seen"] else code
+        if _SIGINT["seen"]:
+            return _interrupted(args, finished=True)
+        if argv is None and threading.current_thread() is threading.main_thread():
+            # the command (the process's own, not a call from Python) is done: a Ctrl-C from now on (while the
+            # interpreter closes DuckDB and its threads) changes nothing and must not end it as killed by it
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
     except BrokenPipeError:   # `kpi score … | head`
         return 0
     except KeyboardInterrupt:
