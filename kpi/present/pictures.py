@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import struct
+import textwrap
 from pathlib import Path
 
 import altair as alt
@@ -159,7 +160,6 @@ def _named_bars(d: pd.DataFrame, x: alt.X, colour, order: list[str], width: int 
 
 def _lines(text: str, width: int = 44) -> list[str]:
     """A subtitle broken into lines that fit the picture's width."""
-    import textwrap
     return textwrap.wrap(text, width) or [""]
 
 
