@@ -266,3 +266,22 @@ def test_every_printed_total_is_the_sum_of_its_printed_parts(sample_store, docx_
     m = re.search(r"Có ([\d.]+) đơn vị được đánh giá: ([^.]+)\.", texts)
     parts = [int(x.replace(".", "")) for x in re.findall(r"([\d.]+) đơn vị", m.group(2))]
     assert sum(parts) == int(m.group(1).replace(".", ""))
+
+
+def test_a_communes_own_report_has_no_empty_sections(sample_store, workspace, tmp_path):
+    """A commune has no units below it: no 'results of the units' heading with nothing under it, no proposal
+    to inspect itself, no 'of 1 unit graded: 1 Tốt'; the sections stay numbered I, II, III… in order."""
+    con = connect(sample_store, read_only=True)
+    commune = con.execute("SELECT d.unit_code FROM dossiers d JOIN units u USING (unit_code) WHERE u.level = 'commune' "
+                          "AND u.valid_to IS NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
+    con.close()
+    out = tmp_path / "u.docx"
+    r = run_kpi("report", "unit", "--unit", commune, "--period", PERIOD, "--docx", "--store", sample_store, "-q",
+                "--out", out, env={"KPI_HOME": str(workspace)})
+    assert r.returncode == 0, r.stderr
+    texts = [p.text for p in Document(str(out)).paragraphs]
+    heads = [t for t in texts if re.match(r"[IVX]+\. [A-ZĐ]", t)]
+    assert [h.split(".")[0] for h in heads] == ["I", "II", "III", "IV", "V", "VI"][:len(heads)]
+    assert not [h for h in heads if "KẾT QUẢ CỦA CÁC ĐƠN VỊ" in h or "ĐỀ NGHỊ KIỂM TRA" in h]
+    body = "\n".join(texts)
+    assert "đơn vị được đánh giá" not in body and "- Theo đơn vị" not in body

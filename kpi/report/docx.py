@@ -34,7 +34,7 @@ UNIT_WIDTHS = [1.8, 6.9, 2.2, 2.9, 2.7]
 def inspection_candidates(r: Report, top: int = 10) -> pd.DataFrame:
     """1c: units with many late dossiers or a high late rate — those above the province's late rate, most
     late dossiers first."""
-    d = r.rates[(r.rates.level != "province") & (r.rates.late > 0)].copy()
+    d = r.rates[(r.rates.level != "province") & (r.rates.late > 0) & (r.rates.unit_code != r.unit)].copy()
     prov = r.rates[r.rates.level == "province"]
     bar = float(prov.late_rate.iloc[0]) if len(prov) and pd.notna(prov.late_rate.iloc[0]) else 0.0
     d = d[d.late_rate.astype(float) > bar]
@@ -117,9 +117,9 @@ def _body(d: Decree30Document, r: Report, settings: dict) -> None:
            f"tuyến (tỷ lệ nộp trực tuyến {_share(online, received)}). Số hồ sơ phải giải quyết (tiếp nhận trong kỳ và "
            f"kỳ trước chuyển sang) là {fmt_int(handled)} hồ sơ: {fmt_int(on_time)} hồ sơ giải quyết đúng hạn hoặc chưa "
            f"đến hạn (tỷ lệ đúng hạn {_share(on_time, handled)}), {fmt_int(handled - on_time)} hồ sơ trễ hạn.")
-    d.para(f"Có {fmt_int(never)} hồ sơ tiếp nhận trong kỳ chưa được đồng bộ lên Cổng Dịch vụ công quốc gia"
-           + (f" ({_share(never, received)} số hồ sơ tiếp nhận); các hồ sơ này không được Cổng tính vào Bộ chỉ số."
-              if never else "."))
+    d.para(f"Có {fmt_int(never)} hồ sơ tiếp nhận trong kỳ chưa được đồng bộ lên Cổng Dịch vụ công quốc gia "
+           f"({_share(never, received)} số hồ sơ tiếp nhận); các hồ sơ này không được Cổng tính vào Bộ chỉ số."
+           if never else "Toàn bộ hồ sơ tiếp nhận trong kỳ đã được đồng bộ lên Cổng Dịch vụ công quốc gia.")
     d.heading("2. Điểm Bộ chỉ số")
     portal = ""
     if r.portal_total is not None:
@@ -129,10 +129,11 @@ def _body(d: Decree30Document, r: Report, settings: dict) -> None:
                      f"; kết quả tính từ dữ liệu hồ sơ của tỉnh {'cao' if gap > 0 else 'thấp'} hơn "
                      f"{fmt_number(abs(gap))} điểm (phần chênh lệch được đối chiếu theo từng chỉ số, trong đó có "
                      "hồ sơ chưa đồng bộ lên Cổng)."))
+    grades = (f" Có {fmt_int(len(ranked))} đơn vị được đánh giá: " + ", ".join(
+        f"{fmt_int(ranked.grade_label.eq(g).sum())} đơn vị {g}" for g in labels.GRADES.values()
+        if ranked.grade_label.eq(g).any()) + ".") if len(ranked) > 1 else ""
     d.para(f"Tổng điểm Bộ chỉ số của {who} {words} tính từ dữ liệu hồ sơ đạt {fmt_number(top.total)}/100 điểm, xếp "
-           f"loại {top.grade_label}, {_sign(top.change, short_words(r.period.previous()))}.{portal} Có "
-           f"{fmt_int(len(ranked))} đơn vị được đánh giá: "
-           + ", ".join(f"{fmt_int(ranked.grade_label.eq(g).sum())} đơn vị {g}" for g in labels.GRADES.values()) + ".")
+           f"loại {top.grade_label}, {_sign(top.change, short_words(r.period.previous()))}.{portal}{grades}")
     order = {c: i for i, c in enumerate(labels.GROUPS)}
     g = r.groups.assign(_o=r.groups.group_code.map(order)).sort_values("_o")
     g["group_label"] = g.group_code.map(labels.GROUPS)
@@ -143,12 +144,12 @@ def _body(d: Decree30Document, r: Report, settings: dict) -> None:
     d.table(f"Điểm theo nhóm chỉ số của {who}", g, {
         "group_label": ("Nhóm chỉ số", "text"), "shown": ("Điểm đạt", "num"), "max_points": ("Điểm tối đa", "num"),
         "share": ("Tỷ lệ đạt", "pct")}, [7.5, 2.8, 2.8, 2.8], total=total)
-    # II. units by level: short lists in the body, long ones in an appendix
-    d.heading(f"{roman(next(sections))}. KẾT QUẢ CỦA CÁC ĐƠN VỊ")
+    # II. units by level: short lists in the body, long ones in an appendix (none: a unit without units below)
+    below = r.totals[r.totals["rank"].notna() & (r.totals.unit_code != r.unit) & (r.totals.level != "province")]
+    if len(below):
+        d.heading(f"{roman(next(sections))}. KẾT QUẢ CỦA CÁC ĐƠN VỊ")
     for level, title in LEVELS:
-        t = r.totals[(r.totals.level == level) & r.totals["rank"].notna()].sort_values(["rank_in_level", "unit_name"])
-        if r.unit:
-            t = t[t.unit_code != r.unit]
+        t = below[below.level == level].sort_values(["rank_in_level", "unit_name"])
         if t.empty:
             continue
         best, worst = t.iloc[0], t.iloc[-1]
@@ -195,13 +196,15 @@ def _body(d: Decree30Document, r: Report, settings: dict) -> None:
             d.para(f"- {c}")
     else:
         d.para(f"Trong {words} không có hồ sơ trễ hạn.")
-    # IV. inspection (1c)
-    d.heading(f"{roman(next(sections))}. ĐƠN VỊ ĐỀ NGHỊ KIỂM TRA")
+    # IV. inspection (1c) — a unit's own report without units below it has none to propose
     insp = inspection_candidates(r)
     insp_table = None
-    if insp.empty:
+    has_units = len(below) > 0 or not r.unit
+    if has_units:
+        d.heading(f"{roman(next(sections))}. ĐƠN VỊ ĐỀ NGHỊ KIỂM TRA")
+    if has_units and insp.empty:
         d.para("Không có đơn vị nào có tỷ lệ hồ sơ trễ hạn cao hơn mức chung.")
-    else:
+    elif not insp.empty:
         d.para("Các đơn vị có nhiều hồ sơ trễ hạn và tỷ lệ trễ hạn cao hơn mức chung, đề nghị Sở Nội vụ đưa vào "
                "kế hoạch kiểm tra công vụ:")
         d.table("Đơn vị có nhiều hồ sơ trễ hạn", insp, {
@@ -274,8 +277,8 @@ def late_causes(late: pd.DataFrame, handled: int, top: int = 3) -> list[str]:
         return []
     out = []
     open_ = int(late.is_open.fillna(False).astype(bool).sum())
-    out.append(f"Theo tình trạng: {fmt_int(n - open_)} hồ sơ đã giải quyết nhưng quá hạn ({_share(n - open_, n)}); "
-               f"{fmt_int(open_)} hồ sơ đến cuối kỳ chưa giải quyết xong dù đã quá hạn ({_share(open_, n)}).")
+    states = [(n - open_, "đã giải quyết nhưng quá hạn"), (open_, "đến cuối kỳ chưa giải quyết xong dù đã quá hạn")]
+    out.append("Theo tình trạng: " + "; ".join(f"{fmt_int(c)} hồ sơ {t} ({_share(c, n)})" for c, t in states if c) + ".")
     steps = late.overrun_steps.dropna().str.split("; ").explode()
     steps = steps[steps.str.len() > 0].value_counts()
     if len(steps):
@@ -293,7 +296,7 @@ def late_causes(late: pd.DataFrame, handled: int, top: int = 3) -> list[str]:
         out.append(f"Theo thủ tục: {fmt_int(len(procs))} thủ tục có hồ sơ trễ hạn, nhiều nhất là " + "; ".join(
             f"“{p}” {fmt_int(c)} hồ sơ ({_share(c, n)})" for p, c in procs.head(top).items()) + ".")
     units = late.groupby("unit_name").size().sort_values(ascending=False)
-    if len(units):
+    if len(units) > 1:
         out.append(f"Theo đơn vị: {fmt_int(len(units))} đơn vị có hồ sơ trễ hạn, nhiều nhất là " + "; ".join(
             f"{u} {fmt_int(c)} hồ sơ ({_share(c, n)})" for u, c in units.head(top).items()) + ".")
     many = int(late.n_req.fillna(0).ge(2).sum()) if "n_req" in late else 0
@@ -318,9 +321,9 @@ def _officials(d: Decree30Document, r: Report) -> None:
     months = sorted({c.removeprefix("grade_") for c in rv.columns if c.startswith("grade_2") and "Q" not in c})
     span = ", ".join(f"{int(m[5:])}" for m in months) + f"/{months[-1][:4]}" if months else ""
     rules = r.review_rules or {}
-    d.para(f"Xét {fmt_int(len(rv))} cán bộ có hồ sơ trong các tháng {span}. {fmt_int(len(good))} cán bộ được đề nghị "
-           f"khen thưởng ({commend_rule(rules) if rules else 'xếp loại Xuất sắc ở mọi tháng xét'}); "
-           f"{fmt_int(len(bad))} cán bộ xếp loại Yếu nhiều lần được đề nghị xem xét trách nhiệm.")
+    d.para(f"Xét {fmt_int(len(rv))} cán bộ có hồ sơ trong các tháng {span}: {fmt_int(len(good))} cán bộ được đề nghị "
+           f"khen thưởng, {fmt_int(len(bad))} cán bộ xếp loại Yếu nhiều lần được đề nghị xem xét trách nhiệm."
+           + (f" Điều kiện đề nghị khen thưởng: {commend_rule(rules)}." if rules else ""))
     for frame, title in ((good, "Cán bộ đề nghị khen thưởng"), (bad, "Cán bộ đề nghị xem xét trách nhiệm")):
         if frame.empty:
             continue
