@@ -53,6 +53,7 @@ METRICS = {
     "STAFF_CONDUCT": "Hồ sơ không bị phản ánh về hành vi cán bộ",
 }
 
+UNIT_LEVELS = ("department", "district", "commune")      # the levels units are ranked in, in report order
 LEVELS = {"province": "Tỉnh", "department": "Sở, ban, ngành", "district": "Huyện (trước 7/2025)", "commune": "Xã, phường"}
 
 COLUMNS = {

@@ -22,6 +22,8 @@ def roman(n: int) -> str:
         while n >= value:
             out, n = out + sym, n - value
     return out
+
+
 SUMMARY = "Kết quả thực hiện Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ người dân, doanh nghiệp"
 
 
@@ -191,10 +193,6 @@ class Decree30Document:
         p = sec.header.paragraphs[0]
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         field(p, "PAGE", size=BODY_PT)
-
-    def page_break(self) -> None:
-        from docx.enum.text import WD_BREAK
-        self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
 
 KEEP_WHOLE_ROWS = 14          # a table this short is kept on one page; a longer one keeps its header and first rows

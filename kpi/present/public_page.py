@@ -53,7 +53,6 @@ PAGE_COLUMNS = {
     "ty-le-dvc-truc-tuyen": {"Tên đơn vị": "Đơn vị", "Số hồ sơ tiếp nhận": "Tiếp nhận",
                              "Số hồ sơ trực tuyến": "Trực tuyến", "Tỷ lệ hồ sơ trực tuyến (%)": "Tỷ lệ (%)"},
 }
-LEVEL_ORDER = ["department", "district", "commune"]
 LATE_UNITS_SHOWN = 10
 
 
@@ -86,7 +85,7 @@ def _by_level(frame: pd.DataFrame, name: str) -> str:
     cols = PAGE_COLUMNS[name]
     pct = tuple(v for v in cols.values() if "(%)" in v)
     out = []
-    for i, level in enumerate(LEVEL_ORDER):
+    for i, level in enumerate(labels.UNIT_LEVELS):
         part = frame[frame["Khối"] == labels.LEVELS.get(level)]
         if part.empty:
             continue

@@ -219,7 +219,6 @@ def number(r: Report, key: str) -> str:
     return f"{present.index(key) + 1}."
 
 
-
 def render_title(r: Report) -> str:
     who = r.top.unit_name
     return (f'<header class="report"><h1>Báo cáo Bộ chỉ số 766 — {h.esc(label_vi(r.period))}</h1>'
@@ -271,8 +270,8 @@ RANK_COLUMNS = {"rank_in_level": ("Hạng", "int"), "unit_code": ("Mã", "text")
 
 def render_ranking(r: Report) -> str:
     body = ""
-    for level, title in (("department", "Sở, ban, ngành"), ("district", "Huyện (trước 7/2025)"),
-                         ("commune", "Xã, phường")):
+    for level in labels.UNIT_LEVELS:
+        title = labels.LEVELS[level]
         t = r.totals[r.totals.level == level].sort_values(["rank_in_level", "unit_code"])
         if r.unit:
             t = t[t.unit_code != r.unit]

@@ -19,7 +19,6 @@ from kpi.present.decree30 import (BODY_PT, TEXT_WIDTH_CM, Decree30Document, head
 from kpi.report.content import NULL_ZERO_NOTE, Report
 
 BODY_ROWS = 14               # a list longer than this goes to an appendix; the body cites it
-LEVELS = (("department", "Sở, ban, ngành"), ("district", "Huyện (trước 7/2025)"), ("commune", "Xã, phường"))
 
 
 def unit_columns(r: Report) -> dict:
@@ -148,7 +147,8 @@ def _body(d: Decree30Document, r: Report, settings: dict) -> None:
     below = r.totals[r.totals["rank"].notna() & (r.totals.unit_code != r.unit) & (r.totals.level != "province")]
     if len(below):
         d.heading(f"{roman(next(sections))}. KẾT QUẢ CỦA CÁC ĐƠN VỊ")
-    for level, title in LEVELS:
+    for level in labels.UNIT_LEVELS:
+        title = labels.LEVELS[level]
         t = below[below.level == level].sort_values(["rank_in_level", "unit_name"])
         if t.empty:
             continue

@@ -42,8 +42,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     path = Path(path)
     out = safe_frame(frame)
     for c in out.columns:
-        if len(out) and all(isinstance(v, dt.date) or v is None or (not isinstance(v, str) and pd.isna(v))
-                            for v in out[c]) and any(isinstance(v, dt.date) for v in out[c]):
+        if _is_dates(_present(out[c])):
             out[c] = [v.isoformat() if isinstance(v, dt.date) else None for v in out[c]]
     with atomic_path(path) as tmp:
         out.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
@@ -104,12 +103,21 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
     return path
 
 
+def _present(col: pd.Series) -> list:
+    """A column's values that are there (no None, NaN, NaT, NA)."""
+    return [v for v in col if v is not None and not (not isinstance(v, str) and pd.isna(v))]
+
+
+def _is_dates(values: list) -> bool:
+    return bool(values) and all(isinstance(v, (dt.date, pd.Timestamp)) for v in values)
+
+
 def _number_format(col: pd.Series) -> str | None:
     """The Excel format of a column: dates, whole numbers, decimals; None for text."""
-    values = [v for v in col if v is not None and not (not isinstance(v, str) and pd.isna(v))]
+    values = _present(col)
     if not values:
         return None
-    if all(isinstance(v, (dt.date, pd.Timestamp)) for v in values):
+    if _is_dates(values):
         timed = any(isinstance(v, (dt.datetime, pd.Timestamp)) and (v.hour or v.minute) for v in values)
         return "dd/mm/yyyy hh:mm" if timed else "dd/mm/yyyy"
     if all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in values):
@@ -210,10 +218,16 @@ def publication(engine, period, progress: bool = False) -> tuple[dict, dict, str
         pngs[stem] = pictures.png(chart)          # the files, for Zalo and the portal
         svgs[stem] = pictures.svg(chart)          # the page: light and sharp on a phone
     prov = totals[totals.level == "province"].iloc[0]
-    files = {n: {"xlsx": f"{n}-{p.label}.xlsx", "csv": f"csv/{n}-{p.label}.csv"} for n in frames}
+    files = {n: package_files(n, p.label) for n in frames}
     page = public_page.page(frames, svgs, p, last, prov.unit_name, dt.datetime.now().replace(microsecond=0),
                             top=prov, rates=pictures.province_rates(frames), files=files)
     return frames, pngs, page
+
+
+def package_files(name: str, period: str) -> dict[str, str]:
+    """A table's files in the package, relative to it: the XLSX a clerk opens, the CSV for machines under csv/
+    (what write_package writes and the public page links)."""
+    return {"xlsx": f"{name}-{period}.xlsx", "csv": f"csv/{name}-{period}.csv"}
 
 
 def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str, images: dict | None = None,
@@ -227,10 +241,10 @@ def write_package(frames: dict[str, pd.DataFrame], out_dir: Path, period: str, i
     with atomic_dir(out_dir) as tmp:
         (tmp / "csv").mkdir()
         for name, frame in frames.items():
-            stem = f"{name}-{period}"
-            write_xlsx({SHEET_TITLES[name]: frame}, tmp / f"{stem}.xlsx")
-            write_csv(frame, tmp / "csv" / f"{stem}.csv")
-            names += [f"{stem}.xlsx", f"csv/{stem}.csv"]
+            f = package_files(name, period)
+            write_xlsx({SHEET_TITLES[name]: frame}, tmp / f["xlsx"])
+            write_csv(frame, tmp / f["csv"])
+            names += [f["xlsx"], f["csv"]]
         (tmp / "csv" / "doc-truoc.txt").write_text(CSV_GUIDE, encoding="utf-8")
         names.append("csv/doc-truoc.txt")
         if images:
