@@ -194,8 +194,20 @@ def lost_points(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
         ["lost", "unit_code"], ascending=[False, True]).reset_index(drop=True)
 
 
-NULL_ZERO_NOTE = ("Đơn vị không có thủ tục phải công bố, công khai trong kỳ (mẫu số bằng 0) không có điểm các chỉ số "
-                  "này theo cách tính của Cổng Dịch vụ công quốc gia; đơn vị không tự khắc phục được phần điểm đó.")
+NULL_ZERO_NOTE = ("Chỉ số có mẫu số bằng 0 trong kỳ không có điểm theo cách tính của Cổng Dịch vụ công quốc gia; "
+                  "đơn vị không tự khắc phục được phần điểm đó.")
+PASSIVE_ROW = "mẫu số bằng 0 trong kỳ (Cổng tính 0 điểm)"
+
+
+def passive_losses(lost: pd.DataFrame) -> str | None:
+    """The sentence both reports give the points lost only because a unit had nothing to count (None if none)."""
+    passive = lost[~lost.actionable]
+    if passive.empty:
+        return None
+    names = ", ".join(f"“{x}”" for x in sorted(passive.metric_label.dropna().unique()))
+    return (f"{fmt_int(passive.unit_code.nunique())} đơn vị mất điểm các chỉ số {names} chỉ vì không có gì phải tính "
+            "trong kỳ (không có thủ tục phải công bố, công khai trong kỳ, hay hồ sơ, thủ tục phải tính ở chỉ số đó). "
+            + NULL_ZERO_NOTE)
 
 
 # ---------------------------------------------------------------- rendering (HTML for the notebook)
@@ -323,16 +335,14 @@ def render_losses(r: Report) -> str:
     by_metric = (ok.groupby("metric_label").lost.sum() / max(r.lost.unit_code.nunique(), 1)).reset_index()
     body = h.figure(charts.svg(charts.lost_points(by_metric.sort_values("lost", ascending=False).head(12),
                                                   "Chỉ số làm mất nhiều điểm nhất (điểm đơn vị có thể khắc phục)")))
-    passive = r.lost[~r.lost.actionable]
-    if len(passive):
-        names = ", ".join(f"“{x}”" for x in sorted(passive.metric_label.dropna().unique()))
-        body += (f'<p class="note">{fmt_int(passive.unit_code.nunique())} đơn vị mất điểm các chỉ số {h.esc(names)} '
-                 f"chỉ vì không có thủ tục phải công bố, công khai trong kỳ: {h.esc(NULL_ZERO_NOTE)} Các điểm này "
-                 "không tính vào biểu đồ trên và được ghi chú trong bảng dưới.</p>")
+    passive = passive_losses(r.lost)
+    if passive:
+        body += (f'<p class="note">{h.esc(passive)} Các điểm này không tính vào biểu đồ trên và được ghi chú trong '
+                 "bảng dưới.</p>")
     worst = r.lost.merge(r.owners, on=["unit_code", "metric_code"], how="left")
     worst = worst.merge(r.totals[["unit_code", "unit_name"]].drop_duplicates(), on="unit_code", how="left",
                         suffixes=("", "_t"))
-    worst["note"] = worst.actionable.map({True: "", False: "không có thủ tục phải công bố trong kỳ (Cổng tính 0 điểm)"})
+    worst["note"] = worst.actionable.map({True: "", False: PASSIVE_ROW})
     body += "<h3>Đơn vị và chỉ số mất nhiều điểm nhất</h3>" + h.table(worst, {
         "unit_name": ("Đơn vị", "text"), "metric_label": ("Chỉ số", "text"), "rate": ("Tỷ lệ đạt", "pct"),
         "points": ("Điểm", "num"), "max_points": ("Tối đa", "num"), "lost": ("Điểm mất", "num"),

@@ -16,7 +16,7 @@ from kpi.fs import atomic_path
 from kpi.numbers import fmt_int, fmt_number, fmt_pct, round_half_up
 from kpi.present.decree30 import (BODY_PT, TEXT_WIDTH_CM, Decree30Document, header_block, period_words, roman,
                                   short_words, signature_block, summary_line)
-from kpi.report.content import NULL_ZERO_NOTE, Report
+from kpi.report.content import Report, passive_losses
 
 BODY_ROWS = 14               # a list longer than this goes to an appendix; the body cites it
 
@@ -183,11 +183,9 @@ def _body(d: Decree30Document, r: Report, settings: dict) -> None:
         d.table("Các chỉ số làm mất nhiều điểm nhất (đơn vị có thể khắc phục)", lost, {
             "metric_label": ("Chỉ số", "text"), "mean_lost": ("Điểm mất bình quân mỗi đơn vị", "num"),
             "units": ("Số đơn vị bị mất điểm", "int")}, [9.5, 3.5, 3.0])
-    passive = lost_all[~lost_all.actionable]
-    if len(passive):
-        names = ", ".join(f"“{x}”" for x in sorted(passive.metric_label.dropna().unique()))
-        d.para(f"- {fmt_int(passive.unit_code.nunique())} đơn vị mất điểm các chỉ số {names} chỉ vì không có thủ "
-               f"tục phải công bố, công khai trong kỳ. {NULL_ZERO_NOTE}")
+    passive = passive_losses(lost_all)
+    if passive:
+        d.para(f"- {passive}")
     d.heading("2. Nguyên nhân")
     causes = late_causes(r.late, handled)
     if causes:
