@@ -70,6 +70,12 @@ class Report:
         code = self.unit or self.province_code
         return self.totals.set_index("unit_code").loc[code]
 
+    def metric(self, code: str) -> pd.Series | None:
+        """The headline row's figures of one metric (None when the scores hold no such metric)."""
+        s = self.scores
+        row = s[(s.unit_code == (self.unit or self.province_code)) & (s.metric_code == code)]
+        return row.iloc[0] if len(row) else None
+
     @property
     def province_code(self) -> str:
         return self.totals[self.totals.level == "province"].unit_code.iloc[0]
@@ -248,13 +254,8 @@ def render_summary(r: Report) -> str:
         ("Thay đổi so với kỳ trước", h.change(top.change), f"kỳ trước: {fmt_number(top.previous_total)}"),
         ("Số đơn vị được đánh giá", fmt_int(len(ranked)), h.esc(dist)),
         ("Hồ sơ trễ hạn trong kỳ", fmt_int(len(r.late)),
-         f"tỷ lệ đúng hạn {fmt_pct(_metric(r, 'ON_TIME').rate)}"),
+         f"tỷ lệ đúng hạn {fmt_pct(r.metric('ON_TIME').rate)}"),
     ]))
-
-
-def _metric(r: Report, code: str):
-    s = r.scores
-    return s[(s.unit_code == (r.unit or r.province_code)) & (s.metric_code == code)].iloc[0]
 
 
 def render_groups(r: Report) -> str:

@@ -83,12 +83,6 @@ def _sign(v, before: str) -> str:
     return f"{'tăng' if v > 0 else 'giảm'} {fmt_number(abs(v))} điểm so với {before}"
 
 
-def _metric(r: Report, code: str):
-    s = r.scores
-    row = s[(s.unit_code == (r.unit or r.province_code)) & (s.metric_code == code)]
-    return row.iloc[0] if len(row) else None
-
-
 def _share(n, whole) -> str:
     return fmt_pct(100 * n / whole) if whole else "—"
 
@@ -106,7 +100,7 @@ def _body(d: Decree30Document, r: Report, settings: dict) -> None:
     # I. overall: the dossiers first, then the score beside the portal's
     d.heading(f"{roman(next(sections))}. KẾT QUẢ CHUNG")
     d.heading("1. Tình hình tiếp nhận, giải quyết hồ sơ")
-    ot, on = _metric(r, "ON_TIME"), _metric(r, "ONLINE_SUBMISSION")
+    ot, on = r.metric("ON_TIME"), r.metric("ONLINE_SUBMISSION")
     received = int(on.denominator) if on is not None and pd.notna(on.denominator) else 0
     online = int(on.numerator) if on is not None and pd.notna(on.numerator) else 0
     handled = int(ot.denominator) if ot is not None and pd.notna(ot.denominator) else 0
