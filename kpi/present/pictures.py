@@ -146,7 +146,7 @@ PHONE_WIDTH = 340         # drawn width of the bars' area: the picture is ~390 p
 ROW = 42                  # a unit's row: its name on a line of its own, the bar under it
 
 
-def _named_bars(d: pd.DataFrame, x: alt.X, colour, order: list[str], width: int = PHONE_WIDTH) -> list:
+def _named_bars(d: pd.DataFrame, x: alt.X, colour, order: list[str]) -> list:
     """Bars for a phone: each unit's name written above its bar (no axis of names eating the width), the
     value at the bar's end. d: unit_name, label and the x field."""
     y = alt.Y("unit_name:N", sort=order, title=None, axis=None, scale=alt.Scale(paddingInner=0.1))
@@ -156,6 +156,12 @@ def _named_bars(d: pd.DataFrame, x: alt.X, colour, order: list[str], width: int 
         x=alt.value(0), y=y, text="unit_name:N")
     values = base.mark_text(align="left", dx=4, fontSize=13, yOffset=8).encode(x=x, y=y, text="label:N")
     return [bars, names, values]
+
+
+def _phone_picture(layers: list, title, subtitle: str, rows: int) -> alt.Chart:
+    """The layers as one picture a phone's width, a row per unit, the subtitle in lines that fit."""
+    return alt.layer(*layers, title=alt.Title(title, subtitle=_lines(subtitle))).properties(
+        width=PHONE_WIDTH, height=ROW * rows)
 
 
 def _lines(text: str, width: int = 44) -> list[str]:
@@ -178,8 +184,7 @@ def ranking(t: pd.DataFrame, title: str, subtitle: str, ends: int | None = None)
     colour = alt.Color("grade_label:N", title=None, scale=charts.GRADE_SCALE,
                        legend=alt.Legend(orient="top", direction="horizontal", columns=3))
     layers = _named_bars(d, x, colour, list(d.unit_name))
-    return alt.layer(*layers, title=alt.Title(title, subtitle=_lines(subtitle))).properties(
-        width=PHONE_WIDTH, height=ROW * len(d))
+    return _phone_picture(layers, title, subtitle, len(d))
 
 
 def _axis_top(worst: float) -> float:
@@ -217,8 +222,7 @@ def rate_bars(d: pd.DataFrame, value: str, title: str, subtitle: str, x_title: s
         layers.append(alt.Chart(line).mark_text(align=side, dx=4 if side == "left" else -4, dy=-6, fontSize=12,
                                                 color="#1f3b73", baseline="bottom")
                       .encode(x="r:Q", y=alt.value(0), text="t:N"))
-    return alt.layer(*layers, title=alt.Title(title, subtitle=_lines(subtitle))).properties(
-        width=PHONE_WIDTH, height=ROW * len(d))
+    return _phone_picture(layers, title, subtitle, len(d))
 
 
 def province_rates(frames: dict[str, pd.DataFrame]) -> dict:
