@@ -4,6 +4,9 @@ import duckdb
 import pytest
 
 import kpi
+from kpi.analysis.api import session
+from kpi.count.engine import available_metrics, one_row_per_entity
+from kpi.periods import parse
 from kpi.store import connect
 
 PERIOD = "2026-10"
@@ -84,3 +87,24 @@ def test_sample_shows_every_grade_band(sample_store):
     graded = t[t.grade.notna()]
     assert set(graded.grade_label) == {"Xuất sắc", "Tốt", "Khá", "Trung bình", "Yếu"}
     assert set(t[t.grade.isna()].grade_label) <= {"Không có hồ sơ"}
+
+
+@pytest.mark.parametrize("store_name", ["sample_store", "hw"])
+def test_one_row_per_entity_is_true_of_the_files_that_say_it(store_name, request):
+    """A metric file that says `-- one row per entity` is counted without DISTINCT (kpi/count/engine.py):
+    on the sample and the hand-worked province, for a month, a quarter, a range and the year, each of its
+    entities has one evidence row, and that row's unit is the entity's only unit."""
+    store = request.getfixturevalue(store_name)
+    claimed = [c for c in available_metrics() if one_row_per_entity(c)]
+    assert "ON_TIME" in claimed and "ONLINE_PROVISION" not in claimed and len(claimed) >= 20
+    con = connect(store, read_only=True)
+    first, last = con.execute("SELECT min(received_at), max(received_at) FROM dossiers").fetchone()
+    con.close()
+    periods = [f"{last:%Y-%m}", f"{last.year}-Q{(last.month - 1) // 3 + 1}", f"{first:%Y-%m-%d}..{last:%Y-%m-%d}",
+               f"{last.year}"]
+    with session(store) as e:
+        for label in periods:
+            for code in claimed:
+                ev = e.evidence(code, parse(label))
+                dup = ev[ev.duplicated("entity", keep=False)]
+                assert dup.empty, f"{code} {label}: {len(dup)} rows share an entity, e.g. {dup.head(3).to_dict('records')}"

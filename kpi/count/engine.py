@@ -22,6 +22,7 @@ from kpi.store import check_calendar, extract_info, run
 
 PARAM = re.compile(r"\$([a-z_]+)")
 AGG_REF = re.compile(r"\b_agg_([a-z_]+)")
+ONE_ROW = re.compile(r"^-- one row per entity$", re.MULTILINE)
 
 
 @lru_cache(maxsize=None)
@@ -35,6 +36,13 @@ def metric_file(code: str) -> str:
 
 def variant_file(code: str, variant: str) -> str:
     return f"{code.lower()}.{variant}.sql"
+
+
+def one_row_per_entity(code: str) -> bool:
+    """A metric file that says `-- one row per entity` gives each entity (a dossier, a feedback, a service, a
+    commune) one evidence row, in one unit: its counts need no DISTINCT (tests/test_engine_properties.py
+    checks the claim on the sample for every such file)."""
+    return bool(ONE_ROW.search(sql_text(metric_file(code))))
 
 
 def available_metrics() -> list[str]:
@@ -188,15 +196,26 @@ class Engine:
         reworked = {c for c in codes if (config.METRICS_DIR / f"{c.lower()}.adjust.sql").exists()
                     or self.profile["metrics"].get(c, {}).get("variant")}
         plain = [c for c in codes if c not in reworked]
-        parts = [f"SELECT '{c}' AS metric_code, entity::VARCHAR AS entity, unit_code, in_num, in_den, "
-                 f"value::DOUBLE AS value FROM (\n{sql_text(metric_file(c))}\n)" for c in plain]
         means = [c for c in plain if self.profile["metrics"].get(c, {}).get("rule") == "mean"]
         mean_list = ", ".join(f"'{c}'" for c in means) or "NULL"
-        # Each entity's rows are first folded per unit; an entity counted in one unit only (a dossier:
-        # nearly all rows) is then summed up the scopes, and only entities found in several units
-        # (procedures, services) are counted DISTINCT over the scopes — the same counts as one
-        # count(DISTINCT) over every row joined to every scope, without that join.
-        sql = f"""WITH ev AS ({' UNION ALL '.join(parts)}),
+
+        def union(cs):
+            return " UNION ALL ".join(
+                f"SELECT '{c}' AS metric_code, entity::VARCHAR AS entity, unit_code, in_num, in_den, "
+                f"value::DOUBLE AS value FROM (\n{sql_text(metric_file(c))}\n)" for c in cs) or \
+                "SELECT NULL AS metric_code, NULL AS entity, NULL AS unit_code, NULL::BOOLEAN AS in_num, " \
+                "NULL::BOOLEAN AS in_den, NULL::DOUBLE AS value WHERE false"
+        # A metric with one row per entity (nearly every row: dossiers) is counted per unit as it comes and
+        # summed up the scopes. The others' rows are first folded per unit and entity; an entity counted in
+        # one unit only is then summed up the scopes, and only entities found in several units (procedures,
+        # services) are counted DISTINCT over the scopes — the same counts as one count(DISTINCT) over
+        # every row joined to every scope, without that join.
+        sql = f"""WITH direct AS (
+                SELECT metric_code, unit_code, count(entity) FILTER (WHERE in_num AND in_den) AS n,
+                       count(entity) FILTER (WHERE in_den) AS d, sum(value) FILTER (WHERE in_num AND in_den) AS v
+                FROM ({union([c for c in plain if one_row_per_entity(c)])}) GROUP BY ALL
+            ),
+            ev AS ({union([c for c in plain if not one_row_per_entity(c)])}),
             per AS (
                 SELECT metric_code, unit_code, entity, bool_or(in_num AND in_den) AS n, bool_or(in_den) AS d,
                        sum(value) FILTER (WHERE in_num AND in_den) AS v
@@ -207,6 +226,8 @@ class Engine:
                 SELECT metric_code, unit_code, count(entity) FILTER (WHERE n) AS n, count(entity) FILTER (WHERE d) AS d,
                        sum(v) AS v
                 FROM per ANTI JOIN multi USING (metric_code, entity) GROUP BY ALL
+                UNION ALL
+                SELECT * FROM direct
             ),
             counted AS (
                 SELECT s.scope_code, a.metric_code, sum(a.n) AS n, sum(a.d) AS d, sum(a.v) AS v

@@ -1,6 +1,7 @@
 -- AVG_PROCESSING_TIME (tracked, a mean; doc 2.2): processing time of dossiers received in the period and
 -- finished or returned by its end (or the as-of date), in the procedure's time unit (working days, days,
 -- hours or months), the citizen's supplement time subtracted. Numerator = sum of times, denominator = count.
+-- one row per entity
 SELECT dossier_code AS entity, unit_code, procedure_code, handling_official_id AS official_id, [] AS charged,
        true AS in_num, true AS in_den,
        CASE WHEN time_unit = 'hour' THEN epoch(effective_end - received_at) / 3600

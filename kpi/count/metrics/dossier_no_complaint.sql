@@ -1,6 +1,7 @@
 -- DOSSIER_NO_COMPLAINT (tracked) = dossiers whose processing ended in the period that were neither rated
 -- unsatisfied nor complained about / dossiers whose processing ended (finished or returned) in the period.
 -- Part of the document's reading of DOSSIER_RECEIVING_SATISFACTION (doc 5.4).
+-- one row per entity
 WITH unsatisfied AS (
     SELECT DISTINCT dossier_code FROM ratings WHERE rating = 'unsatisfied' AND rated_at < $pe
 ),

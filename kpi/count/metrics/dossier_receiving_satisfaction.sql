@@ -2,6 +2,7 @@
 -- unsatisfied, or complained about) / dossiers whose processing ended (finished or returned) in the period,
 -- whatever month they were received in. `late` and `complained` feed the document's sum-of-two-rates
 -- reading (dossier_receiving_satisfaction.sum_of_rates.sql).
+-- one row per entity
 WITH unsatisfied AS (
     SELECT DISTINCT dossier_code FROM ratings WHERE rating = 'unsatisfied' AND rated_at < $pe
 ),

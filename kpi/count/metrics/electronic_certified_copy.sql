@@ -1,5 +1,6 @@
 -- ELECTRONIC_CERTIFIED_COPY = communes providing electronic certified copies from originals
 --                             / communes under the unit (latest declaration at the period end).
+-- one row per entity
 SELECT u.unit_code AS entity, u.unit_code, NULL AS procedure_code, NULL AS official_id, [] AS charged,
        coalesce(c.provides_e_certified_copy, false) AS in_num, true AS in_den, NULL::DOUBLE AS value,
        CASE WHEN coalesce(c.provides_e_certified_copy, false) THEN 'có cung cấp chứng thực điện tử'

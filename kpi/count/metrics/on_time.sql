@@ -3,6 +3,7 @@
 -- `judgement` says which one applied.
 -- A late dossier is charged to the officials whose steps overran, else to the handling official; every
 -- official who held a step of it (`involved`) is credited when it was not their step that overran.
+-- one row per entity
 SELECT dossier_code AS entity, unit_code, procedure_code, handling_official_id AS official_id,
        CASE WHEN late THEN coalesce(nullif(overrun_officials, []), [handling_official_id]) ELSE [] END AS charged,
        step_officials AS involved,

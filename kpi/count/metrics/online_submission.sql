@@ -1,5 +1,6 @@
 -- ONLINE_SUBMISSION = dossiers received online in the period (channel online and, where the procedure
 -- needs a paper result, an electronic result was issued) / dossiers received in the period.
+-- one row per entity
 SELECT d.dossier_code AS entity, d.unit_code, d.procedure_code, d.receiving_official_id AS official_id,
        [d.receiving_official_id] AS charged,
        d.channel = '2' AND (NOT coalesce(p.paper_result_required, false) OR coalesce(d.e_result, false)) AS in_num,

@@ -1,5 +1,6 @@
 -- ORIGINAL_RESULT_AVAILABLE = dossiers completed in the period with an electronic result / dossiers
 -- completed in the period of procedures whose result is a paper document.
+-- one row per entity
 SELECT e.dossier_code AS entity, e.unit_code, e.procedure_code, e.handling_official_id AS official_id,
        [e.handling_official_id] AS charged,
        coalesce(d.e_result, false) AS in_num, true AS in_den, NULL::DOUBLE AS value,

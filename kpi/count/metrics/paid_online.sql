@@ -1,6 +1,7 @@
 -- PAID_ONLINE = dossiers paid online (national portal or provincial gateway) / dossiers with a financial
 -- obligation, by processing-start (received) date: dossiers of fee-bearing procedures, dropping only those
 -- whose fee lines are all 0 — a dossier that carries no fee data stays in (doc 3.6).
+-- one row per entity
 SELECT d.dossier_code AS entity, d.unit_code, d.procedure_code, d.receiving_official_id AS official_id, [] AS charged,
        coalesce(d.paid_online, '0') IN ('1', '2') AS in_num, true AS in_den, NULL::DOUBLE AS value,
        CASE coalesce(d.paid_online, '0') WHEN '1' THEN 'thanh toán qua Cổng DVCQG'

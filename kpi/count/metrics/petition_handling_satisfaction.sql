@@ -1,5 +1,6 @@
 -- PETITION_HANDLING_SATISFACTION = (feedback − feedback with more dislikes than likes, raised again, or
 -- handled late) / feedback first accepted in the period.
+-- one row per entity
 SELECT feedback_id AS entity, unit_code, NULL AS procedure_code, official_id, [] AS charged,
        NOT (coalesce(dislikes, 0) > coalesce(likes, 0) OR coalesce(repeated, false) OR NOT on_time) AS in_num,
        true AS in_den, NULL::DOUBLE AS value,

@@ -1,4 +1,5 @@
 -- REUSED_DIGITIZED_DATA = dossiers reusing already-digitised data for at least one component / dossiers received in the period.
+-- one row per entity
 SELECT d.dossier_code AS entity, d.unit_code, d.procedure_code, d.receiving_official_id AS official_id,
        [d.receiving_official_id] AS charged,
        coalesce(d.reused_digitized_data, false) AS in_num, true AS in_den, NULL::DOUBLE AS value,

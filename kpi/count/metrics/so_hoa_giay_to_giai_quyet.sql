@@ -1,5 +1,6 @@
 -- SO_HOA_GIAY_TO_GIAI_QUYET = dossiers digitised (component files attached, and an electronic result
 -- where a paper result is required) / dossiers received in the period.
+-- one row per entity
 SELECT d.dossier_code AS entity, d.unit_code, d.procedure_code, d.receiving_official_id AS official_id,
        [d.receiving_official_id] AS charged,
        coalesce(d.digitized_components, false)

@@ -1,4 +1,5 @@
 -- SYNCED_WITH_DVCQG_PERSONAL_STORAGE = dossiers with a component taken from, or a result pushed to, the citizen's store on the national portal / dossiers received in the period.
+-- one row per entity
 SELECT d.dossier_code AS entity, d.unit_code, d.procedure_code, d.receiving_official_id AS official_id,
        [d.receiving_official_id] AS charged,
        coalesce(d.from_personal_store, false) AS in_num, true AS in_den, NULL::DOUBLE AS value,
