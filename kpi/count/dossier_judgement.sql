@@ -1,5 +1,5 @@
--- The ON_TIME judgement of the dossiers in _cand at $pe (exclusive), by the rules of INDICATORS.md (with the
--- November 2026 decisions):
+-- The ON_TIME judgement of the dossiers in _cand, each at its row's `pe` (exclusive; a dossier is judged once
+-- per period `pid` it is a candidate for), by the rules of INDICATORS.md (with the November 2026 decisions):
 --   end of processing = finished, else returned, else rejected/stopped/withdrawn; a dossier whose latest
 --   supplement request is unanswered (and that has no such end) ends at that request;
 --   only supplement requests made before the end count; the citizen's time (each request → its
@@ -7,14 +7,15 @@
 --   on time when (end − citizen's time) ≤ due date; a due date without a time of day means the end of
 --   that day; no due date → working time used against the procedure's time limit;
 --   more than one supplement request makes a dossier late only when it ended without finished/returned;
---   still open at $pe → judged at $pe as a timestamp (weekends and holidays too).
+--   still open at pe → judged at pe as a timestamp (weekends and holidays too).
 -- Nothing here depends on the period's start: a dossier that ended and has not changed since is judged at
--- any later $pe exactly as at its end, which is what the facts the loader keeps (kpi/count/facts.py) are.
+-- any later pe exactly as at its end, which is what the facts the loader keeps (kpi/count/facts.py) are.
 WITH ev AS (
-    SELECT * FROM dossier_events WHERE "at" < $pe AND dossier_code IN (SELECT dossier_code FROM _cand)
+    SELECT c.pid, e.* FROM dossier_events e JOIN (SELECT pid, pe, dossier_code FROM _cand) c USING (dossier_code)
+    WHERE e."at" < c.pe
 ),
 marks AS (
-    SELECT dossier_code,
+    SELECT pid, dossier_code,
            min("at") FILTER (WHERE event = 'finished') AS fin_ev,
            min("at") FILTER (WHERE event = 'returned') AS ret_ev,
            min("at") FILTER (WHERE event IN ('rejected', 'stopped', 'withdrawn')) AS other_ev,
@@ -25,19 +26,19 @@ marks AS (
            list_sort(list(DISTINCT step_name) FILTER (WHERE event = 'step_done' AND step_due_at IS NOT NULL
                                             AND "at" > step_due_at)) AS overrun_steps,
            list_sort(list(DISTINCT official_id) FILTER (WHERE event = 'step_done' AND official_id IS NOT NULL)) AS step_officials
-    FROM ev GROUP BY dossier_code
+    FROM ev GROUP BY pid, dossier_code
 ),
 hard AS (
-    SELECT d.dossier_code, d.unit_code, d.procedure_code, d.channel, d.received_at, d.due_at,
+    SELECT d.pid, d.pe, d.dossier_code, d.unit_code, d.procedure_code, d.channel, d.received_at, d.due_at,
            d.handling_official_id, d.receiving_official_id,
            coalesce(m.apology, false) AS apology, m.overrun_officials, m.overrun_steps,
            coalesce(m.step_officials, []) AS step_officials,
            p.max_processing_time, p.time_unit,
-           CASE WHEN d.finished_at < $pe THEN d.finished_at ELSE m.fin_ev END AS fin_at,
-           CASE WHEN d.returned_at < $pe THEN d.returned_at ELSE m.ret_ev END AS ret_at,
+           CASE WHEN d.finished_at < d.pe THEN d.finished_at ELSE m.fin_ev END AS fin_at,
+           CASE WHEN d.returned_at < d.pe THEN d.returned_at ELSE m.ret_ev END AS ret_at,
            m.other_ev, m.other_kind
     FROM _cand d
-    LEFT JOIN marks m USING (dossier_code)
+    LEFT JOIN marks m USING (pid, dossier_code)
     LEFT JOIN procedures p USING (procedure_code)
 ),
 hard_end AS (
@@ -47,41 +48,41 @@ hard_end AS (
     FROM hard
 ),
 supp_ev AS (
-    SELECT dossier_code, event, "at",
+    SELECT pid, dossier_code, event, "at",
            min("at") FILTER (WHERE event = 'supplement_completed') OVER (
-               PARTITION BY dossier_code ORDER BY "at", seq ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS done_at
+               PARTITION BY pid, dossier_code ORDER BY "at", seq ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS done_at
     FROM ev WHERE event IN ('supplement_requested', 'supplement_completed')
 ),
 requests AS (       -- requests made before processing ended (a request after the end changes nothing)
-    SELECT s.dossier_code, s."at" AS req_at, s.done_at
-    FROM supp_ev s JOIN hard_end h USING (dossier_code)
+    SELECT s.pid, s.dossier_code, s."at" AS req_at, s.done_at
+    FROM supp_ev s JOIN hard_end h USING (pid, dossier_code)
     WHERE s.event = 'supplement_requested' AND (h.hard_at IS NULL OR s."at" < h.hard_at)
 ),
 req_agg AS (
-    SELECT dossier_code, count(*) AS n_req, min(req_at) FILTER (WHERE done_at IS NULL) AS open_req_at
-    FROM requests GROUP BY dossier_code
+    SELECT pid, dossier_code, count(*) AS n_req, min(req_at) FILTER (WHERE done_at IS NULL) AS open_req_at
+    FROM requests GROUP BY pid, dossier_code
 ),
 ended AS (
     SELECT h.*, coalesce(r.n_req, 0) AS n_req,
            coalesce(h.hard_at, r.open_req_at) AS end_at,
            coalesce(h.hard_kind, CASE WHEN r.open_req_at IS NOT NULL THEN 'supplement' END) AS end_kind
-    FROM hard_end h LEFT JOIN req_agg r USING (dossier_code)
+    FROM hard_end h LEFT JOIN req_agg r USING (pid, dossier_code)
 ),
 waits AS (          -- the citizen's time: each wait (requests sharing one completion count once), cut at the end
-    SELECT q.dossier_code,
+    SELECT q.pid, q.dossier_code,
            sum(greatest(epoch(least(coalesce(q.done_at, x.ref), x.ref) - q.req_at), 0)) AS supp_seconds
-    FROM (SELECT dossier_code, min(req_at) AS req_at, done_at FROM requests GROUP BY dossier_code, done_at) q
-    JOIN (SELECT dossier_code, coalesce(end_at, $pe) AS ref FROM ended) x USING (dossier_code)
-    GROUP BY q.dossier_code
+    FROM (SELECT pid, dossier_code, min(req_at) AS req_at, done_at FROM requests GROUP BY pid, dossier_code, done_at) q
+    JOIN (SELECT pid, dossier_code, coalesce(end_at, pe) AS ref FROM ended) x USING (pid, dossier_code)
+    GROUP BY q.pid, q.dossier_code
 ),
 judged AS (
     SELECT e.*, coalesce(w.supp_seconds, 0) AS supp_seconds,
-           coalesce(e.end_at, $pe - INTERVAL 1 SECOND) AS judged_at,
-           coalesce(e.end_at, $pe - INTERVAL 1 SECOND) - to_seconds(CAST(coalesce(w.supp_seconds, 0) AS BIGINT))
+           coalesce(e.end_at, e.pe - INTERVAL 1 SECOND) AS judged_at,
+           coalesce(e.end_at, e.pe - INTERVAL 1 SECOND) - to_seconds(CAST(coalesce(w.supp_seconds, 0) AS BIGINT))
                AS effective_end,
            CASE WHEN e.due_at = date_trunc('day', e.due_at) THEN e.due_at + INTERVAL 1 DAY - INTERVAL 1 SECOND
                 ELSE e.due_at END AS due_limit
-    FROM ended e LEFT JOIN waits w USING (dossier_code)
+    FROM ended e LEFT JOIN waits w USING (pid, dossier_code)
 ),
 ruled AS (
     SELECT j.*, cr.wd_index AS received_wd, ce.wd_index AS effective_wd, cdue.wd_index AS due_wd,

@@ -21,6 +21,7 @@ from kpi.periods import Period
 from kpi.store import check_calendar, extract_info, run
 
 PARAM = re.compile(r"\$([a-z_]+)")
+PERIOD_VALUES = ("ps", "pe", "months", "period_last")     # a period's own values, the columns of _periods
 AGG_REF = re.compile(r"\b_agg_([a-z_]+)")
 ONE_ROW = re.compile(r"^-- one row per entity$", re.MULTILINE)
 
@@ -80,16 +81,24 @@ class Engine:
     def frame(self, sql: str, period: Period) -> pd.DataFrame:
         return self.execute(sql, period).df()
 
-    def prepare(self, period: Period) -> None:
-        key = (period.start_ts, period.end_ts)
+    def prepare(self, period: Period | list[Period]) -> None:
+        """The working tables (kpi/count/metrics/_prepare/) for one period, or for several at once: every
+        table holds a row set per period of `_periods` (pid, ps, pe, months, period_last; pid = the
+        period's place in the list)."""
+        periods = period if isinstance(period, list) else [period]
+        key = tuple((p.start_ts, p.end_ts) for p in periods)
         if self._prepared == key:
             return
         if not self._facts_checked:
             facts.ensure_readable(self.con)
             self._facts_checked = True
+        run(self.con, "CREATE OR REPLACE TEMP TABLE _periods (pid INTEGER, ps TIMESTAMP, pe TIMESTAMP, months INTEGER, "
+                      "period_last TIMESTAMP)")
+        self.con.executemany("INSERT INTO _periods VALUES (?, ?, ?, ?, ?)",
+                             [(i, *(self.values(p)[k] for k in PERIOD_VALUES)) for i, p in enumerate(periods)])
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
             for stmt in statements(sql_text(f"_prepare/{f.name}")):
-                self.execute(stmt, period).fetchall()
+                self.execute(stmt, periods[0]).fetchall()
         self._prepared = key
 
     def set_scope(self, mode: str, merged: bool = False) -> None:

@@ -21,9 +21,9 @@ def macros(con) -> None:
 
 def _build(con, where: str) -> None:
     """_facts_new: the facts of the dossiers `where` selects (SQL over dossiers d)."""
-    run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT d.* FROM dossiers d WHERE {where}")
+    run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT 0 AS pid, {NEVER} AS pe, d.* FROM dossiers d WHERE {where}")
     run(con, f"""CREATE OR REPLACE TEMP TABLE _facts_new AS
-        WITH j AS ({judgement_sql().replace("$pe", NEVER)}),
+        WITH j AS ({judgement_sql()}),
         last_event AS (
             SELECT dossier_code, max("at") AS at FROM dossier_events
             WHERE dossier_code IN (SELECT dossier_code FROM _cand) GROUP BY dossier_code
@@ -34,7 +34,7 @@ def _build(con, where: str) -> None:
                             coalesce(e.at, c.received_at)) AS changed_at
             FROM _cand c LEFT JOIN last_event e USING (dossier_code)
         )
-        SELECT j.*, ch.record_hash, ch.changed_at FROM j JOIN changed ch USING (dossier_code)
+        SELECT j.* EXCLUDE (pid, pe), ch.record_hash, ch.changed_at FROM j JOIN changed ch USING (dossier_code)
         WHERE j.end_at IS NOT NULL""")
 
 

@@ -2,17 +2,18 @@
 -- department that implements them; commune procedures to every commune that existed in the period.
 -- _authority_all keeps abolished procedures (their abolition decisions count for PUBLISH_ON_TIME and
 -- PUBLIC_UPDATE_ON_TIME); _authority is what is in force.
+-- One set per period in _periods (pid).
 CREATE OR REPLACE TEMP TABLE _authority_all AS
-SELECT p.agency_code AS unit_code, p.procedure_code, coalesce(p.status, 'public') = 'abolished' AS abolished
-FROM procedures p
+SELECT pp.pid, p.agency_code AS unit_code, p.procedure_code, coalesce(p.status, 'public') = 'abolished' AS abolished
+FROM procedures p, _periods pp
 WHERE p.agency_code IS NOT NULL AND coalesce(p.status, 'public') <> 'draft'
 UNION
-SELECT u.unit_code, p.procedure_code, coalesce(p.status, 'public') = 'abolished'
+SELECT pp.pid, u.unit_code, p.procedure_code, coalesce(p.status, 'public') = 'abolished'
 FROM procedures p
 JOIN units u ON u.level = 'commune'
-    AND coalesce(u.valid_from, DATE '1900-01-01') < CAST($pe AS DATE)
-    AND coalesce(u.valid_to, DATE '9999-12-31') >= CAST($ps AS DATE)
+JOIN _periods pp ON coalesce(u.valid_from, DATE '1900-01-01') < CAST(pp.pe AS DATE)
+    AND coalesce(u.valid_to, DATE '9999-12-31') >= CAST(pp.ps AS DATE)
 WHERE p.authority_level = 'commune' AND coalesce(p.status, 'public') <> 'draft';
 
 CREATE OR REPLACE TEMP TABLE _authority AS
-SELECT unit_code, procedure_code FROM _authority_all WHERE NOT abolished;
+SELECT pid, unit_code, procedure_code FROM _authority_all WHERE NOT abolished;

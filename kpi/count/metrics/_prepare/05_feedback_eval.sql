@@ -4,13 +4,14 @@
 -- answered) is judged by its end time, open feedback by the period end — as a timestamp, so a deadline
 -- that passed before a period ending on a weekend or holiday counts.
 -- in_process_in_period: "đã và đang xử lý trong kỳ" — started, ended, or still open in the period.
+-- One row per feedback and period in _periods (pid).
 CREATE OR REPLACE TEMP TABLE _feedback_eval AS
 WITH f AS (
-    SELECT f.*, coalesce(f.transferred_at, f.sent_at) AS clock_start,
-           CASE WHEN f.rejected_at < $pe THEN f.rejected_at END AS rej,
-           CASE WHEN f.supplement_requested_at < $pe THEN f.supplement_requested_at END AS supp,
-           CASE WHEN f.processed_at < $pe THEN f.processed_at END AS done
-    FROM feedback f WHERE coalesce(f.transferred_at, f.sent_at) < $pe
+    SELECT pp.pid, pp.ps, pp.pe, f.*, coalesce(f.transferred_at, f.sent_at) AS clock_start,
+           CASE WHEN f.rejected_at < pp.pe THEN f.rejected_at END AS rej,
+           CASE WHEN f.supplement_requested_at < pp.pe THEN f.supplement_requested_at END AS supp,
+           CASE WHEN f.processed_at < pp.pe THEN f.processed_at END AS done
+    FROM feedback f JOIN _periods pp ON coalesce(f.transferred_at, f.sent_at) < pp.pe
 ),
 k AS (
     SELECT *,
@@ -24,15 +25,15 @@ k AS (
 ),
 judged AS (
     SELECT k.*, cs.wd_index AS start_wd, cl.d AS deadline,
-           coalesce(k.end_at, $pe - INTERVAL 1 SECOND) < CAST(cl.d AS TIMESTAMP) + INTERVAL 1 DAY AS on_time,
+           coalesce(k.end_at, pe - INTERVAL 1 SECOND) < CAST(cl.d AS TIMESTAMP) + INTERVAL 1 DAY AS on_time,
            ce.wd_index - cs.wd_index AS used_wd
     FROM k
     JOIN calendar cs ON cs.d = CAST(k.clock_start AS DATE)
     JOIN calendar cl ON cl.wd_index = cs.wd_index + k.limit_wd AND cl.is_working
-    JOIN calendar ce ON ce.d = CAST(coalesce(k.end_at, $pe - INTERVAL 1 SECOND) AS DATE)
+    JOIN calendar ce ON ce.d = CAST(coalesce(k.end_at, pe - INTERVAL 1 SECOND) AS DATE)
 )
-SELECT *,
-       clock_start >= $ps OR end_at IS NULL OR end_at >= $ps AS in_process_in_period,
+SELECT * EXCLUDE (ps, pe),
+       clock_start >= ps OR end_at IS NULL OR end_at >= ps AS in_process_in_period,
        CASE end_kind WHEN 'rejected' THEN 'từ chối sau ' WHEN 'supplement' THEN 'yêu cầu bổ sung sau '
                      WHEN 'answered' THEN 'trả lời sau ' ELSE 'đang xử lý, đã ' END
        || used_wd || ' ngày làm việc (hạn ' || vn_date(deadline) || ')' AS handling
