@@ -1,6 +1,7 @@
 """Properties on the sample province: bounds, roll-up = recount, monotonicity, all grade bands."""
 
 import duckdb
+import pandas as pd
 import pytest
 
 import kpi
@@ -108,3 +109,25 @@ def test_one_row_per_entity_is_true_of_the_files_that_say_it(store_name, request
                 ev = e.evidence(code, parse(label))
                 dup = ev[ev.duplicated("entity", keep=False)]
                 assert dup.empty, f"{code} {label}: {len(dup)} rows share an entity, e.g. {dup.head(3).to_dict('records')}"
+
+
+@pytest.mark.parametrize("profile,mode,merged", [(None, "own", True), ("mo-ta-cong-thuc", "subtree", False)])
+def test_periods_counted_together_equal_each_counted_alone(sample_store, profile, mode, merged):
+    """A trend's periods counted in one pass (`count_periods`: the explorer) give, period by period, exactly
+    the counts of each period counted alone — months, a quarter, a range and the running month as of the
+    data's last day, every metric of the profile (adjusted and variant ones too)."""
+    con = connect(sample_store, read_only=True)
+    last = con.execute("SELECT max(received_at) FROM dossiers").fetchone()[0]
+    con.close()
+    labels = [str(pd.Period(last, "M") - k) for k in range(6, 0, -1)]
+    periods = [parse(x) for x in labels] + [parse(f"{last:%Y-%m}", last.date()), parse("2026-Q3"),
+                                            parse("2026-08-10..2026-09-20")]
+    with session(sample_store, profile=profile) as e:
+        codes = [c for c in e.profile["metrics"] if c in set(available_metrics())]
+        together = e.count_periods(codes, periods, mode, merged)
+        for p, t in zip(periods, together):
+            alone = e.count_periods(codes, [p], mode, merged)[0]
+            key = ["scope_code", "metric_code"]
+            pd.testing.assert_frame_equal(t.sort_values(key).reset_index(drop=True),
+                                          alone.sort_values(key).reset_index(drop=True), obj=p.label)
+        assert sum(len(t) for t in together) > 1000

@@ -1,4 +1,6 @@
 import re
+import subprocess
+import sys
 import tomllib
 
 from conftest import ROOT
@@ -36,3 +38,16 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme.split("\n## ")[0]
     assert "make report" in readme.split("\n## ")[0]
     assert "make test" in ci
+
+
+def test_charts_start_without_building_the_iri_grammar():
+    """Drawing a chart imports altair, hence jsonschema, which imports rfc3987_syntax (1,3 s building a
+    grammar): kpi defers it to the first "iri" check — which still answers."""
+    code = ("import sys, kpi.explore, jsonschema\n"
+            "assert 'lark' not in sys.modules, 'the iri grammar was built at import'\n"
+            "v = jsonschema.Draft202012Validator({'format': 'iri'}, format_checker=jsonschema.FormatChecker())\n"
+            "print(len(list(v.iter_errors('http://exa mple'))), len(list(v.iter_errors('http://example.org/ä'))))\n"
+            "print('lark' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "0", "True"]

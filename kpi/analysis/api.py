@@ -165,17 +165,39 @@ def _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked, o
         return _official_scores(engine, p, official, unit)
     if scope == "procedure" or procedure:
         return _procedure_scores(engine, p, unit, procedure, include_tracked)
-    units = _units_frame(engine, p, merged)
     mode = "subtree" if (subtree or scope == "subtree") else "own"
+    codes = _metric_codes(engine, include_tracked)
+    counts = engine.count_units(codes, p, mode=mode, merged=merged)
+    return _unit_scores(engine, p, codes, counts, unit, merged)
+
+
+def _unit_scores(engine, p: Period, codes: list[str], counts: pd.DataFrame, unit: str | None,
+                 merged: bool) -> pd.DataFrame:
+    """Every unit of the period (or `unit` alone) × every metric, scored from the counts."""
+    units = _units_frame(engine, p, merged)
     if unit:
         units = units[units.unit_code == unit]
         if units.empty:
             raise ScopeError(f"đơn vị '{unit}' không tồn tại trong kỳ {p.label}")
-    codes = _metric_codes(engine, include_tracked)
-    counts = engine.count_units(codes, p, mode=mode, merged=merged)
     scored = score_frame(_grid(units[["unit_code", "unit_name"]], "unit_code", codes, counts), engine.profile)
     scored.insert(0, "period", p.label)
     return scored[SCORE_COLUMNS].reset_index(drop=True)
+
+
+def scores_many(engine: Engine, periods: list[Period], subtree: bool = False, merged: bool = False,
+                include_tracked: bool = True) -> list[pd.DataFrame]:
+    """`scores_with(engine, p, 'unit', …)` for many periods (a trend) — counted in one pass over the
+    periods not remembered yet, then remembered each under its own key, as `scores_with` does."""
+    keys = [cache.key(engine, "scores", p.label, p.as_of, "unit", None, subtree, merged, include_tracked, None, None)
+            for p in periods]
+    known = {i: cache.peek(k) for i, k in enumerate(keys)}
+    todo = [i for i, v in known.items() if v is None]
+    if todo:
+        codes = _metric_codes(engine, include_tracked)
+        counted = engine.count_periods(codes, [periods[i] for i in todo], "subtree" if subtree else "own", merged)
+        for i, counts in zip(todo, counted):
+            known[i] = cache.remember(keys[i], lambda: _unit_scores(engine, periods[i], codes, counts, None, merged))
+    return [known[i] for i in range(len(periods))]
 
 
 def _grid(entities: pd.DataFrame, key: str, codes: list[str], counts: pd.DataFrame) -> pd.DataFrame:
@@ -237,10 +259,12 @@ def scores(period, scope: str = "unit", unit: str | None = None, subtree: bool =
 
 
 def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = None, subtree: bool = False,
-                as_of=None, merged: bool = False, view: str = "portal", compare: bool = True) -> pd.DataFrame:
-    """Per unit: total, grade, ranks, change versus the previous period of the same kind, and the groups."""
+                as_of=None, merged: bool = False, view: str = "portal", compare: bool = True,
+                scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per unit: total, grade, ranks, change versus the previous period of the same kind, and the groups.
+    scores: the period's unit scores (`include_tracked=False`) when already counted (`scores_many`)."""
     p = parse(period, _as_date(as_of))
-    s = scores_with(engine, p, scope, unit, subtree, p.as_of, merged, include_tracked=False)
+    s = scores_with(engine, p, scope, unit, subtree, p.as_of, merged, include_tracked=False) if scores is None else scores
     out = _totals_from_scores(engine, s, view)
     levels = engine.con.execute("SELECT unit_code, level FROM units").df()
     out = out.merge(levels, on="unit_code", how="left")

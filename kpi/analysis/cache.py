@@ -70,10 +70,10 @@ def key(engine, *parts) -> tuple | None:
     return (data_version(engine.con), engine._profile_hash, *parts)
 
 
-def remember(k, compute) -> pd.DataFrame:
-    """The remembered frame for `k` (a copy: callers may change it), else `compute()` remembered."""
+def peek(k) -> pd.DataFrame | None:
+    """The remembered frame for `k` (a copy: callers may change it), or None: nothing is computed."""
     if k is None:
-        return compute()
+        return None
     if k in _memory:
         stats["hits"] += 1
         _memory.move_to_end(k)
@@ -81,14 +81,27 @@ def remember(k, compute) -> pd.DataFrame:
     value = _read(k)
     if value is not None:
         stats["disk_hits"] += 1
-    else:
+        _keep(k, value)
+    return value
+
+
+def remember(k, compute) -> pd.DataFrame:
+    """The remembered frame for `k` (a copy: callers may change it), else `compute()` remembered."""
+    if k is None:
+        return compute()
+    value = peek(k)
+    if value is None:
         stats["misses"] += 1
         value = compute()
         _write(k, value)
+        _keep(k, value)
+    return value
+
+
+def _keep(k, value: pd.DataFrame) -> None:
     _memory[k] = value.copy()
     while len(_memory) > MAX_ENTRIES:
         _memory.popitem(last=False)
-    return value
 
 
 def _files(k) -> tuple[Path, str, str] | None:

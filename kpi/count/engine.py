@@ -22,6 +22,7 @@ from kpi.store import check_calendar, extract_info, run
 
 PARAM = re.compile(r"\$([a-z_]+)")
 PERIOD_VALUES = ("ps", "pe", "months", "period_last")     # a period's own values, the columns of _periods
+PERIOD_PARAM = re.compile(r"\$(" + "|".join(PERIOD_VALUES) + r")\b")
 AGG_REF = re.compile(r"\b_agg_([a-z_]+)")
 ONE_ROW = re.compile(r"^-- one row per entity$", re.MULTILINE)
 
@@ -62,6 +63,7 @@ class Engine:
         self.con = con
         self.profile = profile
         self._prepared: tuple | None = None
+        self._period_tables: list[str] = []       # the working tables holding a row set per period (pid)
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
         self._facts_checked = False
@@ -99,6 +101,9 @@ class Engine:
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
             for stmt in statements(sql_text(f"_prepare/{f.name}")):
                 self.execute(stmt, periods[0]).fetchall()
+        self._period_tables = [r[0] for r in run(self.con, "SELECT DISTINCT table_name FROM duckdb_columns() WHERE "
+                                                           "database_name = 'temp' AND column_name = 'pid' "
+                                                           "AND table_name <> '_periods'")]
         self._prepared = key
 
     def set_scope(self, mode: str, merged: bool = False) -> None:
@@ -197,72 +202,113 @@ class Engine:
         return agg
 
     def count_units(self, codes: list[str], period: Period, mode: str = "own", merged: bool = False) -> pd.DataFrame:
-        """`count(code, by='unit')` for many metrics in one pass: every metric's evidence rows in one
-        UNION ALL, grouped once per (metric, scope) — one query instead of one per metric. Adjust and
-        variant files rework their metric's counts afterwards, exactly as `count` does."""
-        self.prepare(period)
+        """`count(code, by='unit')` for many metrics in one pass (see `count_periods`)."""
+        return self.count_periods(codes, [period], mode, merged)[0]
+
+    def per_period(self, sql: str) -> str:
+        """A metric's SQL, written for one period ($ps, $pe, … and the working tables), evaluated for every
+        period of _periods at once: each period's values and its rows of the working tables, a `pid` column
+        added to its rows."""
+        tables = self._period_tables
+        body = PERIOD_PARAM.sub(lambda m: f"_p.{m.group(1)}", sql)
+        if tables:
+            body = re.sub(r"\b(" + "|".join(sorted(tables, key=len, reverse=True)) + r")\b",
+                          lambda m: f"(SELECT * EXCLUDE (pid) FROM {m.group(1)} WHERE pid = _p.pid)", body)
+        return f"SELECT _p.pid, _m.* FROM _periods _p, LATERAL (\n{body}\n) _m"
+
+    def count_periods(self, codes: list[str], periods: list[Period], mode: str = "own",
+                      merged: bool = False) -> list[pd.DataFrame]:
+        """`count(code, by='unit')` for many metrics and many periods in one pass: every metric's evidence
+        rows for every period in one UNION ALL, grouped once per (period, metric, scope) — one query
+        instead of one per metric and period. Adjust and variant files then rework their metric's counts
+        period by period, exactly as `count` does. One frame per period, in the order given."""
+        self.prepare(periods)
         self.set_scope(mode, merged)
-        reworked = {c for c in codes if (config.METRICS_DIR / f"{c.lower()}.adjust.sql").exists()
-                    or self.profile["metrics"].get(c, {}).get("variant")}
-        plain = [c for c in codes if c not in reworked]
-        means = [c for c in plain if self.profile["metrics"].get(c, {}).get("rule") == "mean"]
+        rules = self.profile["metrics"]
+
+        def variant(c):
+            v = rules.get(c, {}).get("variant")
+            return variant_file(c, v) if v else None
+
+        def adjust(c):
+            f = config.METRICS_DIR / f"{c.lower()}.adjust.sql"
+            return f.name if f.exists() else None
+
+        def deps(c):
+            return [d.upper() for d in sorted(set(AGG_REF.findall(sql_text(variant(c)))))] if variant(c) else []
+        needed, todo = [], list(codes)
+        while todo:                      # the metrics asked for and those their variants read
+            c = todo.pop(0)
+            if c not in needed:
+                needed.append(c)
+                todo += deps(c)
+        means = [c for c in needed if rules.get(c, {}).get("rule") == "mean"]
         mean_list = ", ".join(f"'{c}'" for c in means) or "NULL"
 
         def union(cs):
             return " UNION ALL ".join(
-                f"SELECT '{c}' AS metric_code, entity::VARCHAR AS entity, unit_code, in_num, in_den, "
-                f"value::DOUBLE AS value FROM (\n{sql_text(metric_file(c))}\n)" for c in cs) or \
-                "SELECT NULL AS metric_code, NULL AS entity, NULL AS unit_code, NULL::BOOLEAN AS in_num, " \
-                "NULL::BOOLEAN AS in_den, NULL::DOUBLE AS value WHERE false"
+                f"SELECT pid, '{c}' AS metric_code, entity::VARCHAR AS entity, unit_code, in_num, in_den, "
+                f"value::DOUBLE AS value FROM ({self.per_period(sql_text(metric_file(c)))})" for c in cs) or \
+                "SELECT NULL::INTEGER AS pid, NULL AS metric_code, NULL AS entity, NULL AS unit_code, " \
+                "NULL::BOOLEAN AS in_num, NULL::BOOLEAN AS in_den, NULL::DOUBLE AS value WHERE false"
         # A metric with one row per entity (nearly every row: dossiers) is counted per unit as it comes and
         # summed up the scopes. The others' rows are first folded per unit and entity; an entity counted in
         # one unit only is then summed up the scopes, and only entities found in several units (procedures,
         # services) are counted DISTINCT over the scopes — the same counts as one count(DISTINCT) over
         # every row joined to every scope, without that join.
         sql = f"""WITH direct AS (
-                SELECT metric_code, unit_code, count(entity) FILTER (WHERE in_num AND in_den) AS n,
+                SELECT pid, metric_code, unit_code, count(entity) FILTER (WHERE in_num AND in_den) AS n,
                        count(entity) FILTER (WHERE in_den) AS d, sum(value) FILTER (WHERE in_num AND in_den) AS v
-                FROM ({union([c for c in plain if one_row_per_entity(c)])}) GROUP BY ALL
+                FROM ({union([c for c in needed if one_row_per_entity(c)])}) GROUP BY ALL
             ),
-            ev AS ({union([c for c in plain if not one_row_per_entity(c)])}),
+            ev AS ({union([c for c in needed if not one_row_per_entity(c)])}),
             per AS (
-                SELECT metric_code, unit_code, entity, bool_or(in_num AND in_den) AS n, bool_or(in_den) AS d,
+                SELECT pid, metric_code, unit_code, entity, bool_or(in_num AND in_den) AS n, bool_or(in_den) AS d,
                        sum(value) FILTER (WHERE in_num AND in_den) AS v
                 FROM ev GROUP BY ALL
             ),
-            multi AS (SELECT metric_code, entity FROM per GROUP BY ALL HAVING count(*) > 1),
+            multi AS (SELECT pid, metric_code, entity FROM per GROUP BY ALL HAVING count(*) > 1),
             alone AS (
-                SELECT metric_code, unit_code, count(entity) FILTER (WHERE n) AS n, count(entity) FILTER (WHERE d) AS d,
-                       sum(v) AS v
-                FROM per ANTI JOIN multi USING (metric_code, entity) GROUP BY ALL
+                SELECT pid, metric_code, unit_code, count(entity) FILTER (WHERE n) AS n,
+                       count(entity) FILTER (WHERE d) AS d, sum(v) AS v
+                FROM per ANTI JOIN multi USING (pid, metric_code, entity) GROUP BY ALL
                 UNION ALL
                 SELECT * FROM direct
             ),
             counted AS (
-                SELECT s.scope_code, a.metric_code, sum(a.n) AS n, sum(a.d) AS d, sum(a.v) AS v
+                SELECT a.pid, s.scope_code, a.metric_code, sum(a.n) AS n, sum(a.d) AS d, sum(a.v) AS v
                 FROM alone a JOIN _scope_units s USING (unit_code) GROUP BY ALL
                 UNION ALL
-                SELECT s.scope_code, p.metric_code, count(DISTINCT p.entity) FILTER (WHERE p.n),
+                SELECT p.pid, s.scope_code, p.metric_code, count(DISTINCT p.entity) FILTER (WHERE p.n),
                        count(DISTINCT p.entity) FILTER (WHERE p.d), sum(p.v)
-                FROM per p SEMI JOIN multi USING (metric_code, entity) JOIN _scope_units s USING (unit_code)
+                FROM per p SEMI JOIN multi USING (pid, metric_code, entity) JOIN _scope_units s USING (unit_code)
                 GROUP BY ALL
             )
-            SELECT scope_code, metric_code,
+            SELECT pid, scope_code, metric_code,
                    CASE WHEN metric_code IN ({mean_list}) THEN sum(v) ELSE CAST(sum(n) AS BIGINT) END AS numerator,
                    CAST(sum(d) AS BIGINT) AS denominator
-            FROM counted GROUP BY scope_code, metric_code"""
-        agg = self.frame(sql, period) if plain else None
+            FROM counted GROUP BY pid, scope_code, metric_code"""
+        agg = self.frame(sql, periods[0])
+        agg["numerator"] = agg.numerator.astype("float64")
         out = []
-        for c in codes:
-            if c in reworked:
-                out.append(self.count(c, period, "unit", None, mode, merged))
-                continue
-            a = agg[agg.metric_code == c].drop(columns="metric_code").reset_index(drop=True)
-            if c not in means:
-                a["numerator"] = a.numerator.astype("float64")
-            a.insert(1, "metric_code", c)
-            out.append(a)
-        return pd.concat(out, ignore_index=True)
+        for k, period in enumerate(periods):
+            mine = agg[agg.pid == k]
+            done: dict[str, pd.DataFrame] = {}
+
+            def final(c):
+                if c not in done:
+                    a = mine[mine.metric_code == c][["scope_code", "numerator", "denominator"]].reset_index(drop=True)
+                    if adjust(c):
+                        a = self._rework(adjust(c), a, period)
+                    if variant(c):
+                        a = self._rework(variant(c), a, period, {d.lower(): final(d) for d in deps(c)})
+                    done[c] = a
+                return done[c]
+            frames = [final(c).assign(metric_code=c) for c in codes]
+            both = pd.concat(frames, ignore_index=True)
+            out.append(both[["scope_code", "metric_code"] + [c for c in both.columns
+                                                              if c not in ("scope_code", "metric_code")]])
+        return out
 
     def _rework(self, name: str, agg: pd.DataFrame, period: Period, deps: dict | None = None) -> pd.DataFrame:
         """Run an adjust or variant SQL file over the counts `_agg` (and `_agg_<code>` of other metrics)."""

@@ -9,7 +9,8 @@ import altair as alt
 import pandas as pd
 
 from kpi import labels
-from kpi.analysis.api import ScopeError, data_range, default_unit, last_complete_month, session, totals_with
+from kpi.analysis.api import (ScopeError, data_range, default_unit, last_complete_month, scores_many, session,
+                              totals_with)
 from kpi.notebook.live import LiveView, error_line, extract_note, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
@@ -71,13 +72,21 @@ class Explorer:
         return text
 
     def totals(self, period: str) -> pd.DataFrame:
-        key = (period, self.state["profile"])
-        if key not in self._cache:
-            p = parse(period)
-            as_of = self.data_last if p.last > self.data_last else None     # a running period: today's figure
-            with session(self.store, None, self.state["profile"]) as e:
-                self._cache[key] = totals_with(e, period, as_of=as_of, merged=True, compare=False)
-        return self._cache[key]
+        self.count([period])
+        return self._cache[(period, self.state["profile"])]
+
+    def count(self, periods: list[str]) -> None:
+        """The totals of the periods not yet at hand, counted in one pass over them (a trend's twelve)."""
+        prof = self.state["profile"]
+        todo = [label for label in dict.fromkeys(periods) if (label, prof) not in self._cache]
+        if not todo:
+            return
+        # a running period: today's figure
+        ps = [parse(label, self.data_last if parse(label).last > self.data_last else None) for label in todo]
+        with session(self.store, None, prof) as e:
+            for label, p, s in zip(todo, ps, scores_many(e, ps, merged=True, include_tracked=False)):
+                self._cache[(label, prof)] = totals_with(e, p.label, as_of=p.as_of, merged=True, compare=False,
+                                                         scores=s)
 
     def warm(self, profiles: list | None = None, progress: bool = True) -> int:
         """Compute every period the views can show first (the last 12 of each kind), for each profile the
@@ -99,7 +108,9 @@ class Explorer:
 
     def trend(self) -> pd.DataFrame:
         rows = []
-        for label in reversed(self.periods(self.state["kind"])[:12]):
+        shown = self.periods(self.state["kind"])[:12]
+        self.count(shown)
+        for label in reversed(shown):
             t = self.totals(label).set_index("unit_code")
             if self.state["unit"] in t.index:
                 r = t.loc[self.state["unit"]]
@@ -131,6 +142,9 @@ class Explorer:
         if st["period"] not in self.periods(st["kind"]):
             st["period"] = self.periods(st["kind"])[0]
         what = self._what()
+        # what the view shows — the trend's periods, the chosen one and the one before — counted at once
+        prev = parse(st["period"]).previous()
+        self.count(self.periods(st["kind"])[:12] + [st["period"]] + ([prev.label] if prev.last >= self.first else []))
         parts = [self.note + f"<h2>{h.esc(self.title())}</h2>"]
         tr = self.trend()
         if len(tr):
