@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import os
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
-import holidays
 import numpy as np
 import pandas as pd
 
@@ -22,8 +23,22 @@ FIRST_YEAR, LAST_YEAR = 2015, 2035
 EPOCH = dt.date(FIRST_YEAR, 1, 1)
 
 
+def _overrides_path() -> Path:
+    return Path(os.environ.get("KPI_CALENDAR_OVERRIDES", PACKAGE_DIR / "data" / "calendar_overrides.csv"))
+
+
+def source() -> str:
+    """What the calendar in force is made of — the `holidays` package's version, the override file, the
+    years, this module — as a digest: the same digest, the same calendar, without computing it."""
+    path = _overrides_path()
+    h = hashlib.sha256(f"{metadata.version('holidays')}|{FIRST_YEAR}-{LAST_YEAR}|".encode())
+    h.update(path.read_bytes() if path.exists() else b"")
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()
+
+
 def _overrides() -> dict[dt.date, bool]:
-    path = Path(os.environ.get("KPI_CALENDAR_OVERRIDES", PACKAGE_DIR / "data" / "calendar_overrides.csv"))
+    path = _overrides_path()
     out: dict[dt.date, bool] = {}
     if path.exists():
         with open(path, encoding="utf-8-sig") as fh:
@@ -35,6 +50,7 @@ def _overrides() -> dict[dt.date, bool]:
 @lru_cache(maxsize=1)
 def _table() -> tuple[np.ndarray, np.ndarray]:
     """(is_working per day since EPOCH, cumulative working-day index per day)."""
+    import holidays         # 0,2 s to import: only when a calendar is computed (kpi.store.check_calendar)
     vn = holidays.country_holidays("VN", years=range(FIRST_YEAR, LAST_YEAR + 1))
     days = pd.date_range(EPOCH, dt.date(LAST_YEAR, 12, 31), freq="D")
     working = np.array([vn.is_working_day(d.date()) for d in days], dtype=bool)

@@ -11,6 +11,7 @@ import duckdb
 from kpi import config
 from kpi.schema import TABLES
 from kpi.calendar import calendar_frame
+from kpi.calendar import source as calendar_source
 
 SQL_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN",
              "date": "DATE", "ts": "TIMESTAMP"}
@@ -30,6 +31,8 @@ CREATE TABLE IF NOT EXISTS published_scores (
     sha256 VARCHAR, is_current BOOLEAN, matched BOOLEAN);
 CREATE TABLE IF NOT EXISTS calendar (
     d DATE PRIMARY KEY, is_working BOOLEAN, wd_index BIGINT);
+CREATE TABLE IF NOT EXISTS calendar_source (
+    source VARCHAR, content UBIGINT);
 """
 META_TABLES = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", META_DDL)
 
@@ -223,9 +226,23 @@ def apply_calendar(con) -> None:
         con.unregister("_calendar_now")
 
 
+CALENDAR_CONTENT = "SELECT hash(string_agg(d || ':' || is_working || ':' || wd_index, ',' ORDER BY d)) FROM calendar"
+
+
+def record_calendar(con) -> None:
+    """What the store's calendar was made from (kpi.calendar.source) and its content's digest, so that
+    opening the store need not compute the calendar in force to know it is the same."""
+    run(con, "DELETE FROM calendar_source")
+    run(con, f"INSERT INTO calendar_source SELECT ?, ({CALENDAR_CONTENT})", [calendar_source()])
+
+
 def check_calendar(con) -> None:
     """A one-line error when the calendar in force is not the store's: figures would be counted on the
-    old working days while the text and the what-ifs use the new ones."""
+    old working days while the text and the what-ifs use the new ones. A store whose calendar was made
+    from the same sources, unchanged since, is the same: nothing is computed."""
+    kept = run(con, "SELECT source, content FROM calendar_source")
+    if kept and kept[0] == (calendar_source(), run(con, CALENDAR_CONTENT)[0][0]):
+        return
     changed = calendar_changes(con)
     if changed:
         raise StoreError(f"Lịch ngày làm việc đang dùng khác lịch trong kho ở {len(changed)} ngày (vd. "
@@ -255,6 +272,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:
             con.register("_cal", cal)
             run(con, "INSERT INTO calendar SELECT d, is_working, wd_index FROM _cal")
             con.unregister("_cal")
+            record_calendar(con)
         run(con, "COMMIT")
     except BaseException:
         run(con, "ROLLBACK")

@@ -1,8 +1,15 @@
 import datetime as dt
+import subprocess
+import sys
 
+import duckdb
+import pytest
 from hypothesis import given, strategies as st
 
+import kpi
+from conftest import ROOT
 from kpi.calendar import add_working_days, is_working_day, working_days_between
+from kpi.store import StoreError
 
 D = dt.date
 
@@ -80,3 +87,19 @@ def test_a_changed_calendar_is_refused_until_a_load_applies_it(hw_copy, tmp_path
     assert applied != before
     # and back: the old calendar is refused on the new store until a load applies it again
     assert run_kpi("score", "--period", "2026-08", "--store", hw_copy).returncode == 2
+
+
+def test_an_unchanged_calendar_is_known_by_its_digest_and_a_changed_table_is_not(hw_copy):
+    """Opening a store does not compute the calendar in force (the `holidays` package is not even imported)
+    when the store's calendar was made from the same sources and has not changed since; a calendar table
+    changed behind the loader's back is compared day by day and refused as a changed calendar."""
+    code = ("import sys, kpi\n"
+            f"kpi.scores('2026-08', store={str(hw_copy)!r})\n"
+            "print('holidays' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.split() == ["False"], out.stderr
+    con = duckdb.connect(str(hw_copy))
+    con.execute("UPDATE calendar SET is_working = NOT is_working WHERE d = DATE '2026-08-05'")
+    con.close()
+    with pytest.raises(StoreError, match="05/08/2026"):
+        kpi.scores("2026-08", store=hw_copy)

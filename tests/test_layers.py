@@ -32,7 +32,7 @@ SAMPLE_WRITERS = {"kpi.sample.province", "kpi.sample.sync", "kpi.sample.files"}
 
 # heavy libraries a function may import when it needs them, so that importing kpi (a CLI's --help, a
 # notebook's first cell) does not pay for them: progress bars, Excel, Word, chart export, the notebook stack
-DEFERRED_OK = {"tqdm", "openpyxl", "docx", "vl_convert", "IPython", "ipywidgets", "papermill", "nbclient",
+DEFERRED_OK = {"holidays", "tqdm", "openpyxl", "docx", "vl_convert", "IPython", "ipywidgets", "papermill", "nbclient",
                "nbformat", "nbconvert", "jupyter_client"}
 
 

@@ -37,7 +37,7 @@ ROWS = {
     "feedback": BY_UNIT, "ratings": BY_DOSSIER, "certified_copy_units": BY_UNIT, "national_report": BY_UNIT,
     "owners": BY_UNIT, "self_assessments": BY_UNIT, "published_scores": BY_UNIT,
     # read by every unit's metrics, and published by the province anyway
-    "procedures": "true", "publication_decisions": "true", "calendar": "true", "loaded_files": "true",
+    "procedures": "true", "publication_decisions": "true", "calendar": "true", "calendar_source": "true", "loaded_files": "true",
     # the unit's own and the units above it, for their names (never counted: api._units_frame)
     "units": "unit_code IN (SELECT unit_code FROM _x_units UNION ALL SELECT unit_code FROM _x_above)",
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from kpi.schema import LOAD_ORDER, SELF_ASSESSMENT_TOTAL, TABLES, fold
-from kpi.store import SQL_TYPES, apply_calendar, calendar_changes, run
+from kpi.store import SQL_TYPES, apply_calendar, calendar_changes, record_calendar, run
 from kpi.count import facts
 from kpi.count.scoring import TOTAL_MAX, load_profile
 from kpi.load.errors import LoadError
@@ -704,6 +704,7 @@ def _write(con, staged, progress: bool, report) -> None:
         report.calendar_changed = calendar_changes(con)
         if report.calendar_changed:      # holidays or swapped days changed: every working-day fact again
             apply_calendar(con)
+        record_calendar(con)
         _keep_facts(con, judged, rebuild="procedures" in order or bool(report.calendar_changed))
         run(con, "COMMIT")
         PROGRESS["committed"] = True
