@@ -129,5 +129,6 @@ def test_periods_counted_together_equal_each_counted_alone(sample_store, profile
             alone = e.count_periods(codes, [p], mode, merged)[0]
             key = ["scope_code", "metric_code"]
             pd.testing.assert_frame_equal(t.sort_values(key).reset_index(drop=True),
-                                          alone.sort_values(key).reset_index(drop=True), obj=p.label)
+                                          alone.sort_values(key).reset_index(drop=True), obj=p.label,
+                                          check_dtype=False)
         assert sum(len(t) for t in together) > 1000

@@ -152,6 +152,9 @@ def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
     store's data version and the profile (see `kpi.cache`): asking again — a widget moved back, a report's
     previous period — costs nothing, and a load or another profile is never answered from memory."""
     p = parse(period, _as_date(as_of))
+    if not include_tracked and scope in ("unit", "subtree") and not (official or procedure):
+        # the scored metrics' rows of the full scores: one count for a report's scores and totals
+        return scored_only(engine, scores_with(engine, p, scope, unit, subtree, as_of, merged, True))
     key = cache.key(engine, "scores", p.label, p.as_of, scope, unit, subtree, merged, include_tracked, official,
                     procedure)
     return cache.remember(key, lambda: _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked,
@@ -184,19 +187,39 @@ def _unit_scores(engine, p: Period, codes: list[str], counts: pd.DataFrame, unit
     return scored[SCORE_COLUMNS].reset_index(drop=True)
 
 
-def scores_many(engine: Engine, periods: list[Period], subtree: bool = False, merged: bool = False,
-                include_tracked: bool = True) -> list[pd.DataFrame]:
-    """`scores_with(engine, p, 'unit', …)` for many periods (a trend) — counted in one pass over the
-    periods not remembered yet, then remembered each under its own key, as `scores_with` does."""
-    keys = [cache.key(engine, "scores", p.label, p.as_of, "unit", None, subtree, merged, include_tracked, None, None)
+def scored_only(engine: Engine, s: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the metrics that carry points (`include_tracked=False`) of a unit scores frame."""
+    return s[s.metric_code.isin(_metric_codes(engine, False))].reset_index(drop=True)
+
+
+def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit: str | None = None,
+                subtree: bool = False, merged: bool = False, include_tracked: bool = True) -> list[pd.DataFrame]:
+    """`scores_with(engine, p, scope, unit, …)` for many periods (a trend, a review's months) — counted in one
+    pass over the periods not remembered yet, then remembered each under its own key, as `scores_with`
+    does. scope: 'unit' (every unit, or `unit` alone) or 'official' (`unit`: the officials of its tree)."""
+    if not include_tracked:
+        return [scored_only(engine, s) for s in scores_many(engine, periods, scope, unit, subtree, merged, True)]
+    if unit:
+        check_unit(engine, unit)
+    keys = [cache.key(engine, "scores", p.label, p.as_of, scope, unit, subtree, merged, True, None, None)
             for p in periods]
     known = {i: cache.peek(k) for i, k in enumerate(keys)}
     todo = [i for i, v in known.items() if v is None]
     if todo:
-        codes = _metric_codes(engine, include_tracked)
-        counted = engine.count_periods(codes, [periods[i] for i in todo], "subtree" if subtree else "own", merged)
+        chosen = [periods[i] for i in todo]
+        if scope == "official":
+            codes = _metric_codes(engine, True, official=True)
+            per_code = [engine.count_by(c, chosen, by="official") for c in codes]
+            counted = [pd.concat([f[n] for f in per_code], ignore_index=True) for n in range(len(chosen))]
+            make = _official_from_counts
+        else:
+            codes = _metric_codes(engine, True)
+            counted = engine.count_periods(codes, chosen, "subtree" if subtree else "own", merged)
+
+            def make(engine, p, codes, counts, unit):
+                return _unit_scores(engine, p, codes, counts, unit, merged)
         for i, counts in zip(todo, counted):
-            known[i] = cache.remember(keys[i], lambda: _unit_scores(engine, periods[i], codes, counts, None, merged))
+            known[i] = cache.remember(keys[i], lambda: make(engine, periods[i], codes, counts, unit))
     return [known[i] for i in range(len(periods))]
 
 
@@ -228,6 +251,13 @@ def _procedure_scores(engine, p, unit, procedure, include_tracked):
 
 def _official_scores(engine, p, official, unit):
     codes = _metric_codes(engine, True, official=True)
+    counts = pd.concat([engine.count(c, p, by="official") for c in codes], ignore_index=True)
+    return _official_from_counts(engine, p, codes, counts, unit, official)
+
+
+def _official_from_counts(engine, p: Period, codes: list[str], counts: pd.DataFrame, unit: str | None,
+                          official: str | None = None) -> pd.DataFrame:
+    """Every official (or one, or those of `unit`'s tree) × every official metric, scored from the counts."""
     offs = engine.con.execute("SELECT o.official_id, o.full_name, o.unit_code, u.unit_name FROM officials o "
                               "LEFT JOIN units u USING (unit_code) ORDER BY o.official_id").df()
     if official:
@@ -236,7 +266,6 @@ def _official_scores(engine, p, official, unit):
         offs = offs[offs.official_id == official]
     elif unit:
         offs = offs[offs.unit_code.isin(engine.scope_members(unit))]
-    counts = pd.concat([engine.count(c, p, by="official") for c in codes], ignore_index=True)
     scored = score_frame(_grid(offs, "official_id", codes, counts), engine.profile)
     # a metric with nothing to count does not apply to this official: neither earned nor maximum
     scored.loc[scored.denominator == 0, "points"] = pd.NA
@@ -260,9 +289,10 @@ def scores(period, scope: str = "unit", unit: str | None = None, subtree: bool =
 
 def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = None, subtree: bool = False,
                 as_of=None, merged: bool = False, view: str = "portal", compare: bool = True,
-                scores: pd.DataFrame | None = None) -> pd.DataFrame:
+                scores: pd.DataFrame | None = None, previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per unit: total, grade, ranks, change versus the previous period of the same kind, and the groups.
-    scores: the period's unit scores (`include_tracked=False`) when already counted (`scores_many`)."""
+    scores, previous: the period's and the previous period's unit scores (`include_tracked=False`) when
+    already counted (`scores_many`)."""
     p = parse(period, _as_date(as_of))
     s = scores_with(engine, p, scope, unit, subtree, p.as_of, merged, include_tracked=False) if scores is None else scores
     out = _totals_from_scores(engine, s, view)
@@ -287,7 +317,8 @@ def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
     out["previous_total"] = pd.NA
     if compare:
         try:
-            prev = scores_with(engine, p.previous(), scope, unit, subtree, None, merged, include_tracked=False)
+            prev = scores_with(engine, p.previous(), scope, unit, subtree, None, merged, include_tracked=False) \
+                if previous is None else previous
             pt = _totals_from_scores(engine, prev, view)[["unit_code", "total"]].rename(
                 columns={"total": "previous_total"})
             out = out.drop(columns="previous_total").merge(pt, on="unit_code", how="left")

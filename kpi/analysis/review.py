@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from kpi import labels
-from kpi.analysis.api import check_period, check_unit, official_index, scores_with, session, totals_with
+from kpi.analysis.api import (check_period, check_unit, official_index, scores_many, scores_with, session,
+                              totals_with)
 from kpi.periods import Period, parse
 from kpi.numbers import fmt_number, round_half_up
 from kpi.schema import SELF_ASSESSMENT_TOTAL
@@ -25,9 +26,9 @@ def review_quarters(p: Period) -> list[Period]:
     return [parse(f"{p.start.year}-Q{q}") for q in range(1, 5)] if p.kind == "year" else []
 
 
-def _graded(engine, p: Period, unit: str | None) -> pd.DataFrame:
-    """Per official of the period: index, grade and dossiers handled (ON_TIME's denominator)."""
-    s = scores_with(engine, p, scope="official", unit=unit)
+def _graded(engine, p: Period, unit: str | None, s: pd.DataFrame) -> pd.DataFrame:
+    """Per official of the period: index, grade and dossiers handled (ON_TIME's denominator), from the
+    period's official scores `s`."""
     idx = official_index(s, engine.profile)[["official_id", "index", "grade"]]
     on_time = s[s.metric_code == "ON_TIME"][["official_id", "denominator"]]
     if on_time.empty:
@@ -116,11 +117,12 @@ def official_review_with(engine, period, unit: str | None = None) -> pd.DataFram
     if unit:
         check_unit(engine, unit)
     rules = engine.profile["review"]
-    months = review_months(p)
-    marks = pd.concat([_graded(engine, m, unit) for m in months], ignore_index=True)
-    quarters = pd.concat([_graded(engine, q, unit) for q in review_quarters(p)], ignore_index=True) \
-        if p.kind == "year" else None
-    whole = _graded(engine, p, unit)
+    months, quarters = review_months(p), review_quarters(p)
+    every = months + quarters + [p]          # counted in one pass over them
+    each = [_graded(engine, q, unit, s) for q, s in zip(every, scores_many(engine, every, "official", unit))]
+    marks = pd.concat(each[:len(months)], ignore_index=True)
+    quarters = pd.concat(each[len(months):-1], ignore_index=True) if p.kind == "year" else None
+    whole = each[-1]
     active = set(marks[marks.dossiers > 0].official_id)
     out = whole[whole.official_id.isin(active)].copy()
     late, steps = _evidence(engine, p if p.kind != "month" else _span(months))

@@ -83,21 +83,26 @@ class Engine:
     def frame(self, sql: str, period: Period) -> pd.DataFrame:
         return self.execute(sql, period).df()
 
-    def prepare(self, period: Period | list[Period]) -> None:
+    def prepare(self, period: Period | list[Period], reuse: bool = False) -> None:
         """The working tables (kpi/count/metrics/_prepare/) for one period, or for several at once: every
         table holds a row set per period of `_periods` (pid, ps, pe, months, period_last; pid = the
-        period's place in the list)."""
+        period's place in the list). reuse: tables prepared for more periods will do (the counting reads
+        its periods' rows by pid; what reads the tables directly — evidence, the named queries — needs
+        exactly its one period)."""
         periods = period if isinstance(period, list) else [period]
-        key = tuple((p.start_ts, p.end_ts) for p in periods)
-        if self._prepared == key:
+        key = tuple(dict.fromkeys((p.start_ts, p.end_ts) for p in periods))
+        if self._prepared == key or reuse and self._prepared and set(key) <= set(self._prepared):
             return
         if not self._facts_checked:
             facts.ensure_readable(self.con)
             self._facts_checked = True
         run(self.con, "CREATE OR REPLACE TEMP TABLE _periods (pid INTEGER, ps TIMESTAMP, pe TIMESTAMP, months INTEGER, "
                       "period_last TIMESTAMP)")
+        first = {}
+        for p in periods:
+            first.setdefault((p.start_ts, p.end_ts), p)
         self.con.executemany("INSERT INTO _periods VALUES (?, ?, ?, ?, ?)",
-                             [(i, *(self.values(p)[k] for k in PERIOD_VALUES)) for i, p in enumerate(periods)])
+                             [(i, *(self.values(p)[k] for k in PERIOD_VALUES)) for i, p in enumerate(first.values())])
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
             for stmt in statements(sql_text(f"_prepare/{f.name}")):
                 self.execute(stmt, periods[0]).fetchall()
@@ -149,12 +154,18 @@ class Engine:
 
     def count(self, code: str, period: Period, by: str = "unit", units: list[str] | None = None,
               mode: str = "own", merged: bool = False) -> pd.DataFrame:
-        """Numerator and denominator of one metric per scope_code.
+        """Numerator and denominator of one metric per scope_code (see `count_by`)."""
+        return self.count_by(code, [period], by, units, mode, merged)[0]
+
+    def count_by(self, code: str, periods: list[Period], by: str = "unit", units: list[str] | None = None,
+                 mode: str = "own", merged: bool = False) -> list[pd.DataFrame]:
+        """Numerator and denominator of one metric per scope_code, for each period (one pass over them).
         by: 'unit' (scope = unit code), 'procedure' or 'official'; `units` restricts the rows
         (for procedure/official) to those units' sub-trees."""
-        self.prepare(period)
+        self.prepare(periods, reuse=True)
         self.set_scope(mode, merged)
-        metric = sql_text(metric_file(code))
+        pids = self.pids(periods)
+        metric = self.per_period(sql_text(metric_file(code)), pids)
         mean = self.profile["metrics"].get(code, {}).get("rule") == "mean"
         num = "sum(ev.value) FILTER (WHERE ev.in_num AND ev.in_den)" if mean else \
             "count(DISTINCT ev.entity) FILTER (WHERE ev.in_num AND ev.in_den)"
@@ -164,57 +175,65 @@ class Engine:
             restrict = f"AND ev.unit_code IN (SELECT unit_code FROM _closure WHERE ancestor IN ({codes}))"
         if by == "unit":
             sql = f"""WITH ev AS ({metric})
-                SELECT s.scope_code, {num} AS numerator,
+                SELECT ev.pid, s.scope_code, {num} AS numerator,
                        count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
-                FROM ev JOIN _scope_units s ON s.unit_code = ev.unit_code GROUP BY s.scope_code"""
+                FROM ev JOIN _scope_units s ON s.unit_code = ev.unit_code GROUP BY ev.pid, s.scope_code"""
         elif by == "procedure":
             sql = f"""WITH ev AS ({metric})
-                SELECT ev.procedure_code AS scope_code, {num} AS numerator,
+                SELECT ev.pid, ev.procedure_code AS scope_code, {num} AS numerator,
                        count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
-                FROM ev WHERE ev.procedure_code IS NOT NULL {restrict} GROUP BY 1"""
+                FROM ev WHERE ev.procedure_code IS NOT NULL {restrict} GROUP BY 1, 2"""
         elif by == "official":
             onum = num.replace("ev.in_num AND", "(ev.in_num OR NOT list_contains(ev.charged, ev.off)) AND")
             # the officials a row concerns: the accountable one, those charged, and (where the metric
             # names them) everyone who held a step of the dossier
-            involved = ", coalesce(involved, [])" if "AS involved" in metric else ""
+            involved = ", coalesce(involved, [])" if "AS involved" in sql_text(metric_file(code)) else ""
             sql = f"""WITH ev0 AS ({metric}),
                 ev AS (SELECT *, unnest(list_distinct(list_filter(list_concat(coalesce(charged, []), [official_id]{involved}),
                                                                  lambda x: x IS NOT NULL))) AS off
                        FROM ev0)
-                SELECT ev.off AS scope_code, {onum} AS numerator,
+                SELECT ev.pid, ev.off AS scope_code, {onum} AS numerator,
                        count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
-                FROM ev WHERE ev.off IS NOT NULL {restrict} GROUP BY 1"""
+                FROM ev WHERE ev.off IS NOT NULL {restrict} GROUP BY 1, 2"""
         else:
             raise ValueError(by)
-        agg = self.frame(sql, period)
-        adjust = config.METRICS_DIR / f"{code.lower()}.adjust.sql"
-        if by == "unit" and adjust.exists():
-            agg = self._rework(adjust.name, agg, period)
+        counted = self.frame(sql, periods[0])
+        if by == "unit" and (config.METRICS_DIR / f"{code.lower()}.adjust.sql").exists():
+            counted = self._rework(f"{code.lower()}.adjust.sql", counted, pids, periods[0])
         variant = self.profile["metrics"].get(code, {}).get("variant")
         if variant:
             # a reading of the formula that needs more than weights: `<code>.<variant>.sql` reworks the
             # counts, reading other metrics' counts for the same scopes as _agg_<code>
-            name = variant_file(code, variant)
-            deps = {d: self.count(d.upper(), period, by, units, mode, merged)
-                    for d in sorted(set(AGG_REF.findall(sql_text(name))))}
-            agg = self._rework(name, agg, period, deps)
-        agg.insert(1, "metric_code", code)
-        return agg
+            deps = {d: pd.concat([f.assign(pid=k) for f, k in zip(self.count_by(d.upper(), periods, by, units, mode,
+                                                                                   merged), pids)], ignore_index=True)
+                    for d in sorted(set(AGG_REF.findall(sql_text(variant_file(code, variant)))))}
+            counted = self._rework(variant_file(code, variant), counted, pids, periods[0], deps)
+        out = []
+        for k in pids:
+            agg = counted[counted.pid == k].drop(columns="pid").reset_index(drop=True)
+            agg.insert(1, "metric_code", code)
+            out.append(agg)
+        return out
 
     def count_units(self, codes: list[str], period: Period, mode: str = "own", merged: bool = False) -> pd.DataFrame:
         """`count(code, by='unit')` for many metrics in one pass (see `count_periods`)."""
         return self.count_periods(codes, [period], mode, merged)[0]
 
-    def per_period(self, sql: str) -> str:
-        """A metric's SQL, written for one period ($ps, $pe, … and the working tables), evaluated for every
-        period of _periods at once: each period's values and its rows of the working tables, a `pid` column
-        added to its rows."""
-        tables = self._period_tables
+    def pids(self, periods: list[Period]) -> list[int]:
+        """Each period's pid in the prepared `_periods`."""
+        return [self._prepared.index((p.start_ts, p.end_ts)) for p in periods]
+
+    def per_period(self, sql: str, pids: list[int], tables: list[str] = ()) -> str:
+        """A metric's SQL, written for one period ($ps, $pe, … and the working tables), evaluated for the
+        periods `pids` of _periods at once: each period's values and its rows of the working tables (and of
+        `tables`, also holding a pid column), a `pid` column added to its rows."""
+        tables = [*self._period_tables, *tables]
         body = PERIOD_PARAM.sub(lambda m: f"_p.{m.group(1)}", sql)
         if tables:
             body = re.sub(r"\b(" + "|".join(sorted(tables, key=len, reverse=True)) + r")\b",
                           lambda m: f"(SELECT * EXCLUDE (pid) FROM {m.group(1)} WHERE pid = _p.pid)", body)
-        return f"SELECT _p.pid, _m.* FROM _periods _p, LATERAL (\n{body}\n) _m"
+        chosen = ", ".join(str(int(i)) for i in sorted(set(pids)))
+        return f"SELECT _p.pid, _m.* FROM (SELECT * FROM _periods WHERE pid IN ({chosen})) _p, LATERAL (\n{body}\n) _m"
 
     def count_periods(self, codes: list[str], periods: list[Period], mode: str = "own",
                       merged: bool = False) -> list[pd.DataFrame]:
@@ -222,8 +241,9 @@ class Engine:
         rows for every period in one UNION ALL, grouped once per (period, metric, scope) — one query
         instead of one per metric and period. Adjust and variant files then rework their metric's counts
         period by period, exactly as `count` does. One frame per period, in the order given."""
-        self.prepare(periods)
+        self.prepare(periods, reuse=True)
         self.set_scope(mode, merged)
+        pids = self.pids(periods)
         rules = self.profile["metrics"]
 
         def variant(c):
@@ -248,7 +268,7 @@ class Engine:
         def union(cs):
             return " UNION ALL ".join(
                 f"SELECT pid, '{c}' AS metric_code, entity::VARCHAR AS entity, unit_code, in_num, in_den, "
-                f"value::DOUBLE AS value FROM ({self.per_period(sql_text(metric_file(c)))})" for c in cs) or \
+                f"value::DOUBLE AS value FROM ({self.per_period(sql_text(metric_file(c)), pids)})" for c in cs) or \
                 "SELECT NULL::INTEGER AS pid, NULL AS metric_code, NULL AS entity, NULL AS unit_code, " \
                 "NULL::BOOLEAN AS in_num, NULL::BOOLEAN AS in_den, NULL::DOUBLE AS value WHERE false"
         # A metric with one row per entity (nearly every row: dossiers) is counted per unit as it comes and
@@ -290,33 +310,31 @@ class Engine:
             FROM counted GROUP BY pid, scope_code, metric_code"""
         agg = self.frame(sql, periods[0])
         agg["numerator"] = agg.numerator.astype("float64")
-        out = []
-        for k, period in enumerate(periods):
-            mine = agg[agg.pid == k]
-            done: dict[str, pd.DataFrame] = {}
+        done: dict[str, pd.DataFrame] = {}
 
-            def final(c):
-                if c not in done:
-                    a = mine[mine.metric_code == c][["scope_code", "numerator", "denominator"]].reset_index(drop=True)
-                    if adjust(c):
-                        a = self._rework(adjust(c), a, period)
-                    if variant(c):
-                        a = self._rework(variant(c), a, period, {d.lower(): final(d) for d in deps(c)})
-                    done[c] = a
-                return done[c]
-            frames = [final(c).assign(metric_code=c) for c in codes]
-            both = pd.concat(frames, ignore_index=True)
-            out.append(both[["scope_code", "metric_code"] + [c for c in both.columns
-                                                              if c not in ("scope_code", "metric_code")]])
-        return out
+        def final(c):
+            if c not in done:
+                a = agg[agg.metric_code == c][["pid", "scope_code", "numerator", "denominator"]]
+                if adjust(c):
+                    a = self._rework(adjust(c), a, pids, periods[0])
+                if variant(c):
+                    a = self._rework(variant(c), a, pids, periods[0], {d.lower(): final(d) for d in deps(c)})
+                done[c] = a
+            return done[c]
+        every = pd.concat([final(c).assign(metric_code=c) for c in codes], ignore_index=True)
+        first = ["scope_code", "metric_code"]
+        every = every[["pid"] + first + [c for c in every.columns if c not in first and c != "pid"]]
+        return [every[every.pid == k].drop(columns="pid").reset_index(drop=True) for k in pids]
 
-    def _rework(self, name: str, agg: pd.DataFrame, period: Period, deps: dict | None = None) -> pd.DataFrame:
-        """Run an adjust or variant SQL file over the counts `_agg` (and `_agg_<code>` of other metrics)."""
+    def _rework(self, name: str, agg: pd.DataFrame, pids: list[int], period: Period,
+                deps: dict | None = None) -> pd.DataFrame:
+        """Run an adjust or variant SQL file over the counts `_agg` (and `_agg_<code>` of other metrics), each
+        with a pid column, for every period `pids` at once; `period`: one of them (the profile's values)."""
         frames = {"_agg": agg, **{f"_agg_{d}": f for d, f in (deps or {}).items()}}
         for n, f in frames.items():
             self.con.register(n, f)
         try:
-            return self.frame(sql_text(name), period)
+            return self.frame(self.per_period(sql_text(name), pids, list(frames)), period)
         finally:
             for n in frames:
                 self.con.unregister(n)

@@ -13,7 +13,8 @@ import pandas as pd
 
 from kpi import labels
 from kpi.analysis.alerts import STATES as ALERT_STATES, alerts_with, left_text
-from kpi.analysis.api import (check_unit, data_range, default_unit, last_complete_month, official_index, scores_with,
+from kpi.analysis.api import (check_unit, data_range, default_unit, last_complete_month, official_index, scored_only,
+                              scores_many, scores_with,
                               session, totals_with)
 from kpi.periods import Period, label_vi, parse
 from kpi.count.scoring import group_points
@@ -22,7 +23,8 @@ from kpi.present import charts
 from kpi.present import html as h
 from kpi.numbers import fmt_datetime, fmt_int, fmt_number, fmt_pct
 from kpi.analysis.portal import published_total
-from kpi.analysis.review import COMMEND, DECISIONS, commend_rule, SELF_ASSESSMENT_COLUMNS, official_review_with, review_sheet, self_assessment_with, unit_gaps
+from kpi.analysis.review import (COMMEND, DECISIONS, commend_rule, SELF_ASSESSMENT_COLUMNS, official_review_with,
+                                 review_months, review_sheet, self_assessment_with, unit_gaps)
 
 
 def trend_periods(p: Period, first_data: dt.date) -> list[Period]:
@@ -96,24 +98,28 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         first = run(con, "SELECT min(received_at) FROM dossiers")[0][0].date()
         steps = trend_periods(p, first)
         bar = tqdm(total=len(steps) + 6, desc="Tính số liệu báo cáo", unit="bước", disable=None if progress is not False else True)
+        # every period the report counts, counted together: the headline and the one before it, the trend
+        # (merged units count for their successors so the line does not break in 7/2025), the review's months
+        engine.prepare([p, p.previous(), *steps, *(review_months(p) if review is not False else [])])
+        trend_scores = scores_many(engine, steps, subtree=bool(unit), merged=True, include_tracked=False)
         # the headline figures: every unit's own, the province (or the chosen unit) as a sub-tree
-        t = totals_with(engine, p)
-        s = scores_with(engine, p)
+        s, before = scores_many(engine, [p, p.previous()])
+        t = totals_with(engine, p, scores=scored_only(engine, s), previous=scored_only(engine, before))
         bar.update(2)
         if unit:
             members = engine.scope_members(unit)
-            sub_t = totals_with(engine, p, unit=unit, subtree=True)
-            sub_s = scores_with(engine, p, unit=unit, subtree=True)
+            sub_s, sub_before = (x[x.unit_code == unit].reset_index(drop=True)
+                                 for x in scores_many(engine, [p, p.previous()], subtree=True))
+            sub_t = totals_with(engine, p, unit=unit, subtree=True, scores=scored_only(engine, sub_s),
+                                previous=scored_only(engine, sub_before))
             t = pd.concat([sub_t, t[t.unit_code.isin(members - {unit})]], ignore_index=True)
             s = pd.concat([sub_s, s[s.unit_code.isin(members - {unit})]], ignore_index=True)
         head_code = unit or t[t.level == "province"].unit_code.iloc[0]
         g = group_points(s[s.unit_code == head_code], engine.profile, ["unit_code"])
         g["group_label"] = g.group_code.map(labels.GROUPS)
-        # trend: merged units count for their successors so the line does not break in 7/2025
         tr_rows, tg_rows = [], []
-        for q in steps:
-            ss = scores_with(engine, q, unit=head_code, subtree=bool(unit), merged=True, include_tracked=False)
-            gg = group_points(ss, engine.profile, ["unit_code"])
+        for q, ss in zip(steps, trend_scores):
+            gg = group_points(ss[ss.unit_code == head_code], engine.profile, ["unit_code"])
             gg["period_label"] = label_vi(q).replace("Tháng ", "")
             tg_rows.append(gg)
             tr_rows.append({"period": q.label, "period_label": gg.period_label.iloc[0] if len(gg) else q.label,
@@ -134,6 +140,12 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
             owners = owners[owners.unit_code.isin(set(t.unit_code))]
         quarantine = pd.DataFrame(quarantine_summary(con, set(engine.scope_members(unit)) if unit else None),
                                   columns=["table_name", "reason", "n"])
+        officials = pd.DataFrame()
+        if unit:
+            officials = official_index(scores_with(engine, p, scope="official", unit=unit), engine.profile)
+        # before the named queries, which read the working tables of the period alone: the review's months
+        # are counted with the periods prepared above
+        rv = official_review_with(engine, p, unit) if review is not False else pd.DataFrame()
         unsynced = engine.query("data_quality", p)
         unsynced = unsynced[unsynced.unit_code.isin(set(t.unit_code))]
         files = con.execute("SELECT file, sha256, rows_loaded, strftime(loaded_at, '%Y-%m-%d %H:%M') AS loaded_at "
@@ -141,10 +153,6 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         late = engine.query("late_dossiers", p)
         late = late[late.unit_code.isin(engine.scope_members(unit))] if unit else late
         bar.update(1)
-        officials = pd.DataFrame()
-        if unit:
-            officials = official_index(scores_with(engine, p, scope="official", unit=unit), engine.profile)
-        rv = official_review_with(engine, p, unit) if review is not False else pd.DataFrame()
         sa = self_assessment_with(engine, p, unit)
         # a unit's period still running at the data's last moment: what must be done before it ends
         warn = alerts_with(engine, None, unit=unit) if unit and p.last >= data_range(con)[1].date() else None
