@@ -7,15 +7,23 @@
 -- A fact kept for another record than the stored one (a row changed outside `kpi load`) is not read.
 -- Only dossiers the period can judge are read: a dossier received before the period and finished
 -- (finished_at) before it ended before it, whatever else its record says.
+-- A fact that says the dossier ended before the period (and was received before it) leaves it out at once.
 CREATE OR REPLACE TEMP TABLE _read AS
-SELECT p.pid, p.pe, d.dossier_code,
-       coalesce(f.end_at IS NOT NULL AND f.changed_at < p.pe AND f.record_hash = dossier_record_hash(d), false)
-           AS from_facts
-FROM dossiers d JOIN _periods p ON d.received_at < p.pe AND NOT coalesce(d.finished_at < p.ps AND d.received_at < p.ps, false)
-LEFT JOIN dossier_facts f USING (dossier_code);
+WITH one AS (       -- each dossier once, whatever the number of periods
+    SELECT d.dossier_code, d.received_at, d.finished_at, f.end_at, f.changed_at,
+           f.end_at IS NOT NULL AND f.record_hash = dossier_record_hash(d) AS usable
+    FROM dossiers d LEFT JOIN dossier_facts f USING (dossier_code)
+)
+SELECT p.pid, p.pe, o.dossier_code, coalesce(o.usable AND o.changed_at < p.pe, false) AS from_facts
+FROM one o JOIN _periods p ON o.received_at < p.pe
+    AND NOT coalesce(o.finished_at < p.ps AND o.received_at < p.ps, false)
+    AND NOT coalesce(o.usable AND o.changed_at < p.pe AND o.end_at < p.ps AND o.received_at < p.ps, false);
 
+-- (the columns the judgement reads: a dossier's record also holds the applicant's, never read here)
 CREATE OR REPLACE TEMP TABLE _cand AS
-SELECT r.pid, r.pe, d.* FROM dossiers d JOIN (SELECT pid, pe, dossier_code FROM _read WHERE NOT from_facts) r USING (dossier_code);
+SELECT r.pid, r.pe, d.dossier_code, d.unit_code, d.procedure_code, d.channel, d.received_at, d.due_at, d.finished_at,
+       d.returned_at, d.handling_official_id, d.receiving_official_id
+FROM dossiers d JOIN (SELECT pid, pe, dossier_code FROM _read WHERE NOT from_facts) r USING (dossier_code);
 
 CREATE OR REPLACE TEMP TABLE _dossier_eval AS
 WITH fresh AS (
