@@ -96,15 +96,19 @@ class Explorer:
         if profiles is None:
             profiles = [None] + [n for n in shipped_profiles() if n != "dvcqg-2026"]
         labels = list(dict.fromkeys(label for kind in KINDS for label in self.periods(kind)[:12]))
-        todo = [(prof, label) for prof in profiles for label in labels]
         chosen = self.state["profile"]
-        try:
-            for prof, label in tqdm(todo, desc="Tính sẵn điểm", unit="kỳ", disable=None if progress else True):
-                self.state["profile"] = prof
-                self.totals(label)
+        try:          # a profile's periods of a kind counted in one pass
+            with tqdm(total=len(profiles) * len(labels), desc="Tính sẵn điểm", unit="kỳ",
+                      disable=None if progress else True) as bar:
+                for prof in profiles:
+                    self.state["profile"] = prof
+                    for kind in KINDS:
+                        shown = self.periods(kind)[:12]
+                        self.count(shown)
+                        bar.update(len(shown))
         finally:
             self.state["profile"] = chosen
-        return len(todo)
+        return len(profiles) * len(labels)
 
     def trend(self) -> pd.DataFrame:
         rows = []
