@@ -167,8 +167,11 @@ class Engine:
         pids = self.pids(periods)
         metric = self.per_period(sql_text(metric_file(code)), pids)
         mean = self.profile["metrics"].get(code, {}).get("rule") == "mean"
+        # an entity with one row (in one unit, for one procedure; once per official after unnest) is
+        # counted without DISTINCT
+        distinct = "" if one_row_per_entity(code) else "DISTINCT "
         num = "sum(ev.value) FILTER (WHERE ev.in_num AND ev.in_den)" if mean else \
-            "count(DISTINCT ev.entity) FILTER (WHERE ev.in_num AND ev.in_den)"
+            f"count({distinct}ev.entity) FILTER (WHERE ev.in_num AND ev.in_den)"
         restrict = ""
         if units:
             codes = ", ".join("'" + u.replace("'", "''") + "'" for u in units)
@@ -176,12 +179,12 @@ class Engine:
         if by == "unit":
             sql = f"""WITH ev AS ({metric})
                 SELECT ev.pid, s.scope_code, {num} AS numerator,
-                       count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
+                       count({distinct}ev.entity) FILTER (WHERE ev.in_den) AS denominator
                 FROM ev JOIN _scope_units s ON s.unit_code = ev.unit_code GROUP BY ev.pid, s.scope_code"""
         elif by == "procedure":
             sql = f"""WITH ev AS ({metric})
                 SELECT ev.pid, ev.procedure_code AS scope_code, {num} AS numerator,
-                       count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
+                       count({distinct}ev.entity) FILTER (WHERE ev.in_den) AS denominator
                 FROM ev WHERE ev.procedure_code IS NOT NULL {restrict} GROUP BY 1, 2"""
         elif by == "official":
             onum = num.replace("ev.in_num AND", "(ev.in_num OR NOT list_contains(ev.charged, ev.off)) AND")
@@ -193,7 +196,7 @@ class Engine:
                                                                  lambda x: x IS NOT NULL))) AS off
                        FROM ev0)
                 SELECT ev.pid, ev.off AS scope_code, {onum} AS numerator,
-                       count(DISTINCT ev.entity) FILTER (WHERE ev.in_den) AS denominator
+                       count({distinct}ev.entity) FILTER (WHERE ev.in_den) AS denominator
                 FROM ev WHERE ev.off IS NOT NULL {restrict} GROUP BY 1, 2"""
         else:
             raise ValueError(by)
