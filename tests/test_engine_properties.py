@@ -6,6 +6,7 @@ import pytest
 
 import kpi
 from kpi.analysis.api import session
+from kpi.count import engine as engine_module
 from kpi.count.engine import available_metrics, one_row_per_entity
 from kpi.periods import parse
 from kpi.store import connect
@@ -111,11 +112,16 @@ def test_one_row_per_entity_is_true_of_the_files_that_say_it(store_name, request
                 assert dup.empty, f"{code} {label}: {len(dup)} rows share an entity, e.g. {dup.head(3).to_dict('records')}"
 
 
-@pytest.mark.parametrize("profile,mode,merged", [(None, "own", True), ("mo-ta-cong-thuc", "subtree", False)])
-def test_periods_counted_together_equal_each_counted_alone(sample_store, profile, mode, merged):
+@pytest.mark.parametrize("profile,mode,merged,rows_per_pass", [(None, "own", True, 3_000_000),
+                                                               ("mo-ta-cong-thuc", "subtree", False, 3_000_000),
+                                                               (None, "own", False, 1_500)])
+def test_periods_counted_together_equal_each_counted_alone(sample_store, profile, mode, merged, rows_per_pass,
+                                                          monkeypatch):
     """A trend's periods counted in one pass (`count_periods`: the explorer) give, period by period, exactly
     the counts of each period counted alone — months, a quarter, a range and the running month as of the
-    data's last day, every metric of the profile (adjusted and variant ones too)."""
+    data's last day, every metric of the profile (adjusted and variant ones too); and so do they when a
+    bigger province's trend is split into several passes (`ROWS_PER_PASS`)."""
+    monkeypatch.setattr(engine_module, "ROWS_PER_PASS", rows_per_pass)
     con = connect(sample_store, read_only=True)
     last = con.execute("SELECT max(received_at) FROM dossiers").fetchone()[0]
     con.close()
@@ -124,6 +130,8 @@ def test_periods_counted_together_equal_each_counted_alone(sample_store, profile
                                             parse("2026-08-10..2026-09-20")]
     with session(sample_store, profile=profile) as e:
         codes = [c for c in e.profile["metrics"] if c in set(available_metrics())]
+        assert (len(e.passes(periods)) == 1) == (rows_per_pass > 1_000_000)
+        assert len(e.passes(periods)) >= (1 if rows_per_pass > 1_000_000 else 3)
         together = e.count_periods(codes, periods, mode, merged)
         for p, t in zip(periods, together):
             alone = e.count_periods(codes, [p], mode, merged)[0]

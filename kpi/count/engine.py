@@ -21,6 +21,10 @@ from kpi.periods import Period
 from kpi.store import check_calendar, extract_info, run
 
 PARAM = re.compile(r"\$([a-z_]+)")
+# Dossiers received in the periods one pass prepares at most (several passes else): the working tables of a
+# pass hold a row per dossier and period it can judge, so a trend of twelve months at 10 million dossiers a
+# year goes in a few passes within the memory cap, while at 1 million it is one.
+ROWS_PER_PASS = 3_000_000
 PERIOD_VALUES = ("ps", "pe", "months", "period_last")     # a period's own values, the columns of _periods
 PERIOD_PARAM = re.compile(r"\$(" + "|".join(PERIOD_VALUES) + r")\b")
 AGG_REF = re.compile(r"\b_agg_([a-z_]+)")
@@ -162,6 +166,9 @@ class Engine:
         """Numerator and denominator of one metric per scope_code, for each period (one pass over them).
         by: 'unit' (scope = unit code), 'procedure' or 'official'; `units` restricts the rows
         (for procedure/official) to those units' sub-trees."""
+        groups = self.passes(periods)
+        if len(groups) > 1:
+            return self._by_pass(groups, periods, lambda ps: self.count_by(code, ps, by, units, mode, merged))
         self.prepare(periods, reuse=True)
         self.set_scope(mode, merged)
         pids = self.pids(periods)
@@ -222,6 +229,24 @@ class Engine:
         """`count(code, by='unit')` for many metrics in one pass (see `count_periods`)."""
         return self.count_periods(codes, [period], mode, merged)[0]
 
+    def passes(self, periods: list[Period]) -> list[list[int]]:
+        """The periods (their places in the list) grouped into passes of at most ROWS_PER_PASS dossiers
+        received (a period already prepared needs no pass of its own)."""
+        if self._prepared and {(p.start_ts, p.end_ts) for p in periods} <= set(self._prepared):
+            return [list(range(len(periods)))]
+        spans = ", ".join(f"(TIMESTAMP '{p.start_ts}', TIMESTAMP '{p.end_ts}')" for p in periods)
+        sizes = [r[0] for r in run(self.con, f"""SELECT (SELECT count(*) FROM dossiers WHERE received_at >= s.ps
+                                                        AND received_at < s.pe)
+                                                 FROM (VALUES {spans}) s(ps, pe)""")]
+        out, rows = [[]], 0
+        for i, n in enumerate(sizes):
+            if out[-1] and rows + n > ROWS_PER_PASS:
+                out.append([])
+                rows = 0
+            out[-1].append(i)
+            rows += n
+        return out
+
     def pids(self, periods: list[Period]) -> list[int]:
         """Each period's pid in the prepared `_periods`."""
         return [self._prepared.index((p.start_ts, p.end_ts)) for p in periods]
@@ -242,8 +267,11 @@ class Engine:
                       merged: bool = False) -> list[pd.DataFrame]:
         """`count(code, by='unit')` for many metrics and many periods in one pass: every metric's evidence
         rows for every period in one UNION ALL, grouped once per (period, metric, scope) — one query
-        instead of one per metric and period. Adjust and variant files then rework their metric's counts
-        period by period, exactly as `count` does. One frame per period, in the order given."""
+        instead of one per metric and period (or a few: `passes`). Adjust and variant files then rework
+        their metric's counts, as `count` does. One frame per period, in the order given."""
+        groups = self.passes(periods)
+        if len(groups) > 1:
+            return self._by_pass(groups, periods, lambda ps: self.count_periods(codes, ps, mode, merged))
         self.prepare(periods, reuse=True)
         self.set_scope(mode, merged)
         pids = self.pids(periods)
@@ -328,6 +356,13 @@ class Engine:
         first = ["scope_code", "metric_code"]
         every = every[["pid"] + first + [c for c in every.columns if c not in first and c != "pid"]]
         return [every[every.pid == k].drop(columns="pid").reset_index(drop=True) for k in pids]
+
+    @staticmethod
+    def _by_pass(groups: list[list[int]], periods: list[Period], count) -> list[pd.DataFrame]:
+        out: dict[int, pd.DataFrame] = {}
+        for g in groups:
+            out.update(zip(g, count([periods[i] for i in g])))
+        return [out[i] for i in range(len(periods))]
 
     def _rework(self, name: str, agg: pd.DataFrame, pids: list[int], period: Period,
                 deps: dict | None = None) -> pd.DataFrame:

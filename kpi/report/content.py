@@ -24,7 +24,7 @@ from kpi.present import html as h
 from kpi.numbers import fmt_datetime, fmt_int, fmt_number, fmt_pct
 from kpi.analysis.portal import published_total
 from kpi.analysis.review import (COMMEND, DECISIONS, commend_rule, SELF_ASSESSMENT_COLUMNS, official_review_with,
-                                 review_months, review_sheet, self_assessment_with, unit_gaps)
+                                 review_sheet, self_assessment_with, unit_gaps)
 
 
 def trend_periods(p: Period, first_data: dt.date) -> list[Period]:
@@ -98,9 +98,9 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
         first = run(con, "SELECT min(received_at) FROM dossiers")[0][0].date()
         steps = trend_periods(p, first)
         bar = tqdm(total=len(steps) + 6, desc="Tính số liệu báo cáo", unit="bước", disable=None if progress is not False else True)
-        # every period the report counts, counted together: the headline and the one before it, the trend
-        # (merged units count for their successors so the line does not break in 7/2025), the review's months
-        engine.prepare([p, p.previous(), *steps, *(review_months(p) if review is not False else [])])
+        # the periods counted together, the trend first (merged units count for their successors so the line
+        # does not break in 7/2025): the headline, the one before it and a month's review months are among
+        # its periods, whose working tables are then at hand
         trend_scores = scores_many(engine, steps, subtree=bool(unit), merged=True, include_tracked=False)
         # the headline figures: every unit's own, the province (or the chosen unit) as a sub-tree
         s, before = scores_many(engine, [p, p.previous()])
