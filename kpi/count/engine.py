@@ -52,7 +52,13 @@ def one_row_per_entity(code: str) -> bool:
 
 
 def available_metrics() -> list[str]:
-    return sorted(p.stem.upper() for p in config.METRICS_DIR.glob("*.sql") if "." not in p.stem)
+    return list(_metric_codes_in(config.METRICS_DIR))
+
+
+@lru_cache(maxsize=None)
+def _metric_codes_in(folder) -> tuple[str, ...]:
+    """The metric files' codes, listed once (as their texts are read once: `sql_text`)."""
+    return tuple(sorted(p.stem.upper() for p in folder.glob("*.sql") if "." not in p.stem))
 
 
 def sql_params(sql: str, values: dict) -> dict:
