@@ -209,8 +209,7 @@ def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit
         chosen = [periods[i] for i in todo]
         if scope == "official":
             codes = _metric_codes(engine, True, official=True)
-            per_code = [engine.count_by(c, chosen, by="official") for c in codes]
-            counted = [pd.concat([f[n] for f in per_code], ignore_index=True) for n in range(len(chosen))]
+            counted = _official_counts(engine, codes, chosen)
             make = _official_from_counts
         else:
             codes = _metric_codes(engine, True)
@@ -251,8 +250,13 @@ def _procedure_scores(engine, p, unit, procedure, include_tracked):
 
 def _official_scores(engine, p, official, unit):
     codes = _metric_codes(engine, True, official=True)
-    counts = pd.concat([engine.count(c, p, by="official") for c in codes], ignore_index=True)
-    return _official_from_counts(engine, p, codes, counts, unit, official)
+    return _official_from_counts(engine, p, codes, _official_counts(engine, codes, [p])[0], unit, official)
+
+
+def _official_counts(engine, codes: list[str], periods: list[Period]) -> list[pd.DataFrame]:
+    """Every official metric's counts per official, a frame per period (each metric over the periods at once)."""
+    per_code = [engine.count_by(c, periods, by="official") for c in codes]
+    return [pd.concat([f[n] for f in per_code], ignore_index=True) for n in range(len(periods))]
 
 
 def _official_from_counts(engine, p: Period, codes: list[str], counts: pd.DataFrame, unit: str | None,

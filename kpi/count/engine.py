@@ -100,19 +100,19 @@ class Engine:
         its periods' rows by pid; what reads the tables directly — evidence, the named queries — needs
         exactly its one period)."""
         periods = period if isinstance(period, list) else [period]
-        key = tuple(dict.fromkeys((p.start_ts, p.end_ts) for p in periods))
-        if self._prepared == key or reuse and self._prepared and set(key) <= set(self._prepared):
+        distinct = {}                  # each period once, by its span
+        for p in periods:
+            distinct.setdefault((p.start_ts, p.end_ts), p)
+        key = tuple(distinct)
+        if self._prepared == key or reuse and self._holds(periods):
             return
         if not self._facts_checked:
             facts.ensure_readable(self.con)
             self._facts_checked = True
         run(self.con, "CREATE OR REPLACE TEMP TABLE _periods (pid INTEGER, ps TIMESTAMP, pe TIMESTAMP, months INTEGER, "
                       "period_last TIMESTAMP)")
-        first = {}
-        for p in periods:
-            first.setdefault((p.start_ts, p.end_ts), p)
         self.con.executemany("INSERT INTO _periods VALUES (?, ?, ?, ?, ?)",
-                             [(i, *(self.values(p)[k] for k in PERIOD_VALUES)) for i, p in enumerate(first.values())])
+                             [(i, *(self.values(p)[k] for k in PERIOD_VALUES)) for i, p in enumerate(distinct.values())])
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
             for stmt in statements(sql_text(f"_prepare/{f.name}")):
                 self.execute(stmt, periods[0]).fetchall()
@@ -213,17 +213,9 @@ class Engine:
                 FROM ev WHERE ev.off IS NOT NULL {restrict} GROUP BY 1, 2"""
         else:
             raise ValueError(by)
-        counted = self.frame(sql, periods[0])
-        if by == "unit" and (config.METRICS_DIR / f"{code.lower()}.adjust.sql").exists():
-            counted = self._rework(f"{code.lower()}.adjust.sql", counted, pids, periods[0])
-        variant = self.profile["metrics"].get(code, {}).get("variant")
-        if variant:
-            # a reading of the formula that needs more than weights: `<code>.<variant>.sql` reworks the
-            # counts, reading other metrics' counts for the same scopes as _agg_<code>
-            deps = {d: pd.concat([f.assign(pid=k) for f, k in zip(self.count_by(d.upper(), periods, by, units, mode,
-                                                                                   merged), pids)], ignore_index=True)
-                    for d in sorted(set(AGG_REF.findall(sql_text(variant_file(code, variant)))))}
-            counted = self._rework(variant_file(code, variant), counted, pids, periods[0], deps)
+        counted = self._reworked(code, self.frame(sql, periods[0]), pids, periods[0], by, lambda d: pd.concat(
+            [f.assign(pid=k) for f, k in zip(self.count_by(d, periods, by, units, mode, merged), pids)],
+            ignore_index=True))
         out = []
         for k in pids:
             agg = counted[counted.pid == k].drop(columns="pid").reset_index(drop=True)
@@ -235,10 +227,14 @@ class Engine:
         """`count(code, by='unit')` for many metrics in one pass (see `count_periods`)."""
         return self.count_periods(codes, [period], mode, merged)[0]
 
+    def _holds(self, periods: list[Period]) -> bool:
+        """Whether the working tables at hand were prepared for every one of `periods` (and maybe more)."""
+        return bool(self._prepared) and {(p.start_ts, p.end_ts) for p in periods} <= set(self._prepared)
+
     def passes(self, periods: list[Period]) -> list[list[int]]:
         """The periods (their places in the list) grouped into passes of at most ROWS_PER_PASS dossiers
-        received (a period already prepared needs no pass of its own)."""
-        if self._prepared and {(p.start_ts, p.end_ts) for p in periods} <= set(self._prepared):
+        received (one period, or periods already prepared, are one pass)."""
+        if len(periods) == 1 or self._holds(periods):
             return [list(range(len(periods)))]
         spans = ", ".join(f"(TIMESTAMP '{p.start_ts}', TIMESTAMP '{p.end_ts}')" for p in periods)
         sizes = [r[0] for r in run(self.con, f"""SELECT (SELECT count(*) FROM dossiers WHERE received_at >= s.ps
@@ -281,25 +277,13 @@ class Engine:
         self.prepare(periods, reuse=True)
         self.set_scope(mode, merged)
         pids = self.pids(periods)
-        rules = self.profile["metrics"]
-
-        def variant(c):
-            v = rules.get(c, {}).get("variant")
-            return variant_file(c, v) if v else None
-
-        def adjust(c):
-            f = config.METRICS_DIR / f"{c.lower()}.adjust.sql"
-            return f.name if f.exists() else None
-
-        def deps(c):
-            return [d.upper() for d in sorted(set(AGG_REF.findall(sql_text(variant(c)))))] if variant(c) else []
         needed, todo = [], list(codes)
         while todo:                      # the metrics asked for and those their variants read
             c = todo.pop(0)
             if c not in needed:
                 needed.append(c)
-                todo += deps(c)
-        means = [c for c in needed if rules.get(c, {}).get("rule") == "mean"]
+                todo += self._variant_reads(c)
+        means = [c for c in needed if self.profile["metrics"].get(c, {}).get("rule") == "mean"]
         mean_list = ", ".join(f"'{c}'" for c in means) or "NULL"
 
         def union(cs):
@@ -351,12 +335,8 @@ class Engine:
 
         def final(c):
             if c not in done:
-                a = agg[agg.metric_code == c][["pid", "scope_code", "numerator", "denominator"]]
-                if adjust(c):
-                    a = self._rework(adjust(c), a, pids, periods[0])
-                if variant(c):
-                    a = self._rework(variant(c), a, pids, periods[0], {d.lower(): final(d) for d in deps(c)})
-                done[c] = a
+                done[c] = self._reworked(c, agg[agg.metric_code == c][["pid", "scope_code", "numerator", "denominator"]],
+                                         pids, periods[0], "unit", final)
             return done[c]
         every = pd.concat([final(c).assign(metric_code=c) for c in codes], ignore_index=True)
         first = ["scope_code", "metric_code"]
@@ -369,6 +349,29 @@ class Engine:
         for g in groups:
             out.update(zip(g, count([periods[i] for i in g])))
         return [out[i] for i in range(len(periods))]
+
+    def _variant(self, code: str) -> str | None:
+        """The file of the profile's named reading of a metric (`<code>.<variant>.sql`), if any."""
+        v = self.profile["metrics"].get(code, {}).get("variant")
+        return variant_file(code, v) if v else None
+
+    def _variant_reads(self, code: str) -> list[str]:
+        """The metrics whose counts the metric's variant reads (`_agg_<code>`)."""
+        name = self._variant(code)
+        return [d.upper() for d in sorted(set(AGG_REF.findall(sql_text(name))))] if name else []
+
+    def _reworked(self, code: str, counted: pd.DataFrame, pids: list[int], period: Period, by: str,
+                  counts_of) -> pd.DataFrame:
+        """A metric's counts (with pid) as its files rework them: the adjust file (units only), then the
+        profile's variant, reading other metrics' counts for the same scopes as _agg_<code> (`counts_of`:
+        code → their counts with pid)."""
+        adjust = config.METRICS_DIR / f"{code.lower()}.adjust.sql"
+        if by == "unit" and adjust.exists():
+            counted = self._rework(adjust.name, counted, pids, period)
+        if self._variant(code):
+            counted = self._rework(self._variant(code), counted, pids, period,
+                                   {d.lower(): counts_of(d) for d in self._variant_reads(code)})
+        return counted
 
     def _rework(self, name: str, agg: pd.DataFrame, pids: list[int], period: Period,
                 deps: dict | None = None) -> pd.DataFrame:
