@@ -21,7 +21,8 @@ def macros(con) -> None:
 
 def _build(con, where: str) -> None:
     """_facts_new: the facts of the dossiers `where` selects (SQL over dossiers d)."""
-    run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT 0 AS pid, {NEVER} AS pe, d.* FROM dossiers d WHERE {where}")
+    run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT 0 AS pid, {NEVER} AS pe, d.* FROM judged_dossiers() d "
+        f"WHERE {where}")
     run(con, f"""CREATE OR REPLACE TEMP TABLE _facts_new AS
         WITH j AS ({judgement_sql()}),
         last_event AS (

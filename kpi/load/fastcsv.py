@@ -33,6 +33,7 @@ RARE = re.compile(rb"\xc2[\x80-\x9f\xad]|\xe2\x80[\xa8\xa9\x8b-\x8f\xaa-\xae]|\x
                   rb"|\xef\xbb\xbf|\xd8\x9c")
 NFD_MARKS = re.compile(rb"\xcc[\x80-\xbf]|\xcd[\x80-\xaf]")     # combining marks U+0300–U+036F
 LEADS = b"\t\xc2\xcc\xcd\xe2\xe3\xd8\xef"      # first bytes of what RARE, NFD_MARKS and ODD_SPACE look for
+CONTROL_OR_LEADS = CONTROL_BYTES + LEADS     # one pass says whether either is there (mostly: neither)
 # spaces str.strip() removes besides ' ' (U+1680, the Ogham space mark, is left out: its lead byte \xe1
 # begins most Vietnamese letters, and looking for it would cost a pass)
 ODD_SPACE = re.compile(rb"\t|\xc2\xa0|\xe2\x80[\x80-\x8a\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
@@ -63,16 +64,16 @@ def prescan(path: Path) -> dict | None:
             chunk = fh.read(1 << 23)
             buf = carry + chunk
             body = buf if not chunk else buf[:-3]            # the last bytes are searched with the next chunk
-            if len(body.translate(None, CONTROL_BYTES)) != len(body):
-                return None
-            newlines += body.count(b"\n")
-            crs += body.count(b"\r")
-            crlfs += body.count(b"\r\n")
-            if len(body.translate(None, LEADS)) != len(body):       # rarely: look closer
+            if len(body.translate(None, CONTROL_OR_LEADS)) != len(body):       # rarely: look closer
+                if len(body.translate(None, CONTROL_BYTES)) != len(body):
+                    return None
                 if RARE.search(body):
                     return None
                 out["nfd"] = out["nfd"] or bool(NFD_MARKS.search(body))
                 out["spaces"] = out["spaces"] or bool(ODD_SPACE.search(body))
+            newlines += body.count(b"\n")
+            cr = body.count(b"\r")
+            crs, crlfs = crs + cr, crlfs + (body.count(b"\r\n") if cr else 0)
             out["quotes"] = out["quotes"] or b'"' in body
             if not chunk:
                 break
@@ -189,24 +190,35 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
     checks = [f'coalesce("{later}_t" < "{earlier}_t", false)' for later, earlier in table.checks]
     fast = " AND ".join(accept + tuple(f"NOT {x}" for x in checks))
     typed_cols = ", ".join(f'{t} AS "{c.name}_t"' for c, t in zip(table.columns, typed))
-    run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_k AS SELECT _line, coalesce(({fast}), false) AS _fast, {', '.join(f'"{c}_t"' for c in table.names)}
-                 FROM (SELECT rowid + 2 AS _line, *, {typed_cols} FROM {raw})""")
     file = str(path)
-    run(con, f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT {', '.join(f'"{c}_t" AS "{c}"' for c in table.names)},
-                 {_lit(file)} AS _file, _line FROM {raw}_k WHERE _fast""")
+    # the staged table itself, each row with whether SQL accepted it (_fast): the others go to validate()
+    # and leave (the staged table's extra column is never written: the store's columns are named)
+    run(con, f"""CREATE OR REPLACE TEMP TABLE {target} AS
+                 SELECT {', '.join(f'"{c}_t" AS "{c}"' for c in table.names)}, {_lit(file)} AS _file, _line,
+                        coalesce(({fast}), false) AS _fast
+                 FROM (SELECT rowid + 2 AS _line, *, {typed_cols} FROM {raw})""")
     quarantine, keys = _suspects(con, raw, table, path, now, target)
+    run(con, f"DELETE FROM {target} WHERE NOT _fast")       # validate()'s good rows came in with _fast NULL
     key = list(table.key)
     suspects = pd.concat(keys, ignore_index=True) if keys else None
-    typed_key = ", ".join(f'"{k}_t"' for k in key)
-    # a key's hash: a narrow table to group tens of millions of rows in bounded memory (two keys with one
-    # hash only send the file to the exact check below)
-    repeated = run(con, f"""SELECT count(*) FROM (SELECT 1 FROM {raw}_k WHERE _fast GROUP BY hash({typed_key})
-                            HAVING count(*) > 1 LIMIT 1)""")[0][0]
-    if repeated or (suspects is not None and len(suspects)):     # the exact check, over every row's key text
-        keyed = ", ".join(f'CAST("{k}_t" AS VARCHAR) AS "{k}"' for k in key)
-        run(con, f"CREATE OR REPLACE TEMP TABLE {raw}_keys AS SELECT _line, {keyed}, false AS _bad FROM {raw}_k WHERE _fast")
-        if suspects is not None:
+    typed_key = ", ".join(f'"{k}"' for k in key)
+    # a key's hash: a narrow table to group tens of millions of rows in bounded memory. Only rows whose key
+    # hash repeats, or whose key a suspect row also holds, can be duplicates: the exact check below reads
+    # those (two keys with one hash are told apart there).
+    run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_rep AS SELECT hash({typed_key}) AS h FROM {target} WHERE _fast
+                 GROUP BY 1 HAVING count(*) > 1""")
+    repeated = count_rows(con, f"{raw}_rep")
+    if repeated or (suspects is not None and len(suspects)):     # the exact check, over those rows' key text
+        text_key = [f'CAST("{k}" AS VARCHAR)' for k in key]
+        keyed = ", ".join(f'{t} AS "{k}"' for t, k in zip(text_key, key))
+        near = f"hash({typed_key}) IN (SELECT h FROM {raw}_rep)"
+        if suspects is not None and len(suspects):
             con.register("_sus_keys", suspects)
+            sus_key = ", ".join(f'CAST("{k}" AS VARCHAR)' for k in key)
+            near += f" OR hash({', '.join(text_key)}) IN (SELECT hash({sus_key}) FROM _sus_keys)"
+        run(con, f"CREATE OR REPLACE TEMP TABLE {raw}_keys AS SELECT _line, {keyed}, false AS _bad FROM {target} "
+                 f"WHERE _fast AND ({near})")
+        if suspects is not None and len(suspects):
             run(con, f"INSERT INTO {raw}_keys BY NAME SELECT * FROM _sus_keys")
             con.unregister("_sus_keys")
         dups = _duplicates(con, raw, table, file)
@@ -217,12 +229,16 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
         run(con, f"DELETE FROM {target} WHERE _line IN (SELECT _line FROM _dups)")
         con.unregister("_dups")
         quarantine.append(dups.drop(columns="_line"))
-    for t in (raw, f"{raw}_k", f"{raw}_keys"):
+    for t in (raw, f"{raw}_keys", f"{raw}_rep"):
         run(con, f"DROP TABLE IF EXISTS {t}")
     q = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(
         columns=["file", "line", "table_name", "column_name", "reason", "raw"])
     q = q.sort_values("line", kind="stable").reset_index(drop=True)
     return table, read, unknown, q
+
+
+def count_rows(con, table: str) -> int:
+    return run(con, f"SELECT count(*) FROM {table}")[0][0]
 
 
 def objects(frame: pd.DataFrame) -> pd.DataFrame:
@@ -235,7 +251,7 @@ def _suspects(con, raw: str, table, path: Path, now, target: str) -> tuple[list,
     quarantine, keys = [], []
     cols = ", ".join(f'r."{c}"' for c in table.names)
     run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_sus AS SELECT k._line, {cols} FROM {raw} r
-                 JOIN {raw}_k k ON k._line = r.rowid + 2 WHERE NOT k._fast ORDER BY k._line""")
+                 JOIN {target} k ON k._line = r.rowid + 2 WHERE NOT k._fast ORDER BY k._line""")
     n = run(con, f"SELECT count(*) FROM {raw}_sus")[0][0]
     for start in range(0, n, BATCH):
         frame = objects(con.execute(f"SELECT * FROM {raw}_sus WHERE rowid >= {start} AND rowid < {start + BATCH}"

@@ -666,7 +666,8 @@ def _write(con, staged, progress: bool, report) -> None:
         for name in tqdm(order, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
             part = [(i, s) for i, s in enumerate(staged) if s[0] is not None and s[0].name == name]
             table = part[0][1][0]
-            union = " UNION ALL ".join(f"SELECT *, {i} AS _src FROM {s[2]}" for i, s in part)
+            cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
+            union = " UNION ALL ".join(f"SELECT {cols}, {i} AS _src FROM {s[2]}" for i, s in part)
             run(con, f"CREATE OR REPLACE TEMP VIEW _good AS {union}")
             _insert(con, table, "_good", dict(part))
             run(con, "DROP VIEW _good")

@@ -3,7 +3,7 @@
 SELECT e.dossier_code, e.unit_code, u.unit_name, e.procedure_code, p.procedure_name,
        e.received_at, e.due_at,
        CASE WHEN e.end_kind IN ('finished', 'returned') THEN e.end_at END AS finished_at,
-       e.is_open, e.end_kind, e.overdue_wd, e.n_req, e.apology, e.handling_official_id, e.judgement AS reason,
+       e.is_open, e.end_kind, e.overdue_wd, e.n_req, e.apology, e.handling_official_id, judgement_text(e) AS reason,
        array_to_string(e.overrun_steps, '; ') AS overrun_steps,      -- a step's name may hold a comma
        -- the delay as a citizen reads it: working days, or the hours and minutes when under a working day
        CASE WHEN e.overdue_wd >= 1 THEN e.overdue_wd || ' ngày làm việc'

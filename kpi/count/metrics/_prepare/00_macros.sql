@@ -20,3 +20,40 @@ CREATE OR REPLACE TEMP MACRO vn_num(x) AS
 CREATE OR REPLACE TEMP MACRO dossier_record_hash(d) AS
     hash(d.received_at, d.due_at, d.finished_at, d.returned_at, d.procedure_code, d.unit_code, d.channel,
          d.handling_official_id, d.receiving_official_id);
+
+-- The columns of a dossier's record the judgement reads (the record also holds the applicant's, never read
+-- there): the dossiers judged for a period and those the loader keeps facts of.
+CREATE OR REPLACE TEMP MACRO judged_dossiers() AS TABLE
+    SELECT dossier_code, unit_code, procedure_code, channel, received_at, due_at, finished_at, returned_at,
+           handling_official_id, receiving_official_id
+    FROM dossiers;
+
+-- Which ON_TIME rule applied to a judged dossier e (a row of _dossier_eval), in words: the reason an
+-- evidence row and the published late-dossier list give. Written where it is read, not for every dossier.
+CREATE OR REPLACE TEMP MACRO judgement_text(e) AS
+    CASE
+         WHEN e.second_request_rule AND e.end_kind = 'supplement' THEN 'trễ hạn: dừng ở yêu cầu bổ sung lần hai'
+         WHEN e.second_request_rule THEN 'trễ hạn: yêu cầu bổ sung ' || e.n_req || ' lần rồi '
+              || CASE e.end_kind WHEN 'rejected' THEN 'từ chối' WHEN 'stopped' THEN 'dừng xử lý'
+                               ELSE 'công dân rút hồ sơ' END
+         WHEN e.late THEN 'trễ hạn'
+              || CASE WHEN e.end_kind = 'supplement' THEN ': yêu cầu bổ sung khi đã quá hạn'
+                      WHEN e.end_at IS NULL THEN ': chưa giải quyết xong, đã quá hạn'
+                      ELSE '' END
+              || ' ' || CASE WHEN e.over_wd >= 1 THEN e.over_wd || ' ngày làm việc' ELSE vn_duration(e.over_seconds) END
+              || CASE WHEN e.due_at IS NULL THEN ' (không có ngày hẹn trả; thời hạn của thủ tục '
+                                               || vn_num(e.max_processing_time) || ' '
+                                               || CASE coalesce(e.time_unit, 'working_day') WHEN 'day' THEN 'ngày'
+                                                    WHEN 'hour' THEN 'giờ' WHEN 'month' THEN 'tháng'
+                                                    ELSE 'ngày làm việc' END || ')'
+                      ELSE ' (hẹn trả ' || vn_date(e.due_at) || ')' END
+              || CASE WHEN e.supp_seconds > 0 THEN ', đã trừ thời gian chờ bổ sung ' || vn_duration(e.supp_seconds)
+                      ELSE '' END
+         WHEN e.end_at IS NULL THEN 'đang giải quyết, chưa đến hạn'
+              || CASE WHEN e.supp_seconds > 0 THEN ' (đã trừ thời gian chờ bổ sung ' || vn_duration(e.supp_seconds) || ')'
+                      ELSE '' END
+         WHEN e.end_kind = 'supplement' THEN 'đúng hạn: chờ công dân bổ sung (yêu cầu trước hạn, ngày '
+              || vn_date(e.end_at) || ')'
+         WHEN e.supp_seconds > 0 THEN 'đúng hạn: thời gian chờ bổ sung ' || vn_duration(e.supp_seconds) || ' đã trừ'
+         ELSE 'đúng hạn'
+    END;

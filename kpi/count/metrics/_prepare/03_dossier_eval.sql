@@ -19,11 +19,9 @@ FROM one o JOIN _periods p ON o.received_at < p.pe
     AND NOT coalesce(o.finished_at < p.ps AND o.received_at < p.ps, false)
     AND NOT coalesce(o.usable AND o.changed_at < p.pe AND o.end_at < p.ps AND o.received_at < p.ps, false);
 
--- (the columns the judgement reads: a dossier's record also holds the applicant's, never read here)
 CREATE OR REPLACE TEMP TABLE _cand AS
-SELECT r.pid, r.pe, d.dossier_code, d.unit_code, d.procedure_code, d.channel, d.received_at, d.due_at, d.finished_at,
-       d.returned_at, d.handling_official_id, d.receiving_official_id
-FROM dossiers d JOIN (SELECT pid, pe, dossier_code FROM _read WHERE NOT from_facts) r USING (dossier_code);
+SELECT r.pid, r.pe, d.*
+FROM judged_dossiers() d JOIN (SELECT pid, pe, dossier_code FROM _read WHERE NOT from_facts) r USING (dossier_code);
 
 CREATE OR REPLACE TEMP TABLE _dossier_eval AS
 WITH fresh AS (
@@ -36,9 +34,9 @@ kept AS (
 every AS (
     SELECT * FROM kept UNION ALL BY NAME SELECT * EXCLUDE (pe) FROM fresh
 )
-SELECT e.* EXCLUDE (overdue_wd, judgement),
+SELECT e.* EXCLUDE (overdue_wd),
        e.received_at >= p.ps AS received_in_period,
        e.end_kind IN ('finished', 'returned') AND e.end_at >= p.ps AS finished_in_period,
-       e.overdue_wd, e.judgement
+       e.overdue_wd
 FROM every e JOIN _periods p USING (pid)
 WHERE e.end_at IS NULL OR e.end_at >= p.ps OR e.received_at >= p.ps;
