@@ -140,3 +140,32 @@ def test_periods_counted_together_equal_each_counted_alone(sample_store, profile
                                           alone.sort_values(key).reset_index(drop=True), obj=p.label,
                                           check_dtype=False)
         assert sum(len(t) for t in together) > 1000
+
+
+@pytest.mark.parametrize("second", ["mo-ta-cong-thuc", {"feedback_answer_working_days": 10,
+                                                        "publish_lead_working_days": 3}])
+def test_counts_kept_for_one_profile_serve_another_exactly(sample_store, second):
+    """The explorer keeps the metrics' counts before a profile reads them (`Engine.counted`) and reuses them
+    when the profile changes: another profile's counts made from them equal that profile counting alone.
+    Counts its SQL reads the profile for (a working-day limit) are counted again, the others are not."""
+    periods = [parse("2026-08"), parse("2026-09"), parse("2026-Q3")]
+    kept: dict = {}
+    with session(sample_store) as e:
+        e.counted = kept
+        e.count_periods([c for c in e.profile["metrics"] if c in set(available_metrics())], periods, "own", True)
+    first_keys = set(kept)
+    with session(sample_store, profile=second) as e:
+        codes = [c for c in e.profile["metrics"] if c in set(available_metrics())]
+        e.counted = kept
+        reused = e.count_periods(codes, periods, "own", True)
+        recounted = {k[4] for k in set(kept) - first_keys}
+        assert (e._prepared is None) == (not recounted)      # nothing counted: no working table made
+    # the same limits: nothing counted again; other limits (read by the working tables): counted again
+    assert bool(recounted) == (not isinstance(second, str))
+    with session(sample_store, profile=second) as e:
+        alone = e.count_periods(codes, periods, "own", True)
+    key = ["scope_code", "metric_code"]
+    for p, r, a in zip(periods, reused, alone):
+        pd.testing.assert_frame_equal(r.sort_values(key).reset_index(drop=True),
+                                      a.sort_values(key).reset_index(drop=True), obj=p.label, check_dtype=False)
+    assert sum(len(r) for r in reused) > 1000

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from kpi import config
@@ -34,6 +35,12 @@ ONE_ROW = re.compile(r"^-- one row per entity$", re.MULTILINE)
 @lru_cache(maxsize=None)
 def sql_text(name: str) -> str:
     return (config.METRICS_DIR / name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def _prepare_text() -> str:
+    """The working tables' SQL (what every metric reads, and the profile's values it reads)."""
+    return "\n".join(sql_text(f"_prepare/{f.name}") for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")))
 
 
 def metric_file(code: str) -> str:
@@ -77,6 +84,10 @@ class Engine:
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
         self._facts_checked = False
+        self._spans: list[tuple] = []              # the periods of _periods, in pid order
+        # counts of metrics before their adjust and variant files, by period, scope kind and what the metric's
+        # SQL reads of the profile: a dict the caller keeps (the explorer, across profiles) or None
+        self.counted: dict | None = None
         self.extract = extract_info(con)          # one unit's extract: its units are the only ones it speaks for
         check_calendar(con)        # every working-day figure reads the store's calendar: it must be the one in force
 
@@ -109,10 +120,7 @@ class Engine:
         if not self._facts_checked:
             facts.ensure_readable(self.con)
             self._facts_checked = True
-        run(self.con, "CREATE OR REPLACE TEMP TABLE _periods (pid INTEGER, ps TIMESTAMP, pe TIMESTAMP, months INTEGER, "
-                      "period_last TIMESTAMP)")
-        self.con.executemany("INSERT INTO _periods VALUES (?, ?, ?, ?, ?)",
-                             [(i, *(self.values(p)[k] for k in PERIOD_VALUES)) for i, p in enumerate(distinct.values())])
+        self._periods_table(list(distinct.values()))
         for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
             for stmt in statements(sql_text(f"_prepare/{f.name}")):
                 self.execute(stmt, periods[0]).fetchall()
@@ -120,6 +128,37 @@ class Engine:
                                                            "database_name = 'temp' AND column_name = 'pid' "
                                                            "AND table_name <> '_periods'")]
         self._prepared = key
+
+    def _periods_table(self, periods: list[Period]) -> None:
+        """_periods: each period's pid (its place in the list) and values. The working tables prepared for
+        other periods are no longer those of _periods."""
+        self._prepared = None
+        run(self.con, "CREATE OR REPLACE TEMP TABLE _periods (pid INTEGER, ps TIMESTAMP, pe TIMESTAMP, months INTEGER, "
+                      "period_last TIMESTAMP)")
+        self.con.executemany("INSERT INTO _periods VALUES (?, ?, ?, ?, ?)",
+                             [(i, *(self.values(p)[k] for k in PERIOD_VALUES)) for i, p in enumerate(periods)])
+        self._spans = [(p.start_ts, p.end_ts) for p in periods]
+
+    def _prepare_light(self, periods: list[Period]) -> None:
+        """What reworking counts needs, without the working tables: _periods, the macros and the unit tree
+        (when every count is at hand already)."""
+        distinct = {}
+        for p in periods:
+            distinct.setdefault((p.start_ts, p.end_ts), p)
+        if self._spans == list(distinct):
+            return
+        self._periods_table(list(distinct.values()))
+        for name in ("00_macros.sql", "01_closure.sql"):
+            for stmt in statements(sql_text(f"_prepare/{name}")):
+                self.execute(stmt, periods[0]).fetchall()
+        self._scope_key = None
+
+    def _counted_key(self, code: str, period: Period, mode: str, merged: bool) -> tuple:
+        """What a metric's counts for a period depend on, besides the data: the period, the scopes, whether
+        the profile sums values (rule 'mean') and the profile's values its SQL or the working tables read."""
+        mean = self.profile["metrics"].get(code, {}).get("rule") == "mean"
+        used = sql_params(sql_text(metric_file(code)) + _prepare_text(), self.values(period))
+        return (period.start_ts, period.end_ts, mode, merged, code, mean, tuple(sorted(used.items())))
 
     def set_scope(self, mode: str, merged: bool = False) -> None:
         """_scope_units(scope_code, unit_code): which units' rows count for each scope.
@@ -251,7 +290,7 @@ class Engine:
 
     def pids(self, periods: list[Period]) -> list[int]:
         """Each period's pid in the prepared `_periods`."""
-        return [self._prepared.index((p.start_ts, p.end_ts)) for p in periods]
+        return [self._spans.index((p.start_ts, p.end_ts)) for p in periods]
 
     def per_period(self, sql: str, pids: list[int], tables: list[str] = ()) -> str:
         """A metric's SQL, written for one period ($ps, $pe, … and the working tables), evaluated for the
@@ -274,15 +313,22 @@ class Engine:
         groups = self.passes(periods)
         if len(groups) > 1:
             return self._by_pass(groups, periods, lambda ps: self.count_periods(codes, ps, mode, merged))
-        self.prepare(periods, reuse=True)
-        self.set_scope(mode, merged)
-        pids = self.pids(periods)
         needed, todo = [], list(codes)
         while todo:                      # the metrics asked for and those their variants read
             c = todo.pop(0)
             if c not in needed:
                 needed.append(c)
                 todo += self._variant_reads(c)
+        memo = self.counted if self.counted is not None else {}
+        keys = {(c, i): self._counted_key(c, p, mode, merged) for c in needed for i, p in enumerate(periods)}
+        kept = [c for c in needed if all(keys[c, i] in memo for i in range(len(periods)))]
+        needed = [c for c in needed if c not in kept]
+        if needed:
+            self.prepare(periods, reuse=True)
+        else:
+            self._prepare_light(periods)
+        self.set_scope(mode, merged)
+        pids = self.pids(periods)
         means = [c for c in needed if self.profile["metrics"].get(c, {}).get("rule") == "mean"]
         mean_list = ", ".join(f"'{c}'" for c in means) or "NULL"
 
@@ -329,13 +375,27 @@ class Engine:
                    CASE WHEN metric_code IN ({mean_list}) THEN sum(v) ELSE CAST(sum(n) AS BIGINT) END AS numerator,
                    CAST(sum(d) AS BIGINT) AS denominator
             FROM counted GROUP BY pid, scope_code, metric_code"""
-        agg = self.frame(sql, periods[0])
+        agg = self.frame(sql, periods[0]) if needed else pd.DataFrame(
+            columns=["pid", "scope_code", "metric_code", "numerator", "denominator"])
         agg["numerator"] = agg.numerator.astype("float64")
+        if self.counted is not None:     # what was counted is kept; what was kept joins it
+            by = dict(tuple(agg.groupby(["metric_code", "pid"], sort=False)))
+            for c in needed:
+                for i, k in enumerate(pids):
+                    memo[keys[c, i]] = by.get((c, k), agg.iloc[:0]).drop(columns=["pid", "metric_code"])
+            parts = [(c, k, memo[keys[c, i]]) for c in kept for i, k in enumerate(pids)]
+            if parts:
+                sizes = [len(f) for _, _, f in parts]
+                more = pd.concat([f for _, _, f in parts], ignore_index=True)
+                more["pid"] = np.repeat([k for _, k, _ in parts], sizes)
+                more["metric_code"] = np.repeat([c for c, _, _ in parts], sizes)
+                agg = pd.concat([agg, more], ignore_index=True)
+        of_metric = dict(tuple(agg.groupby("metric_code", sort=False)))
         done: dict[str, pd.DataFrame] = {}
 
         def final(c):
             if c not in done:
-                done[c] = self._reworked(c, agg[agg.metric_code == c][["pid", "scope_code", "numerator", "denominator"]],
+                done[c] = self._reworked(c, of_metric.get(c, agg.iloc[:0])[["pid", "scope_code", "numerator", "denominator"]],
                                          pids, periods[0], "unit", final)
             return done[c]
         every = pd.concat([final(c).assign(metric_code=c) for c in codes], ignore_index=True)

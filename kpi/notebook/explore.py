@@ -42,6 +42,7 @@ class Explorer:
         self.units = pd.concat([units[units.unit_code == home], units[units.unit_code != home]], ignore_index=True)
         self.province = home
         self._cache: dict = {}
+        self._counted: dict = {}     # the metrics' counts before the profile's reading: shared by the profiles
         self.renders = 0
         self.history: list[str] = []        # the title of every view drawn (what changed, in order)
         p = parse(period or self.last_month)
@@ -84,6 +85,7 @@ class Explorer:
         # a running period: today's figure
         ps = [parse(label, self.data_last if parse(label).last > self.data_last else None) for label in todo]
         with session(self.store, None, prof) as e:
+            e.counted = self._counted
             for label, p, s in zip(todo, ps, scores_many(e, ps, merged=True, include_tracked=False)):
                 self._cache[(label, prof)] = totals_with(e, p.label, as_of=p.as_of, merged=True, compare=False,
                                                          scores=s)
