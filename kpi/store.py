@@ -1,6 +1,7 @@
 """The DuckDB store: connection (never downloads an extension) and schema."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS calendar (
     d DATE PRIMARY KEY, is_working BOOLEAN, wd_index BIGINT);
 CREATE TABLE IF NOT EXISTS calendar_source (
     source VARCHAR, content UBIGINT);
+CREATE TABLE IF NOT EXISTS load_reach (
+    loaded_at TIMESTAMP, reach_from TIMESTAMP);
 """
 META_TABLES = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", META_DDL)
 
@@ -173,6 +176,48 @@ def _open_error(path: Path, exc: Exception) -> str:
 def path_of(con) -> str | None:
     """The file the connection's store is in (None in memory)."""
     return run(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")[0][0]
+
+
+def cache_folder(path) -> Path:
+    """The folder beside a store holding what is kept about it (kpi.cache's figures, the state a load left)."""
+    return Path(str(path) + ".cache")
+
+
+def _file_state(path) -> list:
+    return [[os.stat(f).st_size, os.stat(f).st_mtime_ns] if os.path.exists(f) else None
+            for f in (str(path), str(path) + ".wal")]
+
+
+def stamp_loaded(con) -> None:
+    """After a load's commit: its writes made durable in the file (CHECKPOINT), and the file's state kept
+    beside it. A store still in that state was last written by `kpi load`, which records how far back each
+    load reaches (load_reach); any other write changes the state (`written_outside_loads`)."""
+    path = path_of(con)
+    if not path:
+        return
+    run(con, "CHECKPOINT")
+    folder = cache_folder(path)
+    try:
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        tmp = folder / f".store-state.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(_file_state(path)), encoding="utf-8")
+        os.replace(tmp, folder / "store-state")
+    except OSError:          # a folder that cannot be written: every figure is then keyed by the file's state
+        pass
+
+
+def written_outside_loads(con) -> list | None:
+    """None when the store's file is as the last `kpi load` left it; else its state (size and modification
+    time of the file and its write-ahead log): something else wrote it since."""
+    path = path_of(con)
+    if not path:
+        return None
+    state = _file_state(path)
+    try:
+        kept = json.loads((cache_folder(path) / "store-state").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return state
+    return None if kept == state else state
 
 
 def _tables(con) -> set[str]:

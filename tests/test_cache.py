@@ -178,3 +178,83 @@ def test_a_kept_file_changed_since_it_was_written_is_computed_again(hw_copy, mon
     cache.clear()
     kpi.scores("2026-09", store=hw_copy)
     assert not left.exists() and fresh.exists()
+
+
+def _split(raw, out, cut: str) -> tuple:
+    """The sample as a province's exports: everything received before `cut` with its events and ratings
+    before it (base), then the export from `cut` on — the dossiers received since, the older ones with an
+    event or a rating since (their current record), their events and ratings. Returns (base, export)."""
+    import shutil
+    base, day = out / "base", out / "export"
+    for d in (base, day):
+        d.mkdir()
+    for f in raw.iterdir():
+        if f.is_file() and f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv"):
+            shutil.copy(f, base / f.name)
+    d = pd.read_csv(raw / "dossiers.csv", dtype=str, keep_default_na=False)
+    e = pd.read_csv(raw / "dossier_events.csv", dtype=str, keep_default_na=False)
+    r = pd.read_csv(raw / "ratings.csv", dtype=str, keep_default_na=False)
+    rcode = r.columns[0]          # the sample's ratings come with Vietnamese headers and day-first times
+    rated = pd.to_datetime(r[r.columns[1]], dayfirst=True)
+    new = d.received_at >= cut
+    touched = set(d.dossier_code[new]) | set(e.dossier_code[e["at"] >= cut]) | set(r[rcode][rated >= cut])
+    old = set(d.dossier_code[~new])
+    d[~new].to_csv(base / "dossiers.csv", index=False)
+    e[e.dossier_code.isin(old) & (e["at"] < cut)].to_csv(base / "dossier_events.csv", index=False)
+    r[r[rcode].isin(old) & (rated < cut)].to_csv(base / "ratings.csv", index=False)
+    d[d.dossier_code.isin(touched)].to_csv(day / "dossiers.csv", index=False)
+    e[e.dossier_code.isin(touched) & ((e["at"] >= cut) | e.dossier_code.isin(set(d.dossier_code[new])))].to_csv(
+        day / "dossier_events.csv", index=False)
+    r[r[rcode].isin(touched) & ((rated >= cut) | r[rcode].isin(set(d.dossier_code[new])))].to_csv(
+        day / "ratings.csv", index=False)
+    # the earliest moment the export's rows reach: their own times, and the receipt of every dossier touched
+    return base, day, min(pd.Timestamp(d.received_at[d.dossier_code.isin(touched)].min()),
+                          pd.Timestamp(e["at"][e["at"] >= cut].min()), rated[rated >= cut].min())
+
+
+def test_a_load_refreshes_only_the_periods_its_rows_reach(sample_dir, tmp_path, monkeypatch):
+    """A province's export loaded into a store that keeps every month's figures: the months ending before
+    the earliest receipt among the dossiers it touches (or its rows' own times) are read from what was kept
+    — and equal a fresh count — while every later month is counted again; a load of a table that is not
+    dated (the units) counts every month again."""
+    from kpi.load import load_paths
+    from kpi.store import connect
+    con = connect(tmp_path / "x.duckdb")
+    load_paths(con, [sample_dir], progress=False)
+    first, last = con.execute("SELECT min(received_at), max(received_at) FROM dossiers").fetchone()
+    con.close()
+    cut = (last - pd.Timedelta(days=6)).strftime("%Y-%m-%d")
+    base, export, reach = _split(sample_dir, tmp_path, cut)
+    store = tmp_path / "kpi.duckdb"
+
+    def load(path):
+        con = connect(store)
+        load_paths(con, [path], progress=False)
+        con.close()
+    load(base)
+    months = [p for p in pd.period_range(first, last, freq="M").astype(str) if parse(p).last < last.date()]
+    cache.clear()
+    before = {m: kpi.scores(m, store=store) for m in months}
+    load(export)
+    con = connect(store, read_only=True)
+    assert con.execute("SELECT reach_from FROM load_reach ORDER BY loaded_at DESC LIMIT 1").fetchone()[0] == reach
+    con.close()
+    kept = [m for m in months if parse(m).end_ts <= reach]
+    assert kept and len(kept) < len(months), (reach, months)
+    for m in months:
+        cache.clear()                                   # a new process: what is kept beside the store
+        got = kpi.scores(m, store=store)
+        assert (cache.stats["disk_hits"] > 0) == (m in kept), m
+        assert (cache.stats["misses"] > 0) == (m not in kept), m
+        pd.testing.assert_frame_equal(got, _fresh(monkeypatch, m, store=store))
+        if m in kept:
+            pd.testing.assert_frame_equal(got, before[m])
+    units = pd.read_csv(sample_dir / "units.csv", dtype=str, keep_default_na=False)
+    units.loc[units.index[-1], units.columns[1]] += " (đổi tên)"        # a unit renamed: not dated
+    (tmp_path / "units").mkdir()
+    units.to_csv(tmp_path / "units" / "units.csv", index=False)
+    load(tmp_path / "units")                 # every month counted again
+    for m in kept:
+        cache.clear()
+        kpi.scores(m, store=store)
+        assert cache.stats["disk_hits"] == 0 and cache.stats["misses"] > 0

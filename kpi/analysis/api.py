@@ -155,8 +155,7 @@ def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
     if not include_tracked and scope in ("unit", "subtree") and not (official or procedure):
         # the scored metrics' rows of the full scores: one count for a report's scores and totals
         return scored_only(engine, scores_with(engine, p, scope, unit, subtree, as_of, merged, True))
-    key = cache.key(engine, "scores", p.label, p.as_of, scope, unit, subtree, merged, include_tracked, official,
-                    procedure)
+    key = cache.key(engine, p, "scores", scope, unit, subtree, merged, include_tracked, official, procedure)
     return cache.remember(key, lambda: _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked,
                                                         official, procedure))
 
@@ -201,8 +200,7 @@ def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit
         return [scored_only(engine, s) for s in scores_many(engine, periods, scope, unit, subtree, merged, True)]
     if unit:
         check_unit(engine, unit)
-    keys = [cache.key(engine, "scores", p.label, p.as_of, scope, unit, subtree, merged, True, None, None)
-            for p in periods]
+    keys = [cache.key(engine, p, "scores", scope, unit, subtree, merged, True, None, None) for p in periods]
     known = {i: cache.peek(k) for i, k in enumerate(keys)}
     todo = [i for i, v in known.items() if v is None]
     if todo:

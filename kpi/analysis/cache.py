@@ -1,13 +1,13 @@
-"""Figures remembered: scores for a period and a scope, keyed by what they depend on — the store file and
-its data version (the files loaded, and the file's size and modification time, which any write changes)
-and the profile's content. A load or another profile changes the key, so a remembered figure is never
-stale.
+"""Figures remembered: scores for a period and a scope, keyed by what they depend on — the store file, the
+loads that reached the period (each load records the earliest moment its rows can change a figure:
+`load_reach`) and the profile's content. A load that reaches a period, or another profile, changes the key,
+so a remembered figure is never stale; a day's export leaves the periods before its oldest dossier kept.
 
 Two layers: the process (a notebook kernel, a report) and a folder beside the store, `<store>.cache/`,
 one Parquet file per figure, so that the next process — tomorrow's notebook, the report after the
 explorer — does not recompute the twelve months of a trend. The store itself is never written
-(read-only commands stay read-only); the folder holds only the current data version's figures (a load
-makes the next write clear the older ones), and a folder that cannot be written is simply not used.
+(read-only commands stay read-only); the folder holds one file per figure (writing a figure for newer data
+removes the older one), and a folder that cannot be written is simply not used.
 `KPI_CACHE=0` turns both off; `KPI_CACHE=memory` keeps only the process layer."""
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kpi import config
-from kpi.store import PRIVATE_DIR, PRIVATE_FILE, path_of
+from kpi.store import PRIVATE_DIR, PRIVATE_FILE, cache_folder, path_of, written_outside_loads
 
 MAX_ENTRIES = 512
 FINGERPRINT = b"kpi766.fingerprint"
@@ -53,21 +53,28 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-def data_version(con) -> tuple:
-    """The store's identity and data version — its file (size, modification time) and what was loaded —
-    and the counting code's version."""
+def data_version(con, period_end=None) -> tuple:
+    """The store's identity and the version of its data for the figures of a period ending at `period_end`
+    (None: any period): the loads that reached the period (kpi.load records how far back each load's rows
+    reach: a day's export leaves the months before its oldest dossier as they were), any load recorded
+    without its reach (by an older kpi766), any write by something else — and the counting code's version."""
     path = path_of(con)
-    st = os.stat(path) if path and os.path.exists(path) else None
-    loads = con.execute("SELECT count(*), max(loaded_at), sum(rows_loaded) FROM loaded_files").fetchone()
-    return (path, st.st_size if st else None, st.st_mtime_ns if st else None, *map(str, loads), code_version())
+    reaching = con.execute("SELECT count(*), max(loaded_at) FROM load_reach WHERE reach_from IS NULL OR ? IS NULL "
+                           "OR reach_from < ?", [period_end, period_end]).fetchone()
+    unrecorded = con.execute("SELECT count(*), max(loaded_at), sum(rows_loaded) FROM loaded_files "
+                             "WHERE loaded_at NOT IN (SELECT loaded_at FROM load_reach)").fetchone()
+    # a write by anything but kpi load (not recorded in load_reach) makes every period's figures old
+    return (str(Path(path).resolve()) if path else None, *map(str, reaching), *map(str, unrecorded),
+            repr(written_outside_loads(con)), code_version())
 
 
-def key(engine, *parts) -> tuple | None:
+def key(engine, period, *parts) -> tuple | None:
+    """The key of a figure of `period` (a Period: its end decides which loads reached it)."""
     if not enabled():
         return None
     if engine._profile_hash is None:
         engine._profile_hash = profile_hash(engine.profile)
-    return (data_version(engine.con), engine._profile_hash, *parts)
+    return (data_version(engine.con, period.end_ts), engine._profile_hash, period.label, period.as_of, *parts)
 
 
 def peek(k) -> pd.DataFrame | None:
@@ -105,12 +112,12 @@ def _keep(k, value: pd.DataFrame) -> None:
 
 
 def _files(k) -> tuple[Path, str, str] | None:
-    """(the store's cache folder, this data version's prefix, the figure's file name)."""
+    """(the store's cache folder, the figure's name, its file name: the figure and its data version)."""
     if os.environ.get("KPI_CACHE", "1") == "memory" or not k[0][0]:
         return None
     version = hashlib.sha256(repr(k[0]).encode()).hexdigest()[:16]
     figure = hashlib.sha256(repr(k[1:]).encode()).hexdigest()[:24]
-    return Path(str(k[0][0]) + ".cache"), version, f"{version}-{figure}.parquet"
+    return cache_folder(k[0][0]), figure, f"{figure}-{version}.parquet"
 
 
 def _fingerprint(frame: pd.DataFrame) -> str:
@@ -138,11 +145,11 @@ def _write(k, value: pd.DataFrame) -> None:
     where = _files(k)
     if where is None:
         return
-    folder, version, name = where
+    folder, figure, name = where
     try:
         folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)     # figures of every unit: the owner's only, as the store
-        for old in folder.glob("*.parquet"):       # figures of an older data version can never be asked again
-            if not old.name.startswith(version):
+        for old in folder.glob(f"{figure}-*.parquet"):     # the figure for older data can never be asked again
+            if old.name != name:
                 old.unlink(missing_ok=True)
         for left in folder.glob(".*.tmp"):           # a write stopped half-way (a full disk, a kill) long ago
             if time.time() - left.stat().st_mtime > STALE_TMP_SECONDS:

@@ -122,7 +122,7 @@ def _above(con, unit: str) -> list[str]:
 def _version(con) -> str:
     """The source store's data version: what was loaded, and when last."""
     n, last, rows = run(con, "SELECT count(*), max(loaded_at), sum(rows_loaded) FROM loaded_files")[0]
-    digest = hashlib.sha256(repr(cache.data_version(con)[3:]).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(repr(cache.data_version(con)[1:]).encode()).hexdigest()[:12]
     return f"{n} tệp, {rows or 0} dòng, nạp lần cuối {last:%d/%m/%Y %H:%M} ({digest})" if last else f"chưa nạp ({digest})"
 
 

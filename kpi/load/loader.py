@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from kpi.schema import LOAD_ORDER, SELF_ASSESSMENT_TOTAL, TABLES, fold
-from kpi.store import SQL_TYPES, apply_calendar, calendar_changes, record_calendar, run
+from kpi.store import (SQL_TYPES, apply_calendar, calendar_changes, record_calendar, run, stamp_loaded,
+                       written_outside_loads)
 from kpi.count import facts
 from kpi.count.scoring import TOTAL_MAX, load_profile
 from kpi.load.errors import LoadError
@@ -454,8 +455,11 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
                                  "current_setting('enable_progress_bar')")[0]
     run(con, f"SET memory_limit = '{MEMORY_LIMIT}'")     # DuckDB spills to disk beyond it: memory stays bounded
     run(con, "SET enable_progress_bar = false")          # ours (tqdm) says what is being done
+    # a store written since the last load by anything else: nothing kept about it can be trusted
+    outside = written_outside_loads(con) is not None
     try:
-        _load(con, staging, files, report, progress, now)
+        _load(con, staging, files, report, progress, now, outside)
+        stamp_loaded(con)
     finally:
         staging.drop()
         run(con, f"SET memory_limit = '{limit}'")
@@ -464,7 +468,7 @@ def load_paths(con, paths, progress: bool = True, now: dt.datetime | None = None
     return report
 
 
-def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool, now) -> None:
+def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool, now, outside: bool) -> None:
     from tqdm.auto import tqdm
     loaded_hashes = {r[0] for r in run(con, "SELECT sha256 FROM loaded_files")}
     staged = []   # (table, FileResult, staged table, quarantine frame, hash)
@@ -534,7 +538,7 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
                              + "; ".join(unmatched[:5]) + (" …" if len(unmatched) > 5 else ""))
         staged.append((None, res, matched.assign(sha256=digest), None, digest))
     settle_parts(con, staged)
-    _write(con, staged, progress, report)
+    _write(con, staged, progress, report, outside)
     for s in staged:
         report.files += s[1].parts or [s[1]]
 
@@ -646,7 +650,29 @@ def _keep_facts(con, judged: list[str], rebuild: bool) -> None:
     run(con, "DROP TABLE _touched")
 
 
-def _write(con, staged, progress: bool, report) -> None:
+DATED = {"dossiers": "received_at", "dossier_events": "at", "ratings": "rated_at"}   # a row's own time
+
+
+def _reach(con, staged) -> tuple[bool, object]:
+    """(whether this load writes anything, the earliest moment its rows can change a figure — None: any
+    period). A dossier counts only in periods ending after it was received, an event or a rating only
+    through its dossier or after its own time: the dossiers, events and ratings of a load reach from the
+    earliest of their times and the receipt of every dossier they touch (as stored, and as loaded).
+    Any other table (units, procedures, feedback, the calendar, the portal's figures …) reaches every
+    period. Read before the load writes: the stored records are those it replaces."""
+    written = [s for s in staged if s[1].loaded]
+    if not written:
+        return False, None
+    if any(t is None or t.name not in DATED for t, *_ in written):
+        return True, None
+    codes = " UNION ".join(f"SELECT dossier_code FROM {g}" for _, _, g, *_ in written)
+    own = " UNION ALL ".join(f'SELECT "{DATED[t.name]}" AS t FROM {g}' for t, _, g, *_ in written)
+    reach = run(con, f"""SELECT min(t) FROM ({own} UNION ALL SELECT received_at FROM dossiers
+                         WHERE dossier_code IN ({codes}))""")[0][0]
+    return True, reach
+
+
+def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
     """Everything in one transaction; each table written in one statement (a load of hundreds of payload
     files makes a handful of round trips, not thousands), with the counts still kept per file."""
     from tqdm.auto import tqdm
@@ -659,6 +685,7 @@ def _write(con, staged, progress: bool, report) -> None:
     run(con, "SET preserve_insertion_order = false")
     run(con, "BEGIN TRANSACTION")
     try:
+        writes, reach = _reach(con, staged)
         files = []      # rows of loaded_files
         quarantines = []
         tables = [s[0] for s in staged if s[0] is not None]
@@ -707,6 +734,9 @@ def _write(con, staged, progress: bool, report) -> None:
             apply_calendar(con)
         record_calendar(con)
         _keep_facts(con, judged, rebuild="procedures" in order or bool(report.calendar_changed))
+        if writes or report.calendar_changed or outside:     # which periods' kept figures this load makes old
+            run(con, "INSERT INTO load_reach VALUES (?, ?)",
+                [now, None if report.calendar_changed or outside else reach])
         run(con, "COMMIT")
         PROGRESS["committed"] = True
     except BaseException:
