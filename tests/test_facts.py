@@ -180,3 +180,36 @@ def test_facts_judged_a_chunk_at_a_time_equal_one_pass(sample_store, tmp_path, m
     facts.rebuild(con)
     con.close()
     pd.testing.assert_frame_equal(_facts(store), _facts(sample_store))
+
+
+def test_facts_made_by_other_code_are_never_read_and_the_next_load_makes_them_again(sample_store, sample_dir,
+                                                                                   tmp_path, monkeypatch):
+    """Facts kept by another release's judgement (facts_source) are not read — every dossier is judged at
+    the period end — and the next load rebuilds them. Shown with facts made wrong on purpose: read while
+    they are this code's, ignored once they say they are another's."""
+    monkeypatch.setenv("KPI_CACHE", "0")
+    store = tmp_path / "kpi.duckdb"
+    shutil.copy(sample_store, store)
+    order = ["unit_code", "metric_code"]
+    figures = lambda: (kpi.scores("2026-10", store=store).drop(columns="unit_name")      # (a unit is renamed below)
+                       .sort_values(order).reset_index(drop=True))
+    right = figures()
+    con = connect(store)
+    assert con.execute("SELECT list(version) FROM facts_source").fetchone()[0] == [facts.version()]
+    con.execute("UPDATE dossier_facts SET late = NOT late")
+    con.close()
+    assert not figures().equals(right)                   # this code's facts are read
+    con = connect(store)
+    con.execute("UPDATE facts_source SET version = 'another-release'")
+    con.close()
+    pd.testing.assert_frame_equal(figures(), right)      # another code's are not
+    units = pd.read_csv(sample_dir / "units.csv", dtype=str, keep_default_na=False)
+    units.loc[units.index[-1], "unit_name"] += " (đổi tên)"
+    (tmp_path / "units").mkdir()
+    units.to_csv(tmp_path / "units" / "units.csv", index=False)
+    con = connect(store)
+    load_paths(con, [tmp_path / "units"], progress=False)
+    assert con.execute("SELECT list(version) FROM facts_source").fetchone()[0] == [facts.version()]
+    con.close()
+    pd.testing.assert_frame_equal(_facts(store), _rebuilt(store, tmp_path))
+    pd.testing.assert_frame_equal(figures(), right)

@@ -186,6 +186,8 @@ def _copy(con, src: str, members: list[str], above: list[str], personal: bool, b
             bar.update(1)
         if "dossier_facts" in src_tables:
             run(con, f"CREATE TABLE dossier_facts AS SELECT * FROM src.dossier_facts WHERE {BY_DOSSIER}")
+        if "facts_source" in src_tables:          # which code made them: the extract reads them as the store does
+            run(con, "CREATE TABLE facts_source AS SELECT * FROM src.facts_source")
         # the quarantined rows of the unit's files: the reason's quoted values masked and the raw row left out
         # unless personal data is asked for (a raw row may hold an applicant's name)
         raw = "raw" if personal else "NULL"

@@ -7,6 +7,9 @@ A dossier still open at the data's end has no fact (the judgement of an open dos
 it is judged); `changed_at` is the latest time in its record or events that the judgement reads."""
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+
 from kpi import config
 from kpi.count.sqlfile import judgement_sql, statements
 from kpi.store import run
@@ -39,9 +42,29 @@ def _build(con, where: str) -> None:
         WHERE j.end_at IS NOT NULL""")
 
 
+@lru_cache(maxsize=1)
+def version() -> str:
+    """The facts' code: the judgement, its macros and this file. Facts kept by other code (an upgrade that
+    changes a rule) are never read, and the next load makes them again."""
+    h = hashlib.sha256()
+    for f in (config.PACKAGE_DIR / "count" / "dossier_judgement.sql", config.METRICS_DIR / "_prepare" / "00_macros.sql",
+              config.PACKAGE_DIR / "count" / "facts.py"):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def exists(con) -> bool:
-    return bool(run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts' "
-                         "AND NOT temporary")[0][0])
+    """Whether the store keeps facts made by this code."""
+    if not run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('dossier_facts', 'facts_source') "
+                    "AND NOT temporary")[0][0] == 2:
+        return False
+    return run(con, "SELECT list(version) FROM facts_source")[0][0] == [version()]
+
+
+def _record_version(con) -> None:
+    run(con, "CREATE TABLE IF NOT EXISTS facts_source (version VARCHAR)")
+    run(con, "DELETE FROM facts_source")
+    run(con, "INSERT INTO facts_source VALUES (?)", [version()])
 
 
 CHUNK = 250_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
@@ -64,6 +87,8 @@ def _write(con, where: str, replace: bool) -> None:
         run(con, "INSERT INTO dossier_facts BY NAME SELECT * FROM _facts_new")
     run(con, "DROP TABLE _facts_new")
     run(con, "DROP TABLE _cand")
+    if replace:
+        _record_version(con)
 
 
 def rebuild(con) -> None:
@@ -78,9 +103,10 @@ def refresh(con, codes_table: str) -> None:
 
 
 def ensure_readable(con) -> None:
-    """A store made before the facts (opened read-only) reads an empty set: every dossier is judged at the
-    period end, as it always was."""
-    if not run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts'")[0][0]:
+    """A store made before the facts, or whose facts other code made (opened read-only), reads an empty set
+    (a temporary table of this connection): every dossier is judged at the period end, as it always was."""
+    if not exists(con) and not run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts' "
+                                        "AND temporary")[0][0]:
         macros(con)
         _build(con, "false")
         run(con, "CREATE TEMP TABLE dossier_facts AS SELECT * FROM _facts_new")
