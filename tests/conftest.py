@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,3 +88,34 @@ def drawn_charts(html_path, tmp_path) -> int:
     m = re.search(r"<title>charts:(\d+)</title>", out.stdout)
     assert m, out.stderr[-500:]
     return int(m.group(1))
+
+
+def split_exports(raw, out, cut: str) -> tuple:
+    """The sample as a province's exports: everything received before `cut` with its events and ratings
+    before it (base), then the export from `cut` on — the dossiers received since, the older ones with an
+    event or a rating since (their current record, sent again), their events and ratings. Returns (base,
+    export)."""
+    base, day = out / "base", out / "export"
+    for d in (base, day):
+        d.mkdir()
+    for f in raw.iterdir():
+        if f.is_file() and f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv"):
+            shutil.copy(f, base / f.name)
+    d = pd.read_csv(raw / "dossiers.csv", dtype=str, keep_default_na=False)
+    e = pd.read_csv(raw / "dossier_events.csv", dtype=str, keep_default_na=False)
+    r = pd.read_csv(raw / "ratings.csv", dtype=str, keep_default_na=False)
+    rcode = r.columns[0]          # the sample's ratings come with Vietnamese headers and day-first times
+    rated = pd.to_datetime(r[r.columns[1]], dayfirst=True)
+    new = d.received_at >= cut
+    touched = set(d.dossier_code[new]) | set(e.dossier_code[e["at"] >= cut]) | set(r[rcode][rated >= cut])
+    old = set(d.dossier_code[~new])
+    d[~new].to_csv(base / "dossiers.csv", index=False)
+    e[e.dossier_code.isin(old) & (e["at"] < cut)].to_csv(base / "dossier_events.csv", index=False)
+    r[r[rcode].isin(old) & (rated < cut)].to_csv(base / "ratings.csv", index=False)
+    d[d.dossier_code.isin(touched)].to_csv(day / "dossiers.csv", index=False)
+    e[e.dossier_code.isin(touched) & ((e["at"] >= cut) | e.dossier_code.isin(set(d.dossier_code[new])))].to_csv(
+        day / "dossier_events.csv", index=False)
+    r[r[rcode].isin(touched) & ((rated >= cut) | r[rcode].isin(set(d.dossier_code[new])))].to_csv(
+        day / "ratings.csv", index=False)
+    # the earliest moment the export's rows reach: their own times, and the receipt of every dossier touched
+    return base, day

@@ -9,6 +9,7 @@ import pytest
 import kpi
 from kpi.analysis import api, cache
 from kpi.periods import parse
+from conftest import split_exports
 
 
 def _fresh(monkeypatch, *args, **kw):
@@ -180,38 +181,6 @@ def test_a_kept_file_changed_since_it_was_written_is_computed_again(hw_copy, mon
     assert not left.exists() and fresh.exists()
 
 
-def _split(raw, out, cut: str) -> tuple:
-    """The sample as a province's exports: everything received before `cut` with its events and ratings
-    before it (base), then the export from `cut` on — the dossiers received since, the older ones with an
-    event or a rating since (their current record), their events and ratings. Returns (base, export)."""
-    import shutil
-    base, day = out / "base", out / "export"
-    for d in (base, day):
-        d.mkdir()
-    for f in raw.iterdir():
-        if f.is_file() and f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv"):
-            shutil.copy(f, base / f.name)
-    d = pd.read_csv(raw / "dossiers.csv", dtype=str, keep_default_na=False)
-    e = pd.read_csv(raw / "dossier_events.csv", dtype=str, keep_default_na=False)
-    r = pd.read_csv(raw / "ratings.csv", dtype=str, keep_default_na=False)
-    rcode = r.columns[0]          # the sample's ratings come with Vietnamese headers and day-first times
-    rated = pd.to_datetime(r[r.columns[1]], dayfirst=True)
-    new = d.received_at >= cut
-    touched = set(d.dossier_code[new]) | set(e.dossier_code[e["at"] >= cut]) | set(r[rcode][rated >= cut])
-    old = set(d.dossier_code[~new])
-    d[~new].to_csv(base / "dossiers.csv", index=False)
-    e[e.dossier_code.isin(old) & (e["at"] < cut)].to_csv(base / "dossier_events.csv", index=False)
-    r[r[rcode].isin(old) & (rated < cut)].to_csv(base / "ratings.csv", index=False)
-    d[d.dossier_code.isin(touched)].to_csv(day / "dossiers.csv", index=False)
-    e[e.dossier_code.isin(touched) & ((e["at"] >= cut) | e.dossier_code.isin(set(d.dossier_code[new])))].to_csv(
-        day / "dossier_events.csv", index=False)
-    r[r[rcode].isin(touched) & ((rated >= cut) | r[rcode].isin(set(d.dossier_code[new])))].to_csv(
-        day / "ratings.csv", index=False)
-    # the earliest moment the export's rows reach: their own times, and the receipt of every dossier touched
-    return base, day, min(pd.Timestamp(d.received_at[d.dossier_code.isin(touched)].min()),
-                          pd.Timestamp(e["at"][e["at"] >= cut].min()), rated[rated >= cut].min())
-
-
 def test_a_load_refreshes_only_the_periods_its_rows_reach(sample_dir, tmp_path, monkeypatch):
     """A province's export loaded into a store that keeps every month's figures: the months ending before
     the earliest receipt among the dossiers it touches (or its rows' own times) are read from what was kept
@@ -224,7 +193,12 @@ def test_a_load_refreshes_only_the_periods_its_rows_reach(sample_dir, tmp_path, 
     first, last = con.execute("SELECT min(received_at), max(received_at) FROM dossiers").fetchone()
     con.close()
     cut = (last - pd.Timedelta(days=6)).strftime("%Y-%m-%d")
-    base, export, reach = _split(sample_dir, tmp_path, cut)
+    base, export = split_exports(sample_dir, tmp_path, cut)
+    # the earliest moment the export's rows reach: their own times, and the receipt of every dossier touched
+    # (the sample's records keep their receipt: the export's are the stored ones)
+    reach = min(pd.to_datetime(pd.read_csv(export / "dossiers.csv").received_at).min(),
+                pd.to_datetime(pd.read_csv(export / "dossier_events.csv")["at"]).min(),
+                pd.to_datetime(pd.read_csv(export / "ratings.csv").iloc[:, 1], dayfirst=True).min())
     store = tmp_path / "kpi.duckdb"
 
     def load(path):

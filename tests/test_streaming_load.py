@@ -10,6 +10,7 @@ from kpi.load import loader, load_paths
 from kpi.load.errors import LoadError
 from kpi.schema import TABLES
 from kpi.store import connect
+from conftest import split_exports
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"
@@ -132,38 +133,6 @@ def test_mixed_file_quarantines_odd_rows_with_validate_messages(hw, tmp_path, mo
     assert loaded["M5"][12] == 50000.0 and loaded["M5"][1] == "PR1"
 
 
-def _split(sample_dir, tmp_path, day: str):
-    """The sample as a province exports it: everything before `day` (base), then that day's export —
-    new dossiers, the current record of dossiers it moved on, and its events."""
-    import duckdb
-    base, new = tmp_path / "base", tmp_path / "day"
-    for d in (base, new):
-        d.mkdir()
-    for f in sample_dir.iterdir():
-        if f.is_file() and f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv"):
-            shutil.copy(f, base / f.name)
-    con = duckdb.connect()
-    opts = "header=true, all_varchar=true"
-    con.execute(f"CREATE VIEW r AS SELECT * FROM read_csv('{sample_dir / 'ratings.csv'}', {opts})")
-    con.execute(f"CREATE VIEW d AS SELECT * FROM read_csv('{sample_dir / 'dossiers.csv'}', {opts})")
-    con.execute(f"CREATE VIEW e AS SELECT * FROM read_csv('{sample_dir / 'dossier_events.csv'}', {opts})")
-    before = f"received_at::TIMESTAMP < DATE '{day}'"
-    con.execute(f"COPY (SELECT * FROM d WHERE {before}) TO '{base / 'dossiers.csv'}' (HEADER)")
-    con.execute(f"COPY (SELECT e.* FROM e JOIN d USING (dossier_code) WHERE e.\"at\"::TIMESTAMP < DATE '{day}' "
-                f"AND d.{before}) TO '{base / 'dossier_events.csv'}' (HEADER)")
-    # the day's export: the current record of every dossier it touches (older stored versions are replaced)
-    con.execute(f"COPY (SELECT * FROM d WHERE NOT ({before}) OR dossier_code IN (SELECT dossier_code FROM e "
-                f"WHERE \"at\"::TIMESTAMP >= DATE '{day}')) TO '{new / 'dossiers.csv'}' (HEADER)")
-    con.execute(f"COPY (SELECT * FROM e WHERE \"at\"::TIMESTAMP >= DATE '{day}' OR dossier_code IN "
-                f"(SELECT dossier_code FROM d WHERE NOT ({before}))) TO '{new / 'dossier_events.csv'}' (HEADER)")
-    con.execute(f"COPY (SELECT r.* FROM r JOIN d ON d.dossier_code = r.\"Mã hồ sơ\" WHERE d.{before}) "
-                f"TO '{base / 'ratings.csv'}' (HEADER)")
-    con.execute(f"COPY (SELECT r.* FROM r JOIN d ON d.dossier_code = r.\"Mã hồ sơ\" WHERE NOT (d.{before})) "
-                f"TO '{new / 'ratings.csv'}' (HEADER)")
-    con.close()
-    return base, new
-
-
 @pytest.mark.parametrize("indexed", [False, True])
 def test_incremental_load_scores_as_a_full_reload(sample_dir, tmp_path, monkeypatch, indexed):
     """A daily export loaded on top of the rest gives the same rows and the same scores as loading
@@ -172,7 +141,7 @@ def test_incremental_load_scores_as_a_full_reload(sample_dir, tmp_path, monkeypa
     import kpi
     from kpi.store import table_ddl
     from kpi.schema import TABLES as T
-    base, new = _split(sample_dir, tmp_path, "2026-11-10")
+    base, new = split_exports(sample_dir, tmp_path, "2026-11-10")
     daily, whole = tmp_path / "daily.duckdb", tmp_path / "whole.duckdb"
     if indexed:
         con = connect(daily)
