@@ -252,9 +252,8 @@ def _official_scores(engine, p, official, unit):
 
 
 def _official_counts(engine, codes: list[str], periods: list[Period]) -> list[pd.DataFrame]:
-    """Every official metric's counts per official, a frame per period (each metric over the periods at once)."""
-    per_code = [engine.count_by(c, periods, by="official") for c in codes]
-    return [pd.concat([f[n] for f in per_code], ignore_index=True) for n in range(len(periods))]
+    """Every official metric's counts per official, a frame per period (every metric and period in one query)."""
+    return engine.count_by_codes(codes, periods, by="official")
 
 
 def _official_from_counts(engine, p: Period, codes: list[str], counts: pd.DataFrame, unit: str | None,

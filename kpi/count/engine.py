@@ -211,12 +211,37 @@ class Engine:
         """Numerator and denominator of one metric per scope_code, for each period (one pass over them).
         by: 'unit' (scope = unit code), 'procedure' or 'official'; `units` restricts the rows
         (for procedure/official) to those units' sub-trees."""
+        return self.count_by_codes([code], periods, by, units, mode, merged)
+
+    def count_by_codes(self, codes: list[str], periods: list[Period], by: str = "unit",
+                       units: list[str] | None = None, mode: str = "own", merged: bool = False) -> list[pd.DataFrame]:
+        """`count_by` for several metrics in one query (an official's metrics): a frame per period, the
+        metrics' rows one after the other (scope_code, metric_code, numerator, denominator)."""
         groups = self.passes(periods)
         if len(groups) > 1:
-            return self._by_pass(groups, periods, lambda ps: self.count_by(code, ps, by, units, mode, merged))
+            return self._by_pass(groups, periods, lambda ps: self.count_by_codes(codes, ps, by, units, mode, merged))
         self.prepare(periods, reuse=True)
         self.set_scope(mode, merged)
         pids = self.pids(periods)
+
+        def counted(cs):
+            sql = " UNION ALL ".join(f"SELECT '{c}' AS metric_code, * FROM ({self._by_sql(c, pids, by, units)})"
+                                     for c in cs)
+            agg = self.frame(sql, periods[0])
+            return {c: agg[agg.metric_code == c].drop(columns="metric_code") for c in cs}
+        raw = counted(codes)
+        done: dict[str, pd.DataFrame] = {}
+
+        def final(c):          # a metric's counts (with pid) as its files rework them
+            if c not in done:
+                done[c] = self._reworked(c, raw[c] if c in raw else counted([c])[c], pids, periods[0], by, final)
+            return done[c]
+        every = pd.concat([final(c).assign(metric_code=c) for c in codes], ignore_index=True)
+        every = every[["pid", "scope_code", "metric_code", "numerator", "denominator"]]
+        return [every[every.pid == k].drop(columns="pid").reset_index(drop=True) for k in pids]
+
+    def _by_sql(self, code: str, pids: list[int], by: str, units: list[str] | None) -> str:
+        """One metric's counts (pid, scope_code, numerator, denominator) by unit, procedure or official."""
         metric = self.per_period(sql_text(metric_file(code)), pids)
         mean = self.profile["metrics"].get(code, {}).get("rule") == "mean"
         # an entity with one row (in one unit, for one procedure; once per official after unnest) is
@@ -229,38 +254,28 @@ class Engine:
             codes = ", ".join("'" + u.replace("'", "''") + "'" for u in units)
             restrict = f"AND ev.unit_code IN (SELECT unit_code FROM _closure WHERE ancestor IN ({codes}))"
         if by == "unit":
-            sql = f"""WITH ev AS ({metric})
+            return f"""WITH ev AS ({metric})
                 SELECT ev.pid, s.scope_code, {num} AS numerator,
                        count({distinct}ev.entity) FILTER (WHERE ev.in_den) AS denominator
                 FROM ev JOIN _scope_units s ON s.unit_code = ev.unit_code GROUP BY ev.pid, s.scope_code"""
-        elif by == "procedure":
-            sql = f"""WITH ev AS ({metric})
+        if by == "procedure":
+            return f"""WITH ev AS ({metric})
                 SELECT ev.pid, ev.procedure_code AS scope_code, {num} AS numerator,
                        count({distinct}ev.entity) FILTER (WHERE ev.in_den) AS denominator
                 FROM ev WHERE ev.procedure_code IS NOT NULL {restrict} GROUP BY 1, 2"""
-        elif by == "official":
+        if by == "official":
             onum = num.replace("ev.in_num AND", "(ev.in_num OR NOT list_contains(ev.charged, ev.off)) AND")
             # the officials a row concerns: the accountable one, those charged, and (where the metric
             # names them) everyone who held a step of the dossier
             involved = ", coalesce(involved, [])" if "AS involved" in sql_text(metric_file(code)) else ""
-            sql = f"""WITH ev0 AS ({metric}),
+            return f"""WITH ev0 AS ({metric}),
                 ev AS (SELECT *, unnest(list_distinct(list_filter(list_concat(coalesce(charged, []), [official_id]{involved}),
                                                                  lambda x: x IS NOT NULL))) AS off
                        FROM ev0)
                 SELECT ev.pid, ev.off AS scope_code, {onum} AS numerator,
                        count({distinct}ev.entity) FILTER (WHERE ev.in_den) AS denominator
                 FROM ev WHERE ev.off IS NOT NULL {restrict} GROUP BY 1, 2"""
-        else:
-            raise ValueError(by)
-        counted = self._reworked(code, self.frame(sql, periods[0]), pids, periods[0], by, lambda d: pd.concat(
-            [f.assign(pid=k) for f, k in zip(self.count_by(d, periods, by, units, mode, merged), pids)],
-            ignore_index=True))
-        out = []
-        for k in pids:
-            agg = counted[counted.pid == k].drop(columns="pid").reset_index(drop=True)
-            agg.insert(1, "metric_code", code)
-            out.append(agg)
-        return out
+        raise ValueError(by)
 
     def count_units(self, codes: list[str], period: Period, mode: str = "own", merged: bool = False) -> pd.DataFrame:
         """`count(code, by='unit')` for many metrics in one pass (see `count_periods`)."""
