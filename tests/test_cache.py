@@ -232,3 +232,21 @@ def test_a_load_refreshes_only_the_periods_its_rows_reach(sample_dir, tmp_path, 
         cache.clear()
         kpi.scores(m, store=store)
         assert cache.stats["disk_hits"] == 0 and cache.stats["misses"] > 0
+
+
+@pytest.mark.parametrize("profile", [None, "mo-ta-cong-thuc"])
+@pytest.mark.parametrize("by", ["official", "procedure"])
+def test_metrics_counted_together_by_official_equal_each_alone(sample_store, profile, by):
+    """An official's metrics counted in one query (`count_by_codes`, variant and all) equal each metric
+    counted alone, for two months at once and for a quarter, by official and by procedure."""
+    with api.session(sample_store, profile=profile) as e:
+        codes = api._metric_codes(e, True, official=True)
+        periods = [parse("2026-09"), parse("2026-10"), parse("2026-Q3")]
+        together = e.count_by_codes(codes, periods, by=by)
+        alone = [pd.concat([e.count_by(c, periods, by=by)[i] for c in codes], ignore_index=True)
+                 for i in range(len(periods))]
+    k = ["metric_code", "scope_code"]
+    for t, a in zip(together, alone):
+        pd.testing.assert_frame_equal(t.sort_values(k).reset_index(drop=True), a.sort_values(k).reset_index(drop=True),
+                                      check_dtype=False)
+    assert sum(len(t) for t in together) > 500 and len({c for t in together for c in t.metric_code}) == len(codes)
