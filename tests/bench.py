@@ -179,7 +179,29 @@ def _load_day(raw, store, per_year, months):
     return time.perf_counter() - t
 
 
+@step("explorer_after_day")
+def _explorer_after_day(raw, store, per_year, months):
+    """Notebook 02 opened after a day's export into a store whose figures were kept before it (`kpi warm`
+    after the load of the rest; neither timed): the periods the export does not reach are read from what
+    was kept, the others counted (memory cleared: as a new process)."""
+    from kpi.analysis import cache
+    from kpi.explore import Explorer
+    from kpi.load import load_paths
+    from kpi.store import connect
+    for part in ("base", "day"):
+        con = connect(store)
+        load_paths(con, [Path(raw).parent / part], progress=False)
+        con.close()
+        if part == "base":
+            Explorer(store).warm(profiles=[None], progress=False)
+    cache.clear()
+    t = time.perf_counter()
+    Explorer(store, None, LAST_MONTH).html()
+    return time.perf_counter() - t
+
+
 LAST_MONTH, LAST_QUARTER = "2026-10", "2026-Q3"
+ON_ANOTHER_STORE = {"explorer_open_day": "explorer_open"}     # a row: a step run on the store of another row
 SYNC_UP_TO = int(os.environ.get("BENCH_SYNC_UP_TO", 2_000_000))   # above it the sync steps are skipped
 LABELS = {
     "sample": "kpi sample", "sample_sync": "kpi sample --format sync", "duckdb_load": "DuckDB read_csv (chuẩn)",
@@ -190,10 +212,13 @@ LABELS = {
     "warm": "kpi warm (tính sẵn 12 tháng, các quý)",
     "report_monthly_kept": "kpi report monthly, sau kpi warm", "explorer_open_kept": "sổ tay 02: mở, sau kpi warm",
     "explorer_change_kept": "sổ tay 02: đổi lựa chọn, sau kpi warm",
-    "alerts": "kpi alerts (cả tỉnh, sáng nay)", "split_day": "tách tệp một ngày (chuẩn bị)", "load_day": "kpi load tệp một ngày vào kho đã có"}
+    "alerts": "kpi alerts (cả tỉnh, sáng nay)", "split_day": "tách tệp một ngày (chuẩn bị)", "load_day": "kpi load tệp một ngày vào kho đã có",
+    "explorer_open_day": "sổ tay 02: mở ngay sau khi nạp tệp một ngày",
+    "explorer_after_day_kept": "sổ tay 02: mở sau tệp một ngày, giữ kỳ không chạm"}
 BASELINE = {"load": "duckdb_load", "load_sync": "duckdb_load", "scores_month": "duckdb_scan",
             "scores_quarter": "duckdb_scan", "scores_year": "duckdb_scan", "officials_month": "duckdb_scan",
-            "report_monthly": "duckdb_scan", "explorer_open": "duckdb_scan", "alerts": "duckdb_scan"}
+            "report_monthly": "duckdb_scan", "explorer_open": "duckdb_scan", "alerts": "duckdb_scan",
+            "explorer_open_day": "duckdb_scan"}
 
 
 def measure(name: str, *args, kept: bool = False) -> tuple[float, float]:
@@ -203,7 +228,8 @@ def measure(name: str, *args, kept: bool = False) -> tuple[float, float]:
     t = time.perf_counter()
     inner = Path(tempfile.mkstemp(suffix=".t")[1])
     env = {**os.environ, "BENCH_INNER": str(inner), "KPI_CACHE": "1" if kept else "memory"}
-    p = subprocess.Popen([sys.executable, "-m", "tests.bench", "--step", name.removesuffix("_kept"), *map(str, args)],
+    step_name = ON_ANOTHER_STORE.get(name, name.removesuffix("_kept"))
+    p = subprocess.Popen([sys.executable, "-m", "tests.bench", "--step", step_name, *map(str, args)],
                          env=env)
     _, status, usage = os.wait4(p.pid, 0)
     secs = time.perf_counter() - t
@@ -242,7 +268,8 @@ def main(per_year: int | None = None) -> None:
                                                          "explorer_change", "alerts")]
         plan += [(s, raw, tmp / "kpi.duckdb") for s in ("warm", "report_monthly_kept", "explorer_open_kept",
                                                          "explorer_change_kept")]
-        plan += [("split_day", raw, tmp / "x"), ("load_day", raw, tmp / "day.duckdb")]
+        plan += [("split_day", raw, tmp / "x"), ("load_day", raw, tmp / "day.duckdb"),
+                 ("explorer_open_day", raw, tmp / "day.duckdb"), ("explorer_after_day_kept", raw, tmp / "after.duckdb")]
         print(f"Đo ngày {time.strftime('%d/%m/%Y')} · {os.cpu_count()} lõi · "
               f"{per_year:,} hồ sơ/năm".replace(",", ".") + f", {months} tháng")
         print(f"{'bước':36s} {'giây':>8s} {'MB đỉnh':>9s}  so với DuckDB cùng lượt", flush=True)
