@@ -150,7 +150,7 @@ def test_figures_kept_by_other_counting_code_are_never_read(hw_copy, monkeypatch
 def test_a_kept_file_changed_since_it_was_written_is_computed_again(hw_copy, monkeypatch):
     """A kept figure edited by hand (same shape, one value changed) or replaced by a file of another shape is
     never served: the figure is computed again, and no command fails on it; a temporary file left by a
-    write that stopped long ago is swept by the next write."""
+    write that stopped long ago, and a figure nobody read for a month, are swept by the next write."""
     import os
     import time
     from pathlib import Path
@@ -176,9 +176,19 @@ def test_a_kept_file_changed_since_it_was_written_is_computed_again(hw_copy, mon
     os.utime(left, (time.time() - 7200, time.time() - 7200))
     fresh = folder / ".y.parquet.456.tmp"
     fresh.write_bytes(b"being written")
+    month_ago = time.time() - (cache.UNREAD_DAYS + 1) * 86400
+    (read,) = [f for f in folder.glob("*.parquet")]
+    os.utime(read, (month_ago, month_ago))
+    cache.clear()
+    kpi.scores("2026-08", store=hw_copy)           # read from the file: read now, so kept by the sweep
+    assert cache.stats["disk_hits"] == 1 and time.time() - read.stat().st_mtime < 60
+    unread = folder / "0123456789abcdef01234567-0123456789abcdef.parquet"   # a figure nobody asked for a month
+    unread.write_bytes(b"x")
+    os.utime(unread, (month_ago, month_ago))
     cache.clear()
     kpi.scores("2026-09", store=hw_copy)
     assert not left.exists() and fresh.exists()
+    assert not unread.exists() and read.exists()
 
 
 def test_a_load_refreshes_only_the_periods_its_rows_reach(sample_dir, tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ from kpi.store import PRIVATE_DIR, PRIVATE_FILE, cache_folder, path_of, written_
 MAX_ENTRIES = 512
 FINGERPRINT = b"kpi766.fingerprint"
 STALE_TMP_SECONDS = 3600
+UNREAD_DAYS = 30           # a kept figure nobody read for so long is removed (it is computed again if asked)
 _memory: OrderedDict = OrderedDict()
 stats = {"hits": 0, "misses": 0, "disk_hits": 0}
 
@@ -138,7 +139,13 @@ def _read(k) -> pd.DataFrame | None:
     except Exception:          # a damaged or half-copied file: computed again
         return None
     # a file changed since it was written (by hand, by another tool, of another shape): computed again
-    return frame if kept == _fingerprint(frame) else None
+    if kept != _fingerprint(frame):
+        return None
+    try:
+        os.utime(where[0] / where[2])        # read now: the sweep below keeps it
+    except OSError:
+        pass
+    return frame
 
 
 def _write(k, value: pd.DataFrame) -> None:
@@ -154,6 +161,9 @@ def _write(k, value: pd.DataFrame) -> None:
         for left in folder.glob(".*.tmp"):           # a write stopped half-way (a full disk, a kill) long ago
             if time.time() - left.stat().st_mtime > STALE_TMP_SECONDS:
                 left.unlink(missing_ok=True)
+        for unread in folder.glob("*.parquet"):      # figures not read for a month (an as-of day long past)
+            if time.time() - unread.stat().st_mtime > UNREAD_DAYS * 86400:
+                unread.unlink(missing_ok=True)
         tmp = folder / f".{name}.{os.getpid()}.tmp"
         table = pa.Table.from_pandas(value, preserve_index=False)
         # the fingerprint of the frame as it will be read back (Arrow's types, not the computing frame's)
