@@ -3,13 +3,15 @@ stale or different figure — cached equals freshly computed, before and after a
 the fused count equals the per-metric count."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 
 import kpi
 from kpi.analysis import api, cache
 from kpi.periods import parse
-from conftest import split_exports
+from conftest import ROOT, split_exports
 
 
 def _fresh(monkeypatch, *args, **kw):
@@ -189,6 +191,10 @@ def test_a_kept_file_changed_since_it_was_written_is_computed_again(hw_copy, mon
     kpi.scores("2026-09", store=hw_copy)
     assert not left.exists() and fresh.exists()
     assert not unread.exists() and read.exists()
+    left.write_bytes(b"half")                   # the folder is swept once a process, not at every write
+    os.utime(left, (time.time() - 7200, time.time() - 7200))
+    kpi.scores("2026-07", store=hw_copy)
+    assert left.exists() and cache.stats["misses"] >= 2
 
 
 def test_a_load_refreshes_only_the_periods_its_rows_reach(sample_dir, tmp_path, monkeypatch):
@@ -260,3 +266,33 @@ def test_metrics_counted_together_by_official_equal_each_alone(sample_store, pro
         pd.testing.assert_frame_equal(t.sort_values(k).reset_index(drop=True), a.sort_values(k).reset_index(drop=True),
                                       check_dtype=False)
     assert sum(len(t) for t in together) > 500 and len({c for t in together for c in t.metric_code}) == len(codes)
+
+
+def test_a_load_whose_every_row_is_quarantined_keeps_every_figure(tmp_path):
+    """A file whose rows all go to quarantine writes no figure's rows: the figures kept before it are read
+    from their files, and the load is recorded as reaching no period."""
+    from kpi.load import load_paths
+    from kpi.store import connect
+    hw_copy = tmp_path / "kpi.duckdb"          # a store only kpi load wrote
+    con = connect(hw_copy)
+    load_paths(con, [ROOT / "tests" / "data" / "handworked"], progress=False)
+    con.close()
+    cache.clear()
+    before = kpi.scores("2026-08", store=hw_copy)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    src = (ROOT / "tests" / "data" / "handworked" / "dossiers.csv").read_text(encoding="utf-8").splitlines()
+    row = src[1].split(",")
+    row[0], row[4] = "D-BAD", "ngày 3 tháng 8"            # a receipt that is no date: quarantined
+    (bad / "dossiers.csv").write_text(src[0] + "\n" + ",".join(row) + "\n", encoding="utf-8")
+    con = connect(hw_copy)
+    report = load_paths(con, [bad], progress=False)
+    assert con.execute("SELECT count(*) FROM quarantine WHERE raw LIKE '%D-BAD%'").fetchone()[0] == 1
+    # recorded as reaching no period (the handworked load, maybe within the same second, reaches every one)
+    assert con.execute("SELECT list(reach_from ORDER BY reach_from NULLS FIRST) FROM load_reach").fetchone()[0] == \
+        [None, dt.datetime(9999, 12, 30)]
+    con.close()
+    assert (report.loaded, report.quarantined) == (0, 1)
+    cache.clear()
+    pd.testing.assert_frame_equal(kpi.scores("2026-08", store=hw_copy), before)
+    assert cache.stats["disk_hits"] == 1 and cache.stats["misses"] == 0

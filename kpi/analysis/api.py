@@ -200,7 +200,7 @@ def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit
         return [scored_only(engine, s) for s in scores_many(engine, periods, scope, unit, subtree, merged, True)]
     if unit:
         check_unit(engine, unit)
-    keys = [cache.key(engine, p, "scores", scope, unit, subtree, merged, True, None, None) for p in periods]
+    keys = cache.keys(engine, periods, "scores", scope, unit, subtree, merged, True, None, None)
     known = {i: cache.peek(k) for i, k in enumerate(keys)}
     todo = [i for i, v in known.items() if v is None]
     if todo:

@@ -32,6 +32,7 @@ FINGERPRINT = b"kpi766.fingerprint"
 STALE_TMP_SECONDS = 3600
 UNREAD_DAYS = 30           # a kept figure nobody read for so long is removed (it is computed again if asked)
 _memory: OrderedDict = OrderedDict()
+_swept: set = set()         # the folders this process swept (kpi.cache._sweep)
 stats = {"hits": 0, "misses": 0, "disk_hits": 0}
 
 
@@ -54,28 +55,44 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-def data_version(con, period_end=None) -> tuple:
-    """The store's identity and the version of its data for the figures of a period ending at `period_end`
-    (None: any period): the loads that reached the period (kpi.load records how far back each load's rows
+def data_versions(con, period_ends: list) -> list[tuple]:
+    """The store's identity and the version of its data for the figures of periods ending at `period_ends`
+    (None: any period): the loads that reached each period (kpi.load records how far back each load's rows
     reach: a day's export leaves the months before its oldest dossier as they were), any load recorded
-    without its reach (by an older kpi766), any write by something else — and the counting code's version."""
+    without its reach (by an older kpi766), any write by something else — and the counting code's version.
+    What does not depend on the period is read once."""
     path = path_of(con)
-    reaching = con.execute("SELECT count(*), max(loaded_at) FROM load_reach WHERE reach_from IS NULL OR ? IS NULL "
-                           "OR reach_from < ?", [period_end, period_end]).fetchone()
+    loads = con.execute("SELECT loaded_at, reach_from FROM load_reach").fetchall()
     unrecorded = con.execute("SELECT count(*), max(loaded_at), sum(rows_loaded) FROM loaded_files "
                              "WHERE loaded_at NOT IN (SELECT loaded_at FROM load_reach)").fetchone()
     # a write by anything but kpi load (not recorded in load_reach) makes every period's figures old
-    return (str(Path(path).resolve()) if path else None, *map(str, reaching), *map(str, unrecorded),
-            repr(written_outside_loads(con)), code_version())
+    rest = (*map(str, unrecorded), repr(written_outside_loads(con)), code_version())
+    store = str(Path(path).resolve()) if path else None
+    out = []
+    for end in period_ends:
+        reaching = [at for at, reach in loads if reach is None or end is None or reach < end]
+        out.append((store, str(len(reaching)), str(max(reaching, default=None)), *rest))
+    return out
+
+
+def data_version(con, period_end=None) -> tuple:
+    """`data_versions` of one period (None: any period)."""
+    return data_versions(con, [period_end])[0]
+
+
+def keys(engine, periods: list, *parts) -> list[tuple | None]:
+    """The keys of a figure of each of `periods` (Periods: a period's end decides which loads reached it)."""
+    if not enabled():
+        return [None] * len(periods)
+    if engine._profile_hash is None:
+        engine._profile_hash = profile_hash(engine.profile)
+    return [(v, engine._profile_hash, p.label, p.as_of, *parts)
+            for v, p in zip(data_versions(engine.con, [p.end_ts for p in periods]), periods)]
 
 
 def key(engine, period, *parts) -> tuple | None:
     """The key of a figure of `period` (a Period: its end decides which loads reached it)."""
-    if not enabled():
-        return None
-    if engine._profile_hash is None:
-        engine._profile_hash = profile_hash(engine.profile)
-    return (data_version(engine.con, period.end_ts), engine._profile_hash, period.label, period.as_of, *parts)
+    return keys(engine, [period], *parts)[0]
 
 
 def peek(k) -> pd.DataFrame | None:
@@ -158,12 +175,8 @@ def _write(k, value: pd.DataFrame) -> None:
         for old in folder.glob(f"{figure}-*.parquet"):     # the figure for older data can never be asked again
             if old.name != name:
                 old.unlink(missing_ok=True)
-        for left in folder.glob(".*.tmp"):           # a write stopped half-way (a full disk, a kill) long ago
-            if time.time() - left.stat().st_mtime > STALE_TMP_SECONDS:
-                left.unlink(missing_ok=True)
-        for unread in folder.glob("*.parquet"):      # figures not read for a month (an as-of day long past)
-            if time.time() - unread.stat().st_mtime > UNREAD_DAYS * 86400:
-                unread.unlink(missing_ok=True)
+        if folder not in _swept:
+            _sweep(folder)
         tmp = folder / f".{name}.{os.getpid()}.tmp"
         table = pa.Table.from_pandas(value, preserve_index=False)
         # the fingerprint of the frame as it will be read back (Arrow's types, not the computing frame's)
@@ -176,6 +189,20 @@ def _write(k, value: pd.DataFrame) -> None:
         pass
 
 
+def _sweep(folder: Path) -> None:
+    """Once a process, at its first write: what a write stopped half-way (a full disk, a kill) left long ago,
+    and the figures nobody read for a month (an as-of day long past)."""
+    now = time.time()
+    for left in folder.glob(".*.tmp"):
+        if now - left.stat().st_mtime > STALE_TMP_SECONDS:
+            left.unlink(missing_ok=True)
+    for unread in folder.glob("*.parquet"):
+        if now - unread.stat().st_mtime > UNREAD_DAYS * 86400:
+            unread.unlink(missing_ok=True)
+    _swept.add(folder)
+
+
 def clear() -> None:
     _memory.clear()
+    _swept.clear()
     stats.update(hits=0, misses=0, disk_hits=0)

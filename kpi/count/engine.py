@@ -38,9 +38,23 @@ def sql_text(name: str) -> str:
 
 
 @lru_cache(maxsize=None)
+def _prepare_files() -> tuple[str, ...]:
+    """The working tables' SQL files (kpi/count/metrics/_prepare/), in the order they run."""
+    return tuple(f"_prepare/{f.name}" for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")))
+
+
+@lru_cache(maxsize=None)
 def _prepare_text() -> str:
     """The working tables' SQL (what every metric reads, and the profile's values it reads)."""
-    return "\n".join(sql_text(f"_prepare/{f.name}") for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")))
+    return "\n".join(sql_text(name) for name in _prepare_files())
+
+
+def _distinct(periods: list[Period]) -> dict:
+    """Each period once, by its span (start, end), in the order first given."""
+    out: dict = {}
+    for p in periods:
+        out.setdefault((p.start_ts, p.end_ts), p)
+    return out
 
 
 def metric_file(code: str) -> str:
@@ -66,6 +80,12 @@ def available_metrics() -> list[str]:
 def _metric_codes_in(folder) -> tuple[str, ...]:
     """The metric files' codes, listed once (as their texts are read once: `sql_text`)."""
     return tuple(sorted(p.stem.upper() for p in folder.glob("*.sql") if "." not in p.stem))
+
+
+@lru_cache(maxsize=None)
+def _params_read(code: str) -> tuple[str, ...]:
+    """The values ($ps, $on_time_days, …) a metric's SQL and the working tables read, sorted."""
+    return tuple(sorted(set(PARAM.findall(sql_text(metric_file(code)) + _prepare_text()))))
 
 
 def sql_params(sql: str, values: dict) -> dict:
@@ -111,9 +131,7 @@ class Engine:
         its periods' rows by pid; what reads the tables directly — evidence, the named queries — needs
         exactly its one period)."""
         periods = period if isinstance(period, list) else [period]
-        distinct = {}                  # each period once, by its span
-        for p in periods:
-            distinct.setdefault((p.start_ts, p.end_ts), p)
+        distinct = _distinct(periods)
         key = tuple(distinct)
         if self._prepared == key or reuse and self._holds(periods):
             return
@@ -121,8 +139,8 @@ class Engine:
             facts.ensure_readable(self.con)
             self._facts_checked = True
         self._periods_table(list(distinct.values()))
-        for f in sorted((config.METRICS_DIR / "_prepare").glob("*.sql")):
-            for stmt in statements(sql_text(f"_prepare/{f.name}")):
+        for name in _prepare_files():
+            for stmt in statements(sql_text(name)):
                 self.execute(stmt, periods[0]).fetchall()
         self._period_tables = [r[0] for r in run(self.con, "SELECT DISTINCT table_name FROM duckdb_columns() WHERE "
                                                            "database_name = 'temp' AND column_name = 'pid' "
@@ -142,9 +160,7 @@ class Engine:
     def _prepare_light(self, periods: list[Period]) -> None:
         """What reworking counts needs, without the working tables: _periods, the macros and the unit tree
         (when every count is at hand already)."""
-        distinct = {}
-        for p in periods:
-            distinct.setdefault((p.start_ts, p.end_ts), p)
+        distinct = _distinct(periods)
         if self._spans == list(distinct):
             return
         self._periods_table(list(distinct.values()))
@@ -157,8 +173,9 @@ class Engine:
         """What a metric's counts for a period depend on, besides the data: the period, the scopes, whether
         the profile sums values (rule 'mean') and the profile's values its SQL or the working tables read."""
         mean = self.profile["metrics"].get(code, {}).get("rule") == "mean"
-        used = sql_params(sql_text(metric_file(code)) + _prepare_text(), self.values(period))
-        return (period.start_ts, period.end_ts, mode, merged, code, mean, tuple(sorted(used.items())))
+        values = self.values(period)
+        used = tuple((k, values[k]) for k in _params_read(code))
+        return (period.start_ts, period.end_ts, mode, merged, code, mean, used)
 
     def set_scope(self, mode: str, merged: bool = False) -> None:
         """_scope_units(scope_code, unit_code): which units' rows count for each scope.

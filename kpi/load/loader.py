@@ -650,6 +650,7 @@ def _keep_facts(con, judged: list[str], rebuild: bool) -> None:
     run(con, "DROP TABLE _touched")
 
 
+REACHES_NOTHING = dt.datetime(9999, 12, 30)     # load_reach of a load that writes no row: after every period
 DATED = {"dossiers": "received_at", "dossier_events": "at", "ratings": "rated_at"}   # a row's own time
 
 
@@ -734,9 +735,10 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
             apply_calendar(con)
         record_calendar(con)
         _keep_facts(con, judged, rebuild="procedures" in order or bool(report.calendar_changed))
-        if writes or report.calendar_changed or outside:     # which periods' kept figures this load makes old
+        if files or writes or report.calendar_changed or outside:   # which periods' kept figures this load makes old
+            # a load that writes no row (every row quarantined) reaches no period
             run(con, "INSERT INTO load_reach VALUES (?, ?)",
-                [now, None if report.calendar_changed or outside else reach])
+                [now, None if report.calendar_changed or outside else reach if writes else REACHES_NOTHING])
         run(con, "COMMIT")
         PROGRESS["committed"] = True
     except BaseException:
