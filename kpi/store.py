@@ -111,6 +111,11 @@ def extract_label(info: dict | None) -> str | None:
     return f"Kho trích cho {info['unit_name']} ({info['unit_code']}{tree}) ({personal})"
 
 
+PYTHON_RESERVE = 512 << 20     # of a memory budget, what the Python side keeps (libraries, frames): DuckDB has the rest
+UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
+         "tib": 1 << 40}
+
+
 def default_memory_limit() -> str | None:
     """Half the machine's memory (DuckDB would take 80 %): the notebook, the browser and the rest keep the
     other half. None where the machine does not say (DuckDB's own default then)."""
@@ -119,6 +124,18 @@ def default_memory_limit() -> str | None:
     except (AttributeError, ValueError, OSError):
         return None
     return f"{max(total // 2 >> 20, 256)}MiB"
+
+
+def duckdb_share(budget: str) -> str:
+    """DuckDB's memory limit within a command's budget (`KPI_MEMORY_LIMIT`, or half the machine): the budget
+    less what Python keeps beside it (PYTHON_RESERVE, at most half the budget), so that the process — not
+    only DuckDB — stays within it. A budget that is not a size ('4GB', '800MB', '3.5GiB') is passed on as
+    written (DuckDB says whether it is one)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b)?\s*", budget, re.IGNORECASE)
+    if not m or (m.group(2) or "b").lower() not in UNITS:
+        return budget
+    size = float(m.group(1)) * UNITS[(m.group(2) or "b").lower()]
+    return f"{int(max(size - PYTHON_RESERVE, size / 2))}B"
 
 
 def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -142,9 +159,9 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
     if new and not read_only:
         os.chmod(path, PRIVATE_FILE)        # applicants' personal data: readable by the owner only
     limit = os.environ.get("KPI_MEMORY_LIMIT") or default_memory_limit()
-    if limit:                  # a shared server: DuckDB spills to disk beyond it
+    if limit:                  # a shared server: DuckDB spills to disk beyond its share of the budget
         try:
-            con.execute(f"SET memory_limit = '{limit}'")
+            con.execute(f"SET memory_limit = '{duckdb_share(limit)}'")
         except duckdb.Error:
             con.close()
             raise StoreError(f"KPI_MEMORY_LIMIT={limit!r} không hợp lệ — viết như 1GB hoặc 800MB.") from None

@@ -9,6 +9,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -239,14 +240,34 @@ def grade(total: float | None, profile=None) -> str | None:
 
 
 def score_frame(counts: pd.DataFrame, profile: dict) -> pd.DataFrame:
-    """counts (metric_code, numerator, denominator[, empty_rate_zero]) → + rate, points, max_points, group_code."""
+    """counts (metric_code, numerator, denominator[, empty_rate_zero]) → + rate, points, max_points, group_code.
+    `rate` and `points` for every row at once: the same arithmetic, in the same order, as for one row."""
     out = counts.copy()
     metrics = profile["metrics"]
-    out["group_code"] = out.metric_code.map(lambda c: metrics[c]["group"])
-    out["max_points"] = out.metric_code.map(lambda c: float(metrics[c].get("max", 0)))
-    rules = out.metric_code.map(lambda c: metrics[c]["rule"])
-    out["rate"] = [rate(n, d, r) for n, d, r in zip(out.numerator, out.denominator, rules)]
-    out["points"] = [points(c, n, d, profile) for c, n, d in zip(out.metric_code, out.numerator, out.denominator)]
+    codes = out.metric_code.unique()
+    unknown = [c for c in codes if c not in metrics]
+    if unknown:
+        raise ProfileError(f"chỉ số {unknown[0]} không có trong profile")
+    spec = {c: metrics[c] for c in codes}
+    out["group_code"] = out.metric_code.map({c: m["group"] for c, m in spec.items()})
+    mx = out.metric_code.map({c: float(m.get("max", 0)) for c, m in spec.items()}).to_numpy(float)
+    out["max_points"] = mx
+    rules = out.metric_code.map({c: m["rule"] for c, m in spec.items()})
+    rule = rules.to_numpy(object)
+    n = pd.to_numeric(out.numerator, errors="coerce").to_numpy(float, na_value=np.nan)
+    d = pd.to_numeric(out.denominator, errors="coerce").to_numpy(float, na_value=np.nan)
+    none = np.isnan(d) | (d == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        linear = 100.0 * n / d                                 # rate(): 100 × numerator / denominator
+        out["rate"] = np.where(none, np.nan, np.where(rule == "mean", n / d, linear))
+        target = out.metric_code.map({c: float(m.get("target") or 1.0) for c, m in spec.items()}).to_numpy(float)
+        by_target = mx * linear / target
+        earned = np.where(rule == "linear", mx * linear / 100.0,
+                          np.where(by_target < mx, by_target, mx))      # min(max, max × r / T)
+    zero = out.metric_code.map({c: m.get("zero", "null_zero") for c, m in spec.items()}).to_numpy(object)
+    empty = np.where(zero == "full", mx, np.where(zero == "zero", 0.0, np.nan))
+    scored = ~np.isin(rule, ["tracked", "mean"]) & (mx != 0)
+    out["points"] = np.where(scored, np.where(none, empty, earned), np.nan)
     if "empty_rate_zero" in out:
         forced = out.empty_rate_zero.fillna(False).astype(bool) & out.rate.isna()
         out.loc[forced, "rate"] = 0.0
@@ -266,13 +287,14 @@ def group_points(scored: pd.DataFrame, profile: dict, keys: list[str], view: str
     profile says so (online payment), capped where it says so. view='decision' merges the
     groups into the Decision's five."""
     groups = profile["groups"]
-    s = scored[scored.max_points > 0].copy()
-    s["p"] = s.points.astype("float").fillna(0.0)
-    rounded = s.group_code.map(lambda g: bool(groups[g].get("round_parts")))
-    s.loc[rounded, "p"] = s.loc[rounded, "p"].map(lambda v: round_half_up(v, 2))
-    g = s.groupby(keys + ["group_code"], dropna=False).agg(points=("p", "sum")).reset_index()
-    g["max_points"] = g.group_code.map(lambda c: float(groups[c]["max"]))
-    cap = g.group_code.map(lambda c: groups[c].get("cap"))
+    s = scored.loc[scored.max_points > 0, keys + ["group_code"]]
+    p = scored.points[scored.max_points > 0].astype("float").fillna(0.0)
+    rounded = s.group_code.map({c: bool(spec.get("round_parts")) for c, spec in groups.items()}).to_numpy(bool)
+    if rounded.any():
+        p[rounded] = p[rounded].map(lambda v: round_half_up(v, 2))
+    g = s.assign(p=p).groupby(keys + ["group_code"], dropna=False).agg(points=("p", "sum")).reset_index()
+    g["max_points"] = g.group_code.map({c: float(spec["max"]) for c, spec in groups.items()})
+    cap = g.group_code.map({c: spec.get("cap") for c, spec in groups.items()})
     g["points"] = [min(p, c) if c is not None and not _isnan(c) else p for p, c in zip(g.points, cap)]
     if view == "decision":
         g["group_code"] = g.group_code.map(lambda c: groups[c].get("decision_group", c))
