@@ -61,6 +61,25 @@ def test_points_rules_hand_worked():
     assert points("AVG_PROCESSING_TIME", 10, 2) is None                      # tracked
 
 
+def test_a_frame_of_every_rule_scores_each_row_by_its_own_rule():
+    """score_frame scores all rows at once: each row by its metric's rule, whatever its neighbours' rules
+    (the hand-worked rows above in one frame, and a mean metric's rate as a plain mean)."""
+    from kpi.count.scoring import score_frame
+    rows = [("ON_TIME", 7, 13, 100 * 7 / 13, 20 * 7 / 13), ("ONLINE_PROVISION", 3, 4, 75.0, 1.875),
+            ("ONLINE_PROVISION", 9, 10, 90.0, 2.0), ("PUBLISH_ON_TIME", 0, 0, None, None),
+            ("PETITION_PROCESSING_ON_TIME", 0, 0, None, 6.0), ("ON_TIME", 0, 0, None, 0.0),
+            ("AVG_PROCESSING_TIME", 10, 2, 5.0, None), ("DOSSIER_RECEIVING_SATISFACTION", 81, 100, 81.0, 5.4)]
+    got = score_frame(pd.DataFrame(rows, columns=["metric_code", "numerator", "denominator", "r", "p"]),
+                      load_profile())
+    for r in got.itertuples():
+        assert (pd.isna(r.rate), pd.isna(r.points)) == (r.r is None or pd.isna(r.r), r.p is None or pd.isna(r.p)), r
+        if not pd.isna(r.rate):
+            assert r.rate == pytest.approx(r.r)
+        if not pd.isna(r.points):
+            assert r.points == pytest.approx(r.p)
+    assert str(got.points.dtype) == "Float64" and str(got.rate.dtype) == "Float64"
+
+
 def test_profile_override(tmp_path):
     f = tmp_path / "tinh.yaml"
     # a province weighting timeliness more: ON_TIME 25 (TDGQ 25), the payment group's 10 moved down to 5

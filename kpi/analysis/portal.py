@@ -3,10 +3,11 @@
 reconcile`). Reading the portal's responses is kpi.load.portal_json."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from kpi.analysis.api import ScopeError, scores_with
-from kpi.count.scoring import load_profile, points
+from kpi.count.scoring import load_profile, rates_and_points
 from kpi.load.portal_json import GROUP_ROW
 from kpi.numbers import round_half_up
 from kpi.periods import parse
@@ -19,18 +20,15 @@ def rescore(df: pd.DataFrame, profile=None) -> pd.DataFrame:
     ratio), per metric and per tree group, beside the published points."""
     prof = load_profile(profile)
     out = df.copy()
-    ours = []
-    for r in out.itertuples():
-        code = r.metric_code
-        if code == GROUP_ROW or code not in prof["metrics"]:
-            ours.append(None)
-        elif pd.notna(r.numerator) and pd.notna(r.denominator):
-            ours.append(points(code, r.numerator, r.denominator, prof))
-        elif pd.notna(r.ratio):
-            ours.append(points(code, r.ratio, 100, prof))
-        else:
-            ours.append(points(code, 0, 0, prof))
-    out["our_points"] = ours
+    # from the published counts; where those are null, from the published ratio (of 100); else from 0 / 0
+    counted = out.numerator.notna() & out.denominator.notna()
+    by_ratio = ~counted & out.ratio.notna()
+    num = out.numerator.astype(float).where(counted, out.ratio.astype(float).where(by_ratio, 0.0))
+    den = out.denominator.astype(float).where(counted, np.where(by_ratio, 100.0, 0.0))
+    ours = out.metric_code.ne(GROUP_ROW) & out.metric_code.isin(list(prof["metrics"]))
+    earned = rates_and_points(out.metric_code[ours], num[ours], den[ours], prof)[1]
+    out["our_points"] = np.nan
+    out.loc[ours, "our_points"] = earned
     # tree groups: the group total from its metrics, with the profile's part rounding and cap
     grp = out[out.metric_code != GROUP_ROW].copy()
     groups = prof["groups"]
@@ -95,9 +93,8 @@ def reconcile(engine, period, tolerance: float = 0.015) -> pd.DataFrame:
     ours = ours[ours.metric_code.isin(set(pub.metric_code))]
     # tree parameters carry no score of their own: their published points follow from the published counts
     derive = pub.published_points.isna() & pub.numerator.notna() & pub.denominator.notna()
-    derived = [points(c, n, d, engine.profile) for c, n, d in
-               zip(pub[derive].metric_code, pub[derive].numerator, pub[derive].denominator)]
-    pub.loc[derive, "published_points"] = [float("nan") if v is None else v for v in derived]
+    pub.loc[derive, "published_points"] = rates_and_points(pub[derive].metric_code, pub[derive].numerator,
+                                                           pub[derive].denominator, engine.profile)[1]
     pub = pub.rename(columns={"numerator": "published_numerator", "denominator": "published_denominator",
                               "unit_name": "published_name"})
     m = ours.rename(columns={"numerator": "our_numerator", "denominator": "our_denominator", "points": "our_points"})

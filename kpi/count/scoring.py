@@ -191,40 +191,49 @@ def _validate(p: dict) -> None:
             raise ProfileError(f"official.metrics: chỉ số '{code}' không có trong metrics")
 
 
-def rate(numerator, denominator, rule: str = "linear") -> float | None:
-    """r = 100 × numerator / denominator (a plain mean for `mean` metrics); None when denominator is 0."""
-    if denominator is None or denominator == 0 or _isnan(denominator):
-        return None
-    if rule == "mean":
-        return float(numerator) / float(denominator)
-    return 100.0 * float(numerator) / float(denominator)
+def rates_and_points(codes, numerators, denominators, profile: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The rate and the points of every (metric, numerator, denominator) at once — NaN where there is none:
+
+    * rate r = 100 × numerator / denominator (a plain mean for `mean` metrics); none when denominator is 0
+    * linear:           points = max × r / 100
+    * linear_target(T): points = min(max, max × r / T)
+    * denominator 0:    null_zero → none (no rate, counts as 0); full → max; zero → 0
+    * tracked / mean, or max 0: none (not scored)
+    """
+    metrics = profile["metrics"]
+    codes = pd.Series(codes, dtype=object)
+    unknown = [c for c in codes.unique() if c not in metrics]
+    if unknown:
+        raise ProfileError(f"chỉ số {unknown[0]} không có trong profile")
+    spec = {c: metrics[c] for c in codes.unique()}
+
+    def each(f):
+        return codes.map({c: f(m) for c, m in spec.items()}).to_numpy()
+    mx = each(lambda m: float(m.get("max", 0))).astype(float)
+    rule = each(lambda m: m["rule"])
+    n = pd.to_numeric(pd.Series(numerators), errors="coerce").to_numpy(float, na_value=np.nan)
+    d = pd.to_numeric(pd.Series(denominators), errors="coerce").to_numpy(float, na_value=np.nan)
+    none = np.isnan(d) | (d == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        linear = 100.0 * n / d
+        rates = np.where(none, np.nan, np.where(rule == "mean", n / d, linear))
+        by_target = mx * linear / each(lambda m: float(m.get("target") or 1.0)).astype(float)
+        earned = np.where(rule == "linear", mx * linear / 100.0, np.where(by_target < mx, by_target, mx))
+    zero = each(lambda m: m.get("zero", "null_zero"))
+    empty = np.where(zero == "full", mx, np.where(zero == "zero", 0.0, np.nan))
+    scored = ~np.isin(rule, ["tracked", "mean"]) & (mx != 0)
+    return rates, np.where(scored, np.where(none, empty, earned), np.nan)
+
+
+def points(metric_code: str, numerator, denominator, profile=None) -> float | None:
+    """Points of one metric (`rates_and_points`); None when not scored, or no rate and `null_zero`."""
+    prof = profile if isinstance(profile, dict) and "metrics" in profile else load_profile(profile)
+    value = rates_and_points([metric_code], [numerator], [denominator], prof)[1][0]
+    return None if np.isnan(value) else float(value)
 
 
 def _isnan(x) -> bool:
     return isinstance(x, float) and math.isnan(x)
-
-
-def points(metric_code: str, numerator, denominator, profile=None) -> float | None:
-    """Points of one metric, r = 100 × numerator / denominator:
-
-    * linear:           points = max × r / 100
-    * linear_target(T): points = min(max, max × r / T)
-    * denominator 0:    null_zero → None (no rate, counts as 0); full → max; zero → 0
-    * tracked / mean, or max 0: None (not scored)
-    """
-    prof = profile if isinstance(profile, dict) and "metrics" in profile else load_profile(profile)
-    m = prof["metrics"].get(metric_code)
-    if m is None:
-        raise ProfileError(f"chỉ số {metric_code} không có trong profile")
-    mx = float(m.get("max", 0))
-    if m["rule"] in ("tracked", "mean") or mx == 0:
-        return None
-    r = rate(numerator, denominator)
-    if r is None:
-        return {"null_zero": None, "full": mx, "zero": 0.0}[m.get("zero", "null_zero")]
-    if m["rule"] == "linear":
-        return mx * r / 100.0
-    return min(mx, mx * r / float(m["target"]))
 
 
 def grade(total: float | None, profile=None) -> str | None:
@@ -244,30 +253,12 @@ def score_frame(counts: pd.DataFrame, profile: dict) -> pd.DataFrame:
     `rate` and `points` for every row at once: the same arithmetic, in the same order, as for one row."""
     out = counts.copy()
     metrics = profile["metrics"]
-    codes = out.metric_code.unique()
-    unknown = [c for c in codes if c not in metrics]
-    if unknown:
-        raise ProfileError(f"chỉ số {unknown[0]} không có trong profile")
-    spec = {c: metrics[c] for c in codes}
-    out["group_code"] = out.metric_code.map({c: m["group"] for c, m in spec.items()})
-    mx = out.metric_code.map({c: float(m.get("max", 0)) for c, m in spec.items()}).to_numpy(float)
-    out["max_points"] = mx
-    rules = out.metric_code.map({c: m["rule"] for c, m in spec.items()})
-    rule = rules.to_numpy(object)
-    n = pd.to_numeric(out.numerator, errors="coerce").to_numpy(float, na_value=np.nan)
-    d = pd.to_numeric(out.denominator, errors="coerce").to_numpy(float, na_value=np.nan)
-    none = np.isnan(d) | (d == 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        linear = 100.0 * n / d                                 # rate(): 100 × numerator / denominator
-        out["rate"] = np.where(none, np.nan, np.where(rule == "mean", n / d, linear))
-        target = out.metric_code.map({c: float(m.get("target") or 1.0) for c, m in spec.items()}).to_numpy(float)
-        by_target = mx * linear / target
-        earned = np.where(rule == "linear", mx * linear / 100.0,
-                          np.where(by_target < mx, by_target, mx))      # min(max, max × r / T)
-    zero = out.metric_code.map({c: m.get("zero", "null_zero") for c, m in spec.items()}).to_numpy(object)
-    empty = np.where(zero == "full", mx, np.where(zero == "zero", 0.0, np.nan))
-    scored = ~np.isin(rule, ["tracked", "mean"]) & (mx != 0)
-    out["points"] = np.where(scored, np.where(none, empty, earned), np.nan)
+    rates, earned = rates_and_points(out.metric_code, out.numerator, out.denominator, profile)
+    out["group_code"] = out.metric_code.map({c: metrics[c]["group"] for c in out.metric_code.unique()})
+    out["max_points"] = out.metric_code.map({c: float(metrics[c].get("max", 0)) for c in out.metric_code.unique()})
+    rules = out.metric_code.map({c: metrics[c]["rule"] for c in out.metric_code.unique()})
+    out["rate"] = rates
+    out["points"] = earned
     if "empty_rate_zero" in out:
         forced = out.empty_rate_zero.fillna(False).astype(bool) & out.rate.isna()
         out.loc[forced, "rate"] = 0.0
