@@ -251,13 +251,46 @@ def _row(name: str, rows: dict) -> None:
     print(f"{LABELS[name]:36s} {secs:8.2f} {mb:9.0f}  {ratio}", flush=True)
 
 
+NEEDS = {"load_day": ["split_day"], "explorer_open_day": ["split_day", "load_day"],
+         "explorer_after_day_kept": ["split_day"], "load_sync": ["sample_sync"], "report_monthly_kept": ["warm"],
+         "explorer_open_kept": ["warm"], "explorer_change_kept": ["warm"]}
+MAKES_STORE = {"kpi.duckdb": "load", "sync.duckdb": "load_sync"}   # a store a row runs on, and the row making it
+
+
+def _chosen(plan: list, only: str | None, have_sample: bool) -> list:
+    """The rows of `plan` asked for (BENCH_ONLY), with what they need made first: the sample (unless given),
+    their baseline, the store they run on, the day's split."""
+    if not only:
+        return [r for r in plan if not (have_sample and r[0] == "sample")]
+    want = {w.strip() for w in only.split(",") if w.strip()}
+    unknown = want - {name for name, *_ in plan}
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: không có bước {', '.join(sorted(unknown))} — các bước: "
+                         f"{', '.join(name for name, *_ in plan)}")
+    for name, _, store in plan:
+        if name in want:
+            want |= {BASELINE.get(name)} | set(NEEDS.get(name, [])) | {MAKES_STORE.get(Path(store).name)}
+            if BASELINE.get(name) == "duckdb_scan":
+                want.add("load")
+    want |= {BASELINE[n] for n in list(want) if n in BASELINE}       # a load made for its store: its ratio too
+    if not have_sample:
+        want.add("sample")
+    return [r for r in plan if r[0] in want and not (have_sample and r[0] == "sample")]
+
+
 def main(per_year: int | None = None) -> None:
+    """BENCH_RAW=<folder>: a sample made before by `kpi sample` for the same size (the sample step is not run
+    again: 13 minutes at 10M); BENCH_ONLY=load,scores_year,…: only these rows (and the baselines they are
+    compared with, and the stores they run on, are made first)."""
     months = 12 if per_year else 18
     per_year = per_year or 150_000
     rows = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         tmp = Path(tmp)
-        raw, raw_sync = tmp / "raw", tmp / "raw-sync"
+        raw, raw_sync = Path(os.environ.get("BENCH_RAW") or tmp / "raw"), tmp / "raw-sync"
+        if os.environ.get("BENCH_RAW"):          # the day's split goes beside the sample: a folder of our own
+            (tmp / "raw").symlink_to(raw.resolve(), target_is_directory=True)
+            raw = tmp / "raw"
         plan = [("sample", raw, tmp / "x"), ("duckdb_load", raw, tmp / "baseline.duckdb"),
                 ("load", raw, tmp / "kpi.duckdb")]
         if per_year <= SYNC_UP_TO:       # the sync payload sample is made in memory: not at 10M
@@ -270,6 +303,7 @@ def main(per_year: int | None = None) -> None:
                                                          "explorer_change_kept")]
         plan += [("split_day", raw, tmp / "x"), ("load_day", raw, tmp / "day.duckdb"),
                  ("explorer_open_day", raw, tmp / "day.duckdb"), ("explorer_after_day_kept", raw, tmp / "after.duckdb")]
+        plan = _chosen(plan, os.environ.get("BENCH_ONLY"), bool(os.environ.get("BENCH_RAW")))
         print(f"Đo ngày {time.strftime('%d/%m/%Y')} · {os.cpu_count()} lõi · "
               f"{per_year:,} hồ sơ/năm".replace(",", ".") + f", {months} tháng")
         print(f"{'bước':36s} {'giây':>8s} {'MB đỉnh':>9s}  so với DuckDB cùng lượt", flush=True)
