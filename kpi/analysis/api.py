@@ -153,8 +153,9 @@ def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
     previous period — costs nothing, and a load or another profile is never answered from memory."""
     p = parse(period, _as_date(as_of))
     if not include_tracked and scope in ("unit", "subtree") and not (official or procedure):
-        # the scored metrics' rows of the full scores: one count for a report's scores and totals
-        return scored_only(engine, scores_with(engine, p, scope, unit, subtree, as_of, merged, True))
+        # the scored metrics: the full scores' rows where those are at hand (a report's scores and totals
+        # counted once), else only the metrics that carry points counted
+        return scores_many(engine, [p], "unit", unit, subtree or scope == "subtree", merged, False)[0]
     key = cache.key(engine, p, "scores", scope, unit, subtree, merged, include_tracked, official, procedure)
     return cache.remember(key, lambda: _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked,
                                                         official, procedure))
@@ -195,12 +196,26 @@ def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit
                 subtree: bool = False, merged: bool = False, include_tracked: bool = True) -> list[pd.DataFrame]:
     """`scores_with(engine, p, scope, unit, …)` for many periods (a trend, a review's months) — counted in one
     pass over the periods not remembered yet, then remembered each under its own key, as `scores_with`
-    does. scope: 'unit' (every unit, or `unit` alone) or 'official' (`unit`: the officials of its tree)."""
-    if not include_tracked:
-        return [scored_only(engine, s) for s in scores_many(engine, periods, scope, unit, subtree, merged, True)]
+    does. scope: 'unit' (every unit, or `unit` alone) or 'official' (`unit`: the officials of its tree).
+    include_tracked=False: the scored metrics only — from the full scores where those are remembered (a
+    report's, `kpi warm`'s), else counting only the metrics that carry points."""
     if unit:
         check_unit(engine, unit)
-    keys = cache.keys(engine, periods, "scores", scope, unit, subtree, merged, True, None, None)
+    if include_tracked or scope == "official":
+        full = _scores_counted(engine, periods, scope, unit, subtree, merged, True)
+        return full if include_tracked else [scored_only(engine, s) for s in full]
+    full = [cache.peek(k) for k in cache.keys(engine, periods, "scores", scope, unit, subtree, merged, True, None, None)]
+    counted = iter(_scores_counted(engine, [p for p, s in zip(periods, full) if s is None], scope, unit, subtree,
+                                   merged, False))
+    return [next(counted) if s is None else scored_only(engine, s) for s in full]
+
+
+def _scores_counted(engine: Engine, periods: list[Period], scope: str, unit: str | None, subtree: bool, merged: bool,
+                    include_tracked: bool) -> list[pd.DataFrame]:
+    """`scores_many`'s figures of each period, remembered under its own key, counted for those not yet."""
+    if not periods:
+        return []
+    keys = cache.keys(engine, periods, "scores", scope, unit, subtree, merged, include_tracked, None, None)
     known = {i: cache.peek(k) for i, k in enumerate(keys)}
     todo = [i for i, v in known.items() if v is None]
     if todo:
@@ -210,7 +225,7 @@ def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit
             counted = _official_counts(engine, codes, chosen)
             make = _official_from_counts
         else:
-            codes = _metric_codes(engine, True)
+            codes = _metric_codes(engine, include_tracked)
             counted = engine.count_periods(codes, chosen, "subtree" if subtree else "own", merged)
 
             def make(engine, p, codes, counts, unit):

@@ -9,8 +9,8 @@ import altair as alt
 import pandas as pd
 
 from kpi import labels
-from kpi.analysis.api import (ScopeError, data_range, default_unit, last_complete_month, scores_many, session,
-                              totals_with)
+from kpi.analysis.api import (ScopeError, data_range, default_unit, last_complete_month, scored_only, scores_many,
+                              session, totals_with)
 from kpi.notebook.live import LiveView, error_line, extract_note, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
@@ -76,17 +76,20 @@ class Explorer:
         self.count([period])
         return self._cache[(period, self.state["profile"])]
 
-    def count(self, periods: list[str]) -> None:
-        """The totals of the periods not yet at hand, counted in one pass over them (a trend's twelve)."""
+    def count(self, periods: list[str], tracked: bool = False) -> None:
+        """The totals of the periods not yet at hand, counted in one pass over them (a trend's twelve).
+        tracked: count the metrics without points too (`kpi warm`: the figures a report reads as well)."""
         prof = self.state["profile"]
-        todo = [label for label in dict.fromkeys(periods) if (label, prof) not in self._cache]
+        todo = [label for label in dict.fromkeys(periods) if tracked or (label, prof) not in self._cache]
         if not todo:
             return
         # a running period: today's figure
         ps = [parse(label, self.data_last if parse(label).last > self.data_last else None) for label in todo]
         with session(self.store, None, prof) as e:
             e.counted = self._counted
-            for label, p, s in zip(todo, ps, scores_many(e, ps, merged=True, include_tracked=False)):
+            scored = [scored_only(e, s) for s in scores_many(e, ps, merged=True)] if tracked else \
+                scores_many(e, ps, merged=True, include_tracked=False)
+            for label, p, s in zip(todo, ps, scored):
                 self._cache[(label, prof)] = totals_with(e, p.label, as_of=p.as_of, merged=True, compare=False,
                                                          scores=s)
 
@@ -106,7 +109,7 @@ class Explorer:
                     self.state["profile"] = prof
                     for kind in KINDS:
                         shown = self.periods(kind)[:12]
-                        self.count(shown)
+                        self.count(shown, tracked=True)
                         bar.update(len(shown))
         finally:
             self.state["profile"] = chosen
