@@ -201,21 +201,29 @@ def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit
     report's, `kpi warm`'s), else counting only the metrics that carry points."""
     if unit:
         check_unit(engine, unit)
+    versions = cache.versions(engine, periods)
     if include_tracked or scope == "official":
-        full = _scores_counted(engine, periods, scope, unit, subtree, merged, True)
+        full = _scores_counted(engine, periods, versions, scope, unit, subtree, merged, True)
         return full if include_tracked else [scored_only(engine, s) for s in full]
-    full = [cache.peek(k) for k in cache.keys(engine, periods, "scores", scope, unit, subtree, merged, True, None, None)]
-    counted = iter(_scores_counted(engine, [p for p, s in zip(periods, full) if s is None], scope, unit, subtree,
-                                   merged, False))
+    full = [cache.peek(cache.extend(v, *_scores_parts(scope, unit, subtree, merged, True))) for v in versions]
+    rest = [i for i, s in enumerate(full) if s is None]
+    counted = iter(_scores_counted(engine, [periods[i] for i in rest], [versions[i] for i in rest], scope, unit,
+                                   subtree, merged, False))
     return [next(counted) if s is None else scored_only(engine, s) for s in full]
 
 
-def _scores_counted(engine: Engine, periods: list[Period], scope: str, unit: str | None, subtree: bool, merged: bool,
-                    include_tracked: bool) -> list[pd.DataFrame]:
-    """`scores_many`'s figures of each period, remembered under its own key, counted for those not yet."""
+def _scores_parts(scope: str, unit: str | None, subtree: bool, merged: bool, include_tracked: bool) -> tuple:
+    """What a period's scores are keyed by besides the period's `cache.versions` (as `scores_with` keys them)."""
+    return "scores", scope, unit, subtree, merged, include_tracked, None, None
+
+
+def _scores_counted(engine: Engine, periods: list[Period], versions: list, scope: str, unit: str | None,
+                    subtree: bool, merged: bool, include_tracked: bool) -> list[pd.DataFrame]:
+    """`scores_many`'s figures of each period, remembered under its own key (`versions`: the periods'
+    `cache.versions`), counted for those not yet."""
     if not periods:
         return []
-    keys = cache.keys(engine, periods, "scores", scope, unit, subtree, merged, include_tracked, None, None)
+    keys = [cache.extend(v, *_scores_parts(scope, unit, subtree, merged, include_tracked)) for v in versions]
     known = {i: cache.peek(k) for i, k in enumerate(keys)}
     todo = [i for i, v in known.items() if v is None]
     if todo:

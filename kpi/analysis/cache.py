@@ -80,14 +80,26 @@ def data_version(con, period_end=None) -> tuple:
     return data_versions(con, [period_end])[0]
 
 
-def keys(engine, periods: list, *parts) -> list[tuple | None]:
-    """The keys of a figure of each of `periods` (Periods: a period's end decides which loads reached it)."""
+def versions(engine, periods: list) -> list[tuple | None]:
+    """What every figure of each of `periods` is keyed by (Periods: a period's end decides which loads reached
+    it): the data's version, the profile, the period; None each when nothing is remembered. Read once for
+    several figures of the same periods (`extend`)."""
     if not enabled():
         return [None] * len(periods)
     if engine._profile_hash is None:
         engine._profile_hash = profile_hash(engine.profile)
-    return [(v, engine._profile_hash, p.label, p.as_of, *parts)
+    return [(v, engine._profile_hash, p.label, p.as_of)
             for v, p in zip(data_versions(engine.con, [p.end_ts for p in periods]), periods)]
+
+
+def extend(version: tuple | None, *parts) -> tuple | None:
+    """The key of one figure of a period whose `versions` entry is `version`."""
+    return None if version is None else (*version, *parts)
+
+
+def keys(engine, periods: list, *parts) -> list[tuple | None]:
+    """The keys of a figure of each of `periods`."""
+    return [extend(v, *parts) for v in versions(engine, periods)]
 
 
 def key(engine, period, *parts) -> tuple | None:
