@@ -267,12 +267,12 @@ def _chosen(plan: list, only: str | None, have_sample: bool) -> list:
     if unknown:
         raise SystemExit(f"BENCH_ONLY: không có bước {', '.join(sorted(unknown))} — các bước: "
                          f"{', '.join(name for name, *_ in plan)}")
-    for name, _, store in plan:
-        if name in want:
-            want |= {BASELINE.get(name)} | set(NEEDS.get(name, [])) | {MAKES_STORE.get(Path(store).name)}
-            if BASELINE.get(name) == "duckdb_scan":
-                want.add("load")
-    want |= {BASELINE[n] for n in list(want) if n in BASELINE}       # a load made for its store: its ratio too
+    while True:               # until what is wanted needs nothing more
+        more = {need for name, _, store in plan if name in want
+                for need in (BASELINE.get(name), MAKES_STORE.get(Path(store).name), *NEEDS.get(name, []))} - {None}
+        if more <= want:
+            break
+        want |= more
     if not have_sample:
         want.add("sample")
     return [r for r in plan if r[0] in want and not (have_sample and r[0] == "sample")]
