@@ -156,7 +156,7 @@ def scores_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
         # the scored metrics: the full scores' rows where those are at hand (a report's scores and totals
         # counted once), else only the metrics that carry points counted
         return scores_many(engine, [p], "unit", unit, subtree or scope == "subtree", merged, False)[0]
-    key = cache.key(engine, p, "scores", scope, unit, subtree, merged, include_tracked, official, procedure)
+    key = cache.key(engine, p, *_scores_parts(scope, unit, subtree, merged, include_tracked, official, procedure))
     return cache.remember(key, lambda: _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked,
                                                         official, procedure))
 
@@ -212,9 +212,11 @@ def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit
     return [next(counted) if s is None else scored_only(engine, s) for s in full]
 
 
-def _scores_parts(scope: str, unit: str | None, subtree: bool, merged: bool, include_tracked: bool) -> tuple:
-    """What a period's scores are keyed by besides the period's `cache.versions` (as `scores_with` keys them)."""
-    return "scores", scope, unit, subtree, merged, include_tracked, None, None
+def _scores_parts(scope: str, unit: str | None, subtree: bool, merged: bool, include_tracked: bool,
+                  official: str | None = None, procedure: str | None = None) -> tuple:
+    """What a period's scores are keyed by besides the period's `cache.versions` (`scores_with` and
+    `scores_many` alike, so that either finds what the other remembered)."""
+    return "scores", scope, unit, subtree, merged, include_tracked, official, procedure
 
 
 def _scores_counted(engine: Engine, periods: list[Period], versions: list, scope: str, unit: str | None,

@@ -97,14 +97,9 @@ def extend(version: tuple | None, *parts) -> tuple | None:
     return None if version is None else (*version, *parts)
 
 
-def keys(engine, periods: list, *parts) -> list[tuple | None]:
-    """The keys of a figure of each of `periods`."""
-    return [extend(v, *parts) for v in versions(engine, periods)]
-
-
 def key(engine, period, *parts) -> tuple | None:
     """The key of a figure of `period` (a Period: its end decides which loads reached it)."""
-    return keys(engine, [period], *parts)[0]
+    return extend(versions(engine, [period])[0], *parts)
 
 
 def peek(k) -> pd.DataFrame | None:
