@@ -22,6 +22,7 @@ from kpi.count.scoring import TOTAL_MAX, load_profile
 from kpi.load.errors import LoadError
 from kpi.load import portal_json as portal
 from kpi.load import fastcsv, sync
+from kpi.load import payloads as pl
 from kpi.load.fastcsv import objects
 from kpi.load.readers import SUPPORTED, Sheet, read_file, read_json_records
 from kpi.load.validate import recognise, validate
@@ -351,10 +352,58 @@ class SyncParts:
             run(self.con, f"INSERT INTO {name} BY NAME SELECT {cols}, _file, _line, _ord FROM _sync_part")
             self.con.unregister("_sync_part")
             self.rows[sheet.name] = done + len(frame)
-        self.parts.setdefault(sheet.name, []).append(
-            (Sheet(sheet.file, sheet.name, pd.DataFrame(columns=list(frame.columns), dtype=object), [],   # not a view:
-                   sheet.quarantine, sheet.fill_only, sheet.notes),          # a slice would keep the whole file alive
-             digest, len(frame)))
+        self.part(sheet.file, sheet.name, list(frame.columns), digest, len(frame), sheet.quarantine, sheet.fill_only,
+                  sheet.notes)
+
+    def part(self, file, name: str, columns: list, digest: str, n: int, quarantine=None, fill_only=False,
+             notes=None) -> None:
+        """One file's share of a table: its name, hash, rows, the rows its reader refused and its notes."""
+        self.parts.setdefault(name, []).append(
+            (Sheet(file, name, pd.DataFrame(columns=columns, dtype=object), [],   # not a view: a slice
+                   quarantine, fill_only, notes), digest, n))                    # would keep the file alive
+
+    def add_rows(self, name: str, columns: list, rows: str) -> None:
+        """The rows of the temporary table `rows` (columns, _file, _line, in order), appended to the table's."""
+        raw = self.tables.get(name)
+        if raw is None:
+            raw = self.tables[name] = self.staging.new()
+            cols = ", ".join(f'"{c}" VARCHAR' for c in columns)
+            run(self.con, f"CREATE OR REPLACE TEMP TABLE {raw} ({cols}, _file VARCHAR, _line BIGINT, _ord BIGINT)")
+        done = self.rows.get(name, 0)
+        run(self.con, f"INSERT INTO {raw} BY NAME SELECT *, {done} + rowid AS _ord FROM {rows}")
+        self.rows[name] = done + count(self.con, rows)
+
+    def read_payloads(self, payloads: list) -> None:
+        """The national sync payload files, read by DuckDB a batch at a time (payloads.py): their dossier and
+        step rows appended to the tables' rows, each file's counts, refusals and notes kept as its parts."""
+        for i, p in enumerate(payloads):
+            p.fid = i
+        columns = {"dossiers": sync.DOSSIER_COLUMNS, "dossier_events": sync.EVENT_COLUMNS}
+        counts = pl.Reader(self.con, lambda name, rows: self.add_rows(name, columns[name], rows)).read(payloads)
+        for p in payloads:
+            c = counts[p.fid]
+            if not (c.dossiers or c.steps or c.catalogue):
+                raise LoadError(f"{p.path}: không có bản ghi DongBoHoSoMC, CapNhatTienDoHoSoMC hay LayThuTuc nào — "
+                                "kiểm tra lại tệp (tên tệp hoặc trường 'service' cho biết loại dữ liệu).")
+            refused = {t: [r for r in (c.refused or []) if r[1] == t] for t in ("dossiers", "dossier_events")}
+            notes = [f"{c.unknown} bản ghi không rõ loại (không có MaHoSo/MATTHC) — bỏ qua"] if c.unknown else []
+            if c.dossiers:
+                paid = [f"{c.other_paid} hồ sơ có DuocThanhToanTrucTuyen khác 0/1/2 — tính là cổng thanh toán của tỉnh "
+                        "(2)"] if c.other_paid else []
+                self.part(p.path, "dossiers", sync.DOSSIER_COLUMNS, p.digest, c.kept,
+                          sync._quarantine_rows(p.path, refused["dossiers"]), notes=paid + notes)
+                notes = []
+                if c.events:
+                    self.part(p.path, "dossier_events", sync.EVENT_COLUMNS, p.digest, c.events)
+            if c.steps:
+                self.part(p.path, "dossier_events", sync.EVENT_COLUMNS, p.digest, c.steps_kept,
+                          sync._quarantine_rows(p.path, refused["dossier_events"]), notes=notes or None)
+                notes = []
+            if c.catalogue:
+                sheet = sync._catalogue_sheet(p.path, c.catalogue)
+                if notes:
+                    sheet.notes = notes
+                self.add(sheet, p.digest)
 
 
 def _stage_merged(con, staging: Staging, sync_parts: SyncParts, name: str, match, now) -> tuple:
@@ -474,6 +523,7 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
     staged = []   # (table, FileResult, staged table, quarantine frame, hash)
     sync_parts = SyncParts(con, staging)   # the sync payload files' rows, a table at a time
     portal_staged = []   # (FileResult, published rows, hash)
+    payloads = []        # the sync payload files (payloads.py reads them together)
     bar = tqdm(files, desc="Đọc tệp", unit="tệp", disable=None if progress else True)
     for path in bar:
         bar.set_postfix_str(path.name)
@@ -490,10 +540,13 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
                 portal_staged.append((FileResult(str(path), "published_scores", read=len(frame), loaded=len(frame)),
                                       frame, digest))
                 continue
-            is_sync = sync.looks_like_sync(payload)
-            sheets = sync.read(path) if is_sync else read_json_records(path, payload)
+            if sync.looks_like_sync(payload):
+                payloads.append(pl.look(path, digest, None))
+                continue
+            sheets = read_json_records(path, payload)
         elif is_sync:
-            sheets = sync.read(path)
+            payloads.append(pl.look(path, digest, sync.kind_of_name(path)))
+            continue
         else:
             fast = _stage_fast(con, staging, path, digest, now)
             if fast is not None:
@@ -501,10 +554,9 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
                 continue
             sheets = read_file(path)
         for sheet in sheets:
-            if is_sync:        # merged per table once every file is read (units named, not coded, need them)
-                sync_parts.add(sheet, digest)
-                continue
             staged.append(_stage(staging, sheet, digest, now, is_sync))
+    if payloads:        # merged per table once every file is read (units named, not coded, need them)
+        sync_parts.read_payloads(payloads)
     if sync_parts.parts:
         match = name_matcher(known_units(con, {"units": [g for t, _, g, *_ in staged if t.name == "units"]}))
         for name in sync_parts.parts:
