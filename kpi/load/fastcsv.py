@@ -139,7 +139,7 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool) -> tuple[str, str]:
             ok.append(f"{t} <= TIMESTAMP '{now_ts}'")
     elif c.type in ("int", "float"):
         sql_type = "BIGINT" if c.type == "int" else "DOUBLE"
-        plain = r"-?\d{1,15}" if c.type == "int" else r"-?\d{1,15}(\.\d{1,15})?"
+        plain = r"-?\d{1,18}" if c.type == "int" else r"-?\d{1,15}(\.\d{1,15})?"
         typed = (f"CASE WHEN regexp_full_match({v}, '{plain}') AND NOT regexp_full_match({v}, '-?\\d{{1,3}}(\\.\\d{{3}})+') "
                  f"THEN try_cast({v} AS {sql_type}) END")
         ok.append(f"{t} IS NOT NULL")
@@ -185,20 +185,8 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
     if read + 1 != scan["lines"]:         # a blank line or a quoted line break: line numbers would drift
         run(con, f"DROP TABLE {raw}")
         return None
-    now_ts = pd.Timestamp(now or dt.datetime.now()) + pd.Timedelta(days=1)
-    typed, accept = zip(*(_column_sql(c, now_ts, scan["spaces"]) for c in table.columns))
-    checks = [f'coalesce("{later}_t" < "{earlier}_t", false)' for later, earlier in table.checks]
-    fast = " AND ".join(accept + tuple(f"NOT {x}" for x in checks))
-    typed_cols = ", ".join(f'{t} AS "{c.name}_t"' for c, t in zip(table.columns, typed))
     file = str(path)
-    # the staged table itself, each row with whether SQL accepted it (_fast): the others go to validate()
-    # and leave (the staged table's extra column is never written: the store's columns are named)
-    run(con, f"""CREATE OR REPLACE TEMP TABLE {target} AS
-                 SELECT {', '.join(f'"{c}_t" AS "{c}"' for c in table.names)}, {_lit(file)} AS _file, _line,
-                        coalesce(({fast}), false) AS _fast
-                 FROM (SELECT rowid + 2 AS _line, *, {typed_cols} FROM {raw})""")
-    quarantine, keys = _suspects(con, raw, table, path, now, target)
-    run(con, f"DELETE FROM {target} WHERE NOT _fast")       # validate()'s good rows came in with _fast NULL
+    quarantine, keys = type_rows(con, raw, table, now, target, spaces=scan["spaces"], path=path)
     key = list(table.key)
     suspects = pd.concat(keys, ignore_index=True) if keys else None
     typed_key = ", ".join(f'"{k}"' for k in key)
@@ -237,6 +225,33 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
     return table, read, unknown, q
 
 
+def type_rows(con, raw: str, table, now, target: str, *, spaces: bool, path: Path | None = None,
+              merged: bool = False) -> tuple[list, list]:
+    """The raw text rows of `raw` (every column of the table) typed into `target`: what SQL accepts directly,
+    the rest through validate() a batch at a time (its good rows appended, its refusals returned with the
+    keys it saw). One CSV file (`path`): a row's line is its place in the file. Rows merged from many files
+    (`merged`: raw carries _file, _line and _ord, the order they were read in): each keeps its file and line,
+    and `target` keeps the order of _ord."""
+    now_ts = pd.Timestamp(now or dt.datetime.now()) + pd.Timedelta(days=1)
+    typed, accept = zip(*(_column_sql(c, now_ts, spaces) for c in table.columns))
+    checks = [f'coalesce("{later}_t" < "{earlier}_t", false)' for later, earlier in table.checks]
+    fast = " AND ".join(accept + tuple(f"NOT {x}" for x in checks))
+    typed_cols = ", ".join(f'{t} AS "{c.name}_t"' for c, t in zip(table.columns, typed))
+    source = "_file, _line, _ord" if merged else f"{_lit(str(path))} AS _file, _line"
+    inner = f"SELECT *, {typed_cols} FROM {raw}" if merged else f"SELECT rowid + 2 AS _line, *, {typed_cols} FROM {raw}"
+    # the staged table itself, each row with whether SQL accepted it (_fast): the others go to validate()
+    # and leave (the staged table's extra column is never written: the store's columns are named)
+    run(con, f"""CREATE OR REPLACE TEMP TABLE {target} AS
+                 SELECT {', '.join(f'"{c}_t" AS "{c}"' for c in table.names)}, {source},
+                        coalesce(({fast}), false) AS _fast
+                 FROM ({inner})""")
+    quarantine, keys, added = _suspects(con, raw, table, path, now, target, merged)
+    run(con, f"DELETE FROM {target} WHERE NOT _fast")       # validate()'s good rows came in with _fast NULL
+    if merged and added:          # validate()'s good rows were appended: back in the order they were read
+        run(con, f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {target} ORDER BY _ord")
+    return quarantine, keys
+
+
 def count_rows(con, table: str) -> int:
     return run(con, f"SELECT count(*) FROM {table}")[0][0]
 
@@ -246,26 +261,39 @@ def objects(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), None)
 
 
-def _suspects(con, raw: str, table, path: Path, now, target: str) -> tuple[list, list]:
+def _suspects(con, raw: str, table, path: Path | None, now, target: str, merged: bool = False) -> tuple[list, list, int]:
     """The rows SQL did not accept, through validate() a batch at a time: good ones appended to `target`."""
-    quarantine, keys = [], []
+    quarantine, keys, added = [], [], 0
     cols = ", ".join(f'r."{c}"' for c in table.names)
-    run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_sus AS SELECT k._line, {cols} FROM {raw} r
-                 JOIN {target} k ON k._line = r.rowid + 2 WHERE NOT k._fast ORDER BY k._line""")
+    if merged:
+        run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_sus AS SELECT r._ord, r._file, r._line, {cols} FROM {raw} r
+                     WHERE r._ord IN (SELECT _ord FROM {target} WHERE NOT _fast) ORDER BY r._ord""")
+    else:
+        run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_sus AS SELECT k._line, {cols} FROM {raw} r
+                     JOIN {target} k ON k._line = r.rowid + 2 WHERE NOT k._fast ORDER BY k._line""")
     n = run(con, f"SELECT count(*) FROM {raw}_sus")[0][0]
     for start in range(0, n, BATCH):
         frame = objects(con.execute(f"SELECT * FROM {raw}_sus WHERE rowid >= {start} AND rowid < {start + BATCH}"
                                        " ORDER BY rowid").df())
-        sheet = Sheet(path, path.stem, frame.drop(columns="_line"), frame._line.tolist())
-        good, q, _ = validate(sheet, table, now=now, dedupe=False, keys=keys)
+        if merged:       # validate() numbers the rows by _ord; each row's own file and line are put back after
+            sheet = Sheet(Path(frame._file.iloc[0]), table.name, frame.drop(columns=["_ord", "_file", "_line"]),
+                          frame._ord.tolist(), files=frame._file.tolist())
+            good, q, _ = validate(sheet, table, now=now, dedupe=False)
+            line_of = dict(zip(frame._ord, frame._line))
+            good = good.assign(_ord=good._line, _line=good._line.map(line_of))
+            q = q.assign(line=q.line.map(line_of)) if len(q) else q
+        else:
+            sheet = Sheet(path, path.stem, frame.drop(columns="_line"), frame._line.tolist())
+            good, q, _ = validate(sheet, table, now=now, dedupe=False, keys=keys)
         if len(q):
             quarantine.append(q)
         if len(good):
             con.register("_good_batch", good)
             run(con, f"INSERT INTO {target} BY NAME SELECT * FROM _good_batch")
             con.unregister("_good_batch")
+            added += len(good)
     run(con, f"DROP TABLE {raw}_sus")
-    return quarantine, keys
+    return quarantine, keys, added
 
 
 def _duplicates(con, raw: str, table, file: str) -> pd.DataFrame:

@@ -407,9 +407,9 @@ class SyncParts:
 
 
 def _stage_merged(con, staging: Staging, sync_parts: SyncParts, name: str, match, now) -> tuple:
-    """The sheets of one table from many payload files, validated as one (a province's daily logs are
-    thousands of small files) a batch at a time; every row keeps its file and line, and each file its own
-    counts."""
+    """The sheets of one table from many payload files, typed as one in SQL (fastcsv.type_rows: what SQL does
+    not accept goes through validate() a batch at a time); every row keeps its file and line, and each file
+    its own counts."""
     parts, raw = sync_parts.parts[name], sync_parts.tables[name]
     pre, results = [], []
     for sheet, digest, n in parts:
@@ -419,35 +419,38 @@ def _stage_merged(con, staging: Staging, sync_parts: SyncParts, name: str, match
         results.append(FileResult(str(sheet.file), name, read=n + len(refused), notes=list(sheet.notes or []),
                                   sync=True, fill_only=sheet.fill_only, sha256=digest))
     first = parts[0][0]
-    empty = sync.resolve_units(first.frame, match) if "unit_name" in first.frame else first.frame
-    table = recognise(Sheet(Path(first.file), name, empty, []), TABLES)
-    good_name, quarantine, unknown = None, [], []
-    total = run(con, f"SELECT count(*) FROM {raw}")[0][0]
-    step = fastcsv.BATCH
-    for start in range(0, max(total, 1), step):
-        batch = objects(con.execute(f"SELECT * FROM {raw} WHERE _ord >= {start} AND _ord < {start + step} "
-                                    "ORDER BY _ord").df())
-        frame = batch.drop(columns=["_file", "_line", "_ord"])
-        frame = sync.resolve_units(frame, match) if "unit_name" in frame else frame
-        merged = Sheet(Path(first.file), name, frame, batch._line.tolist(), files=batch._file.tolist(),
-                       fill_only=first.fill_only)
-        good, q, unknown = validate(merged, table, now=now, dedupe=False)
-        if len(q):
-            quarantine.append(q)
-        if good_name is None:
-            good_name = staging.from_frame(table, good)
-        elif len(good):
-            con.register("_good_batch", good[table.names + ["_file", "_line"]])
-            run(con, f"INSERT INTO {good_name} BY NAME SELECT * FROM _good_batch")
-            con.unregister("_good_batch")
+    present = [c for c, in run(con, f"SELECT column_name FROM duckdb_columns() WHERE table_name = '{raw}'")]
+    if "unit_name" in present:
+        _resolve_units(con, raw, match)
+    table = recognise(Sheet(Path(first.file), name, pd.DataFrame(columns=[c for c in first.frame.columns
+                                                                          if c != "unit_name"]), []), TABLES)
+    for c in table.names:             # a column no payload carries: empty
+        if c not in present:
+            run(con, f'ALTER TABLE {raw} ADD COLUMN "{c}" VARCHAR')
+    good_name = staging.new()
+    q, _ = fastcsv.type_rows(con, raw, table, now, good_name, spaces=False, merged=True)
     run(con, f"DROP TABLE {raw}")
-    quarantine = pd.concat(quarantine + [q.assign(table_name=table.name) for q in pre], ignore_index=True) \
-        if quarantine or pre else pd.DataFrame(columns=["file", "line", "table_name", "column_name", "reason", "raw"])
+    quarantine = pd.concat(q + [r.assign(table_name=table.name) for r in pre], ignore_index=True) \
+        if q or pre else pd.DataFrame(columns=["file", "line", "table_name", "column_name", "reason", "raw"])
     res = FileResult(f"{len(parts)} tệp đồng bộ", table.name, read=sum(r.read for r in results),
-                     unknown_columns=unknown, sync=True, fill_only=first.fill_only, parts=results)
+                     sync=True, fill_only=first.fill_only, parts=results)
     entry = [(table, res, good_name, quarantine, "")]
     keep_latest(con, entry, [0])
     return entry[0]
+
+
+def _resolve_units(con, raw: str, match) -> None:
+    """A record without a unit code names its agency (DonViXuLy): matched like the portal's unit names; a
+    name that matches nothing stays as written, so the reference check quarantines it, naming it."""
+    names = [n for n, in run(con, f"SELECT DISTINCT unit_name FROM {raw} WHERE unit_code IS NULL "
+                                  "AND unit_name IS NOT NULL")]
+    if names:
+        con.register("_unit_names", pd.DataFrame({"unit_name": names,
+                                                  "code": [match(n) or n for n in names]}, dtype=object))
+        run(con, f"""UPDATE {raw} r SET unit_code = m.code FROM _unit_names m
+                     WHERE r.unit_code IS NULL AND r.unit_name = m.unit_name""")
+        con.unregister("_unit_names")
+    run(con, f"ALTER TABLE {raw} DROP COLUMN unit_name")
 
 
 def settle_parts(con, staged: list) -> None:

@@ -38,6 +38,7 @@ LARGEST_PLAIN = 64 << 20      # a larger file is read by Python (DuckDB's reader
 WS = "".join(c for c in map(chr, range(0x3100)) if c.isspace())
 CONTROL_RE = (r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}\x{ad}\x{61c}"
               r"\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{2066}-\x{206f}\x{feff}]")
+EDGE_RE = r"^[\s\pZ\x{85}\x{1c}-\x{1f}\x{0b}]|[\s\pZ\x{85}\x{1c}-\x{1f}\x{0b}]$"     # a WS character at an edge
 OFFSET_RE = (r"(\d{4})-?(\d{2})-?(\d{2})[T ](\d{2}):?(\d{2})(?::?(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)")
 VN_RE, EN_RE = r"-?\d{1,3}(\.\d{3})+(,\d+)?", r"-?\d{1,3}(,\d{3})+(\.\d+)?"      # validate.VN_NUMBER, EN_NUMBER
 STATUS_CASE = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.STATUS.items() if v)
@@ -50,30 +51,33 @@ def lit(v) -> str:
 
 
 def s(x: str) -> str:
-    """sync._s in SQL: the text cleaned (files that need it), stripped, NULL when empty."""
-    return (f"nullif(trim(CASE WHEN _dirty THEN regexp_replace(nfc_normalize({x}), {lit(CONTROL_RE)}, '', 'g') "
-            f"ELSE {x} END, {lit(WS)}), '')")
+    """A value as text: cleaned (files that need it), stripped, NULL when empty. (Stripping only what
+    has a space at an edge: DuckDB's trim with a set of characters is slow.)"""
+    return (f"nullif(CASE WHEN _dirty THEN trim(regexp_replace(nfc_normalize({x}), {lit(CONTROL_RE)}, '', 'g'), {lit(WS)}) "
+            f"WHEN regexp_matches({x}, {lit(EDGE_RE)}) THEN trim({x}, {lit(WS)}) ELSE {x} END, '')")
 
 
 def flag(x: str) -> str:
-    """sync._flag in SQL: '1' for a yes word, '0' for any other text, NULL for none."""
+    """A yes/no field: '1' for a yes word, '0' for any other text, NULL for none."""
     return f"CASE WHEN {s(x)} IS NULL THEN NULL WHEN lower({s(x)}) IN ('1', 'true', 'co', 'có', 'yes') THEN '1' ELSE '0' END"
 
 
 def digits(at: str) -> str:
-    """sync.local_digits in SQL: a time with an offset in the configured zone's local time, else its digits."""
+    """A time's yyyyMMddHHmmss in local time: a time with an offset (ISO, VNPT) is converted in the configured zone's local time, else its digits."""
     plain = f"regexp_replace({at}, '[^0-9]', '', 'g')"
-    parts = f"regexp_extract(trim({at}, {lit(WS)}), {lit(OFFSET_RE)}, ['y', 'mo', 'd', 'h', 'mi', 's', 'off'])"
-    off = (f"CASE p.off WHEN 'Z' THEN '+00:00' ELSE left(p.off, 1) || left(rpad(replace(p.off[2:], ':', ''), 4, '0'), 2)"
-           f" || ':' || right(rpad(replace(p.off[2:], ':', ''), 4, '0'), 2) END")
-    iso = f"p.y || '-' || p.mo || '-' || p.d || ' ' || p.h || ':' || p.mi || ':' || coalesce(nullif(p.s, ''), '00') || {off}"
-    local = (f"strftime(timezone({lit(config.TIMEZONE)}, try_cast({iso} AS TIMESTAMPTZ)), '%Y%m%d%H%M%S')")
-    return (f"CASE WHEN regexp_full_match(trim({at}, {lit(WS)}), {lit(OFFSET_RE)}) "
-            f"THEN coalesce((SELECT {local} FROM (SELECT {parts} AS p)), {plain}) ELSE {plain} END")
+    both = f"replace(regexp_replace(trim({at}, {lit(WS)}), {lit(OFFSET_RE)}, '\\1-\\2-\\3 \\4:\\5:\\6|\\7'), ':|', ':00|')"
+    off = f"split_part({both}, '|', 2)"
+    hhmm = f"rpad(replace({off}[2:], ':', ''), 4, '0')"
+    zone = f"CASE {off} WHEN 'Z' THEN '+00:00' ELSE left({off}, 1) || left({hhmm}, 2) || ':' || right({hhmm}, 2) END"
+    local = (f"strftime(timezone({lit(config.TIMEZONE)}, try_cast(split_part({both}, '|', 1) || {zone} "
+             f"AS TIMESTAMPTZ)), '%Y%m%d%H%M%S')")
+    return (f"CASE WHEN regexp_full_match({at}, '[0-9]{{14}}') THEN {at} "
+            f"WHEN regexp_full_match(trim({at}, {lit(WS)}), {lit(OFFSET_RE)}) THEN coalesce({local}, {plain}) "
+            f"ELSE {plain} END")
 
 
 def seq(at: str, event: str, ordinal: str = "0") -> str:
-    """sync._seq in SQL: the event's key from its local time, kind (a name, or SQL of its slot) and ordinal."""
+    """The event's key (seq) from its local time, kind (a name, or SQL of its slot) and ordinal."""
     d = f"left({digits(at)}, 14)"
     slot = sync.SLOT.get(event, event)
     return (f"CASE WHEN length({d}) >= 12 THEN CAST(CAST(rpad({d}, 14, '0') AS BIGINT) * 100 + {slot} "
@@ -81,12 +85,12 @@ def seq(at: str, event: str, ordinal: str = "0") -> str:
 
 
 def fold(x: str) -> str:
-    """sync._fold in SQL: no diacritics, đ → d, lower case, stripped."""
-    return f"trim(lower(strip_accents(replace(replace(coalesce({x}, ''), 'đ', 'd'), 'Đ', 'D'))), {lit(WS)})"
+    """sync._fold in SQL: no diacritics, đ → d, lower case."""
+    return f"lower(strip_accents(replace(replace(coalesce({x}, ''), 'đ', 'd'), 'Đ', 'D')))"   # x is stripped
 
 
 def amount(x: str) -> str:
-    """sync._amount in SQL, for one fee line x (JSON): a number is that number, a text is read as the CSV
+    """A fee line x (JSON), by its JSON type: a number is that number, a text is read as the CSV
     exports' numbers are, anything else is NaN; a number too large is +inf (refused by the caller)."""
     t = f"regexp_replace(trim(json_extract_string({x}, '$.Gia'), {lit(WS)}), '[\\s\\pZ]', '', 'g')"
     text = (f"CASE WHEN regexp_full_match({t}, {lit(VN_RE)}) THEN replace(replace({t}, '.', ''), ',', '.') "
@@ -179,7 +183,7 @@ def _dossiers_sql() -> str:
 
 def _record_events_sql() -> str:
     """The events a kept dossier record carries: its refusal, and each supplement round's request, answer and
-    deadline extension (sync._DossierRows.add), in that order."""
+    deadline extension, in that order."""
     r = lambda f: s(f"b.{f}")      # noqa: E731
     return f"""
     CREATE OR REPLACE TEMP TABLE _pl_re AS
@@ -208,7 +212,7 @@ def _record_events_sql() -> str:
 
 
 def _steps_sql() -> str:
-    """Every step record → its event (sync._StepRows): a file's steps in time order per dossier; a step leaving
+    """Every step record → its event: a file's steps in time order per dossier; a step leaving
     status 5 is the supplement received; 'Phân công …' the assignment; '… thư xin lỗi …' an apology."""
     return f"""
     CREATE OR REPLACE TEMP TABLE _pl_s AS
@@ -218,21 +222,30 @@ def _steps_sql() -> str:
                {s('x.NgayKetThucTheoQuyDinh')} AS due
         FROM (SELECT r._fid, r._rno, r._line, r._r, f._dirty, json_transform(r._r, {lit(STEP_SHAPE)}) AS x
               FROM _pl_recs r JOIN _pl_files f USING (_fid) WHERE r._kind = 'steps')),
-    k AS (SELECT *, coalesce({digits('"at"')}, '') AS _ld FROM v WHERE st IN ({CODES(sync.STEP_EVENT)})),
-    e AS (SELECT *, CASE WHEN lag(st) OVER (PARTITION BY _fid, code ORDER BY _ld, _rno) = '5' AND st <> '5'
-                              THEN 'supplement_completed'
-                         WHEN st IN ('4', '6') AND starts_with({fold('what')}, 'phan cong') THEN 'assigned'
-                         WHEN st IN ('4', '6') AND contains({fold('what')}, 'thu xin loi') THEN 'apology_sent'
-                         ELSE CASE st {STEP_CASE} END END AS event
-          FROM k)
-    SELECT _fid, _rno, _line, coalesce(code, '') AS _code_key, _ld, code AS dossier_code, event, "at",
-           who AS official_id,
-           row_number() OVER (PARTITION BY _fid, code, "at", event ORDER BY _ld, _rno) - 1 AS _ordinal,
+    k AS (SELECT *, coalesce({digits('"at"')}, '') AS _ld, CASE st {STEP_CASE} END AS _kind
+          FROM v WHERE st IN ({CODES(sync.STEP_EVENT)})),
+    -- a step leaving status 5 is the supplement received: only dossiers with a status-5 step need the order
+    five AS (SELECT DISTINCT _fid, code FROM k WHERE st = '5'),
+    p AS (SELECT *, lag(st) OVER (PARTITION BY _fid, code ORDER BY _ld, _rno) AS _prev FROM k SEMI JOIN five USING (_fid, code)
+          UNION ALL BY NAME
+          SELECT *, NULL AS _prev FROM k ANTI JOIN five USING (_fid, code)),
+    e AS (SELECT *, CASE WHEN _prev = '5' AND st <> '5' THEN 'supplement_completed'
+                         WHEN _kind = 'step_done' AND starts_with({fold('what')}, 'phan cong') THEN 'assigned'
+                         WHEN _kind = 'step_done' AND contains({fold('what')}, 'thu xin loi') THEN 'apology_sent'
+                         ELSE _kind END AS event
+          FROM p),
+    -- the same dossier, time and kind twice in the file: numbered in time order (only those need the order)
+    twice AS (SELECT _fid, code, "at", event FROM e GROUP BY ALL HAVING count(*) > 1),
+    o AS (SELECT *, row_number() OVER (PARTITION BY _fid, code, "at", event ORDER BY _ld, _rno) - 1 AS _ordinal
+          FROM e SEMI JOIN twice USING (_fid, code, "at", event)
+          UNION ALL BY NAME
+          SELECT *, 0 AS _ordinal FROM e ANTI JOIN twice USING (_fid, code, "at", event))
+    SELECT _fid, _rno, _line, code AS dossier_code, event, "at", who AS official_id, _ordinal,
            CASE WHEN event = 'step_done' THEN what END AS step_name,
            CASE WHEN event = 'step_done' THEN due END AS step_due_at, NULL AS _reason
-    FROM e
+    FROM o
     UNION ALL BY NAME
-    SELECT _fid, _rno, _line, '' AS _code_key, '' AS _ld, code AS dossier_code, NULL AS event, "at",
+    SELECT _fid, _rno, _line, code AS dossier_code, NULL AS event, "at",
            NULL AS official_id, 0 AS _ordinal, NULL AS step_name, NULL AS step_due_at,
            'mã trạng thái bước xử lý không có trong danh sách 2–10 của Cổng DVCQG — kiểm tra bước của hồ sơ '
            || coalesce(code, 'None') AS _reason
@@ -443,9 +456,9 @@ class Reader:
                             maximum_object_size={sync.MAX_PAYLOAD_BYTES + 1}))) n
                 JOIN _pl_files f ON f._src = n.filename"""
         run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_recs AS
-            WITH v AS (SELECT f._fid, f._array, row_number() OVER (PARTITION BY f._fid ORDER BY v.rowid) AS _vno, v._v,
-                              count(*) OVER (PARTITION BY f._fid) AS _values
-                       FROM _pl_vals v JOIN _pl_files f USING (filename)),
+            WITH n AS (SELECT filename, min(rowid) AS _first, count(*) AS _values FROM _pl_vals GROUP BY 1),
+            v AS (SELECT f._fid, f._array, v.rowid - n._first + 1 AS _vno, v._v, n._values   -- a file's values are
+                  FROM _pl_vals v JOIN n USING (filename) JOIN _pl_files f USING (filename)),  -- read in a row
             recs AS (
                 SELECT _fid, _vno, _idx, CASE WHEN _array OR _values = 1 THEN _idx ELSE _vno END AS _line,
                        (CASE lower(json_extract_string(_v, '$.service')) {kinds} END) AS _svc,
@@ -466,7 +479,7 @@ class Reader:
                 FROM v WHERE json_type(_v, '$.data') IS DISTINCT FROM 'ARRAY'
                              AND json_type(_v, '$.result') IS DISTINCT FROM 'ARRAY'
                 {norm_sql})
-            SELECT r._fid, row_number() OVER (PARTITION BY r._fid ORDER BY _vno, _idx) AS _rno, _line, _unit, _r,
+            SELECT r._fid, _vno * 1048576 + _idx AS _rno, _line, _unit, _r,         -- the record's place in the file
                    coalesce(_svc, f._kind, {detect}) AS _kind
             FROM recs r JOIN _pl_files f USING (_fid)
             WHERE json_type(_r) = 'OBJECT'""")
@@ -504,7 +517,7 @@ class Reader:
                 SELECT _fid, 0 AS _part, _rno AS _a, '' AS _b, _sub AS _c, _line, dossier_code, seq, event, "at",
                        official_id, step_name, NULL AS step_due_at FROM _pl_re
                 UNION ALL
-                SELECT _fid, 1, NULL, _code_key || chr(0) || _ld, _rno, _line, dossier_code,
+                SELECT _fid, 1, _rno, '', 0, _line, dossier_code,
                        {seq('"at"', '_slot', '_ordinal')}, event, "at", official_id,
                        step_name, step_due_at
                 FROM (SELECT *, CASE event {" ".join(f"WHEN '{k}' THEN {v}" for k, v in sync.SLOT.items())} END AS _slot

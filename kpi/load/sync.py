@@ -19,22 +19,23 @@ Decisions where the public code leaves it open (README "Dữ liệu thật từ 
 * the unit: the envelope's `madonvi`, else a record's `MaDonVi`, else `DonViXuLy` matched by name;
 * events get a key of their own from their time and kind (`seq` = yyyyMMddHHmmss × 100 + kind), so the
   same step sent twice, or by both the step stream and the dossier's supplement list, is one event.
+
+This module holds the rules' constants, what a payload file is, and the careful reading of one file
+(iter_records: exact messages for a broken file, any encoding); payloads.py reads the files in DuckDB and
+maps their records in SQL; the LayThuTuc catalogue (one small file) is mapped here.
 """
 from __future__ import annotations
 
 import datetime as dt
 import gzip
 import json
-import math
 import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from kpi import config
 from kpi.load.errors import LoadError
 from kpi.load.readers import Sheet, clean_text, decode, json_loads, too_deep
 from kpi.load.validate import number_text
@@ -289,82 +290,6 @@ def _amount(v) -> float:
         return float("nan")
 
 
-def _flag(v) -> str | None:
-    s = _s(v)
-    if s is None:
-        return None
-    return "1" if s.lower() in ("1", "true", "co", "có", "yes") else "0"
-
-
-OFFSET_TIME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T ](\d{2}):?(\d{2})(?::?(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)")
-
-
-@lru_cache(maxsize=65536)
-def local_digits(at: str | None) -> str:
-    """A time's yyyyMMddHHmmss in local time: an ISO time with an offset (`2026-11-03T03:00:00Z`) is converted,
-    so both notations of one moment give the same digits (and one event); any other text its digits."""
-    m = OFFSET_TIME.fullmatch((at or "").strip())
-    if not m:
-        return re.sub(r"\D", "", at or "")
-    y, mo, d, h, mi, sec, off = m.groups()
-    try:
-        t = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec or 0), tzinfo=_zone(off))
-    except ValueError:
-        return re.sub(r"\D", "", at)
-    return t.astimezone(_local_zone()).strftime("%Y%m%d%H%M%S")
-
-
-def _zone(off: str) -> dt.tzinfo:
-    if off == "Z":
-        return dt.timezone.utc
-    sign = -1 if off[0] == "-" else 1
-    digits = off[1:].replace(":", "").ljust(4, "0")
-    return dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-
-
-@lru_cache(maxsize=1)
-def _local_zone():
-    return ZoneInfo(config.TIMEZONE)
-
-
-def _seq(at: str | None, event: str, ordinal: int = 0) -> int | None:
-    digits = local_digits(at)[:14]
-    if len(digits) < 12:
-        return None
-    return int(digits.ljust(14, "0")) * 100 + SLOT[event] + min(ordinal, 9)
-
-
-def read(path: Path, kind_hint: str | None = None) -> list[Sheet]:
-    """The file's records as canonical sheets: dossiers (+ the events their supplement lists and refusals
-    carry), steps → dossier_events, the catalogue → procedures (filling gaps only). Each record is mapped as
-    it is parsed: memory holds the file's text and its rows, not every record as a dict."""
-    name_kind = kind_of_name(path) or kind_hint
-    dossiers, steps, catalogue, unknown = _DossierRows(path), _StepRows(path), [], 0
-    for service, unit, line, rec in iter_records(path):
-        kind = service or name_kind or detect(rec)
-        if kind == "dossiers":
-            dossiers.add(unit, line, rec)
-        elif kind == "steps":
-            steps.add(unit, line, rec)
-        elif kind == "catalogue":
-            catalogue.append((unit, line, rec))
-        else:
-            unknown += 1
-    if not (dossiers.n or steps.n or catalogue):
-        raise LoadError(f"{path}: không có bản ghi DongBoHoSoMC, CapNhatTienDoHoSoMC hay LayThuTuc nào — kiểm tra "
-                        "lại tệp (tên tệp hoặc trường 'service' cho biết loại dữ liệu).")
-    sheets = []
-    if dossiers.n:
-        sheets += dossiers.sheets()
-    if steps.n:
-        sheets.append(steps.sheet())
-    if catalogue:
-        sheets.append(_catalogue_sheet(path, catalogue))
-    if unknown:
-        sheets[0].notes = (sheets[0].notes or []) + [f"{unknown} bản ghi không rõ loại (không có MaHoSo/MATTHC) — bỏ qua"]
-    return sheets
-
-
 def _quarantine_rows(path, rows) -> pd.DataFrame | None:
     if not rows:
         return None
@@ -372,162 +297,11 @@ def _quarantine_rows(path, rows) -> pd.DataFrame | None:
                           "raw": json.dumps(rec, ensure_ascii=False)[:500]} for line, table, col, reason, rec in rows])
 
 
-class _DossierRows:
-    """DongBoHoSoMC records → the dossiers sheet (+ the events their supplement lists and refusals carry), a
-    record at a time: the file's records are mapped as they are parsed, never all held as dicts."""
-
-    def __init__(self, path: Path):
-        self.path, self.captured, self.n = path, captured_at(path), 0
-        self.rows, self.lines, self.events, self.ev_lines, self.refused, self.other_paid = [], [], [], [], [], 0
-
-    def add(self, unit, line, r) -> None:
-        self.n += 1
-        code = _s(r.get("MaHoSo"))
-        status_code = _s(r.get("TrangThaiHoSo"))
-        if status_code is not None and status_code not in STATUS:
-            self.refused.append((line, "dossiers", "status", f"mã trạng thái hồ sơ không có trong danh sách 1–10 của "
-                                                        f"Cổng DVCQG — kiểm tra bản ghi {code}", _public(r)))
-            return
-        if status_code == "1":
-            self.refused.append((line, "dossiers", "status", "hồ sơ mới đăng ký (trạng thái 1), chưa được tiếp nhận — chưa "
-                                                        "tính; bản ghi sau có trạng thái tiếp nhận sẽ nạp hồ sơ này",
-                            _public(r)))
-            return
-        paid = _s(r.get("DuocThanhToanTrucTuyen"))
-        if paid not in (None, "0", "1", "2"):
-            self.other_paid += 1
-            paid = "2"
-        fees = [f for f in (r.get("DanhSachLePhi") or []) if isinstance(f, dict)]
-        fee = None
-        if fees:
-            amounts = [_amount(f.get("Gia")) for f in fees]
-            if any(math.isinf(a) for a in amounts):
-                self.refused.append((line, "dossiers", "fee_amount", f"lệ phí (DanhSachLePhi.Gia) không phải số hữu hạn "
-                                                                f"— kiểm tra bản ghi {code}", _public(r)))
-                return
-            fee = repr(sum(a for a in amounts if pd.notna(a)))
-        record_unit, envelope_unit = _s(r.get("MaDonVi")) or _s(r.get("madonvi")), _s(unit)
-        if record_unit and envelope_unit and record_unit.upper() != envelope_unit.upper():
-            self.refused.append((line, "dossiers", "unit_code", f"MaDonVi của bản ghi ({record_unit}) khác madonvi của gói "
-                                                           f"({envelope_unit}) — không rõ đơn vị nào đúng; kiểm tra "
-                                                           f"bản ghi {code}", _public(r)))
-            return
-        results = [g for g in (r.get("DanhSachGiayToKetQua") or []) if isinstance(g, dict)]
-        files = [f for f in (r.get("TaiLieuNop") or []) if isinstance(f, dict) and _flag(f.get("IsDeleted")) != "1"]
-        received = _s(r.get("NgayTiepNhan"))
-        self.rows.append({
-            "dossier_code": code, "procedure_code": _s(r.get("MaTTHC")),
-            "unit_code": envelope_unit or record_unit,
-            "unit_name": _s(r.get("DonViXuLy")),
-            "channel": _s(r.get("KenhThucHien")), "submitted_at": _s(r.get("NgayNopHoSo")), "received_at": received,
-            "due_at": _s(r.get("NgayHenTra")), "finished_at": _s(r.get("NgayKetThucXuLy")),
-            "returned_at": _s(r.get("NgayTra")), "status": STATUS.get(status_code) if status_code else None,
-            "synced_at": self.captured.strftime("%Y-%m-%d %H:%M:%S") if self.captured else received,
-            "from_national_portal": "1" if _s(r.get("MaDoiTuong")) else "0",
-            "fee_amount": fee, "has_financial_obligation": "1" if status_code == "6" else None, "paid_online": paid,
-            "e_result": "1" if any(_s(g.get("DuongDanTepTinKetQua")) for g in results) else "0",
-            "digitized_components": "1" if (_flag(r.get("HoSoCoThanhPhanSoHoa")) == "1" or
-                                            any(_s(f.get("DuongDanTaiTepTin")) for f in files)) else "0",
-            "reused_digitized_data": "1" if any(_flag(f.get("DuocTaiSuDung")) == "1" for f in files) else "0",
-            "from_personal_store": "1" if any(_flag(f.get("DuocLayTuKhoDMQG")) == "1" for f in files) else "0",
-            "vneid_authenticated": "1" if (_flag(r.get("TaiKhoanDuocXacThucVoiVNeID")) == "1" or
-                                           any(_s(c.get("MaCSDL")) for c in (r.get("DSKetNoiCSDL") or [])
-                                               if isinstance(c, dict))) else "0",
-            "applicant_name": _s(r.get("ChuHoSo")),
-            "applicant_id_number": _s(r.get("SoGiayToChuHoSo")) or next(
-                (_s(d.get("SoDinhDanh")) for d in (r.get("DinhDanhCHS") or []) if isinstance(d, dict)), None),
-            "applicant_phone": _s(r.get("SoDienThoai")), "applicant_address": _s(r.get("DiaChiChuHoSo")),
-        })
-        self.lines.append(line)
-        # what the dossier record itself says happened: refusal, supplement rounds, extensions
-        refused_at = _s(r.get("NgayTuChoi"))
-        if refused_at:
-            self.events.append(_event(code, "rejected", refused_at))
-            self.ev_lines.append(line)
-        for k, b in enumerate(x for x in (r.get("DanhSachHoSoBoSung") or []) if isinstance(x, dict)):
-            asked, answered = _s(b.get("NgayBoSung")), _s(b.get("NgayTiepNhanBoSung"))
-            who = _s(b.get("NguoiYeuCauBoSung"))
-            if asked:
-                self.events.append(_event(code, "supplement_requested", asked, who, k, _s(b.get("NoiDungBoSung"))))
-                self.ev_lines.append(line)
-            if answered:
-                self.events.append(_event(code, "supplement_completed", answered, None, k))
-                self.ev_lines.append(line)
-            before, after = _s(b.get("NgayHenTraTruoc")), _s(b.get("NgayHenTraMoi"))
-            if after and after != before and asked:
-                self.events.append(_event(code, "deadline_extended", asked, who, k, f"hẹn trả mới {after}"))
-                self.ev_lines.append(line)
-
-
-    def sheets(self) -> list[Sheet]:
-        frame = pd.DataFrame(self.rows, columns=DOSSIER_COLUMNS, dtype=object)
-        notes = [f"{self.other_paid} hồ sơ có DuocThanhToanTrucTuyen khác 0/1/2 — tính là cổng thanh toán của tỉnh (2)"] \
-            if self.other_paid else []
-        sheets = [Sheet(self.path, "dossiers", frame, self.lines, _quarantine_rows(self.path, self.refused), notes=notes)]
-        if self.events:
-            sheets.append(Sheet(self.path, "dossier_events", pd.DataFrame(self.events, columns=EVENT_COLUMNS, dtype=object),
-                                self.ev_lines))
-        return sheets
-
-
 def _public(r: dict) -> dict:
     """A record without its applicant and free-text fields: what a quarantine row may keep of it."""
     drop = {"ChuHoSo", "SoGiayToChuHoSo", "DinhDanhCHS", "SoDienThoai", "Email", "DiaChiChuHoSo", "TrichYeuHoSo",
             "ThongTinKhac", "GhiChu", "Fax"}
     return {k: v for k, v in r.items() if k not in drop and not isinstance(v, (list, dict))}
-
-
-def _event(code, event, at, official=None, ordinal=0, step=None, step_due=None) -> list:
-    return [code, _seq(at, event, ordinal), event, at, official, step, step_due]
-
-
-def resolve_units(frame: pd.DataFrame, by_name) -> pd.DataFrame:
-    """A record without a unit code names its agency (DonViXuLy): matched like the portal's unit names; a
-    name that matches nothing stays as written, so the reference check quarantines it, naming it."""
-    missing = frame.unit_code.isna() & frame.unit_name.notna()
-    if missing.any():
-        found = frame.loc[missing, "unit_name"].map(by_name)
-        frame.loc[missing, "unit_code"] = found.where(found.notna(), frame.loc[missing, "unit_name"])
-    return frame.drop(columns="unit_name")
-
-
-class _StepRows:
-    """CapNhatTienDoHoSoMC records → events, a record at a time (kept as a few strings each). Within the file a
-    dossier's steps are taken in time order; a step that leaves status 5 is the citizen's supplement received."""
-
-    def __init__(self, path: Path):
-        self.path, self.rows, self.refused, self.n = path, [], [], 0
-
-    def add(self, unit, line, r) -> None:
-        code, st = _s(r.get("MaHoSo")), _s(r.get("TrangThai"))
-        self.n += 1
-        if st not in STEP_EVENT:
-            self.refused.append((line, "dossier_events", "event", "mã trạng thái bước xử lý không có trong danh sách "
-                                 f"2–10 của Cổng DVCQG — kiểm tra bước của hồ sơ {code}", _public(r)))
-            return
-        self.rows.append((code, _s(r.get("ThoiDiemXuLy")), st, _s(r.get("NguoiXuLy")), _s(r.get("NoiDungXuLy")),
-                          _s(r.get("NgayKetThucTheoQuyDinh")), line, self.n))
-
-    def sheet(self) -> Sheet:
-        rows = sorted(self.rows, key=lambda x: (x[0] or "", local_digits(x[1]), x[7]))
-        events, lines, prev, ordinal = [], [], {}, {}
-        for code, at, st, who, what, due, line, _ in rows:
-            event = STEP_EVENT[st]
-            text = _fold(what or "")
-            if prev.get(code) == "5" and st != "5":
-                event = "supplement_completed"
-            elif event == "step_done" and text.startswith("phan cong"):
-                event = "assigned"
-            elif event == "step_done" and "thu xin loi" in text:
-                event = "apology_sent"
-            prev[code] = st
-            key = (code, at, event)
-            ordinal[key] = ordinal.get(key, -1) + 1
-            events.append(_event(code, event, at, who, ordinal[key], what if event == "step_done" else None,
-                                 due if event == "step_done" else None))
-            lines.append(line)
-        return Sheet(self.path, "dossier_events", pd.DataFrame(events, columns=EVENT_COLUMNS, dtype=object), lines,
-                     _quarantine_rows(self.path, self.refused))
 
 
 def _catalogue_sheet(path: Path, items) -> Sheet:
