@@ -205,3 +205,59 @@ def test_a_payload_file_read_leaves_nothing_of_its_rows_in_memory(tmp_path):
     assert all(b.values.base is None or b.values.base.size == 0 for b in kept.frame._mgr.blocks)
     assert con.execute(f"SELECT count(*) FROM {parts.tables['dossiers']}").fetchone()[0] == 5000
     con.close()
+
+
+def test_payloads_read_a_file_at_a_time_give_the_same_store(loaded, hw, tmp_path, monkeypatch):
+    """DuckDB reads the payload files a batch at a time (memory holds a batch of text, whatever the number of
+    files): a batch per file gives exactly the rows, lines, quarantine and counts of one batch."""
+    from kpi.load import load_paths, payloads
+    from kpi.store import connect
+    store, _ = loaded
+    small = tmp_path / "kpi.duckdb"
+    shutil.copy(hw, small)
+    folder = tmp_path / "payloads"
+    folder.mkdir()
+    for f in GOOD:
+        shutil.copy(f, folder / f.name)
+    monkeypatch.setattr(payloads, "BATCH_BYTES", 1)
+    con = connect(small)
+    load_paths(con, [folder], progress=False)
+    con.close()
+    for q in ["SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossiers ORDER BY dossier_code",
+              "SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossier_events ORDER BY dossier_code, seq",
+              "SELECT regexp_replace(file, '.*/', ''), line, reason FROM quarantine ORDER BY ALL"]:
+        assert _rows(small, q) == _rows(store, q), q
+
+
+def _rec(code, **kw):
+    return {"MaHoSo": code, "MaTTHC": "PR1", "MaDonVi": "D1", "NgayTiepNhan": "20260903090000",
+            "NgayHenTra": "20260910090000", "TrangThaiHoSo": "4", **kw}
+
+
+@pytest.mark.parametrize("shape", ["plain_invisible", "blank_line_crlf", "utf16", "bom", "pretty", "indented_array",
+                                   "escaped"])
+def test_a_payload_of_another_shape_gives_the_rows_and_lines_of_the_plain_one(hw_copy, tmp_path, shape):
+    """The fast way reads plain files; a blank line between records, another encoding, a BOM, a pretty-printed
+    envelope, escaped or invisible characters go the careful way — with the same rows and the same lines."""
+    import json
+    recs = [_rec("D1-SH1"), _rec("D1-SH2", ChuHoSo="Lê\u200b Văn A"), _rec("D1-SH3", TrangThaiHoSo="99")]
+    name, data = {
+        "plain_invisible": ("DongBoHoSoMC_a.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in recs).encode()),
+        "blank_line_crlf": ("DongBoHoSoMC_a.jsonl", ("\r\n".join([json.dumps(recs[0]), "", json.dumps(recs[1]),
+                                                                   json.dumps(recs[2])]) + "\r\n").encode()),
+        "utf16": ("DongBoHoSoMC_a.jsonl", ("\n".join(json.dumps(r, ensure_ascii=False) for r in recs)).encode("utf-16")),
+        "bom": ("DongBoHoSoMC_a.json", b"\xef\xbb\xbf" + json.dumps(recs, ensure_ascii=False).encode()),
+        "pretty": ("DongBoHoSoMC_a.json", json.dumps({"madonvi": "D1", "service": "DongBoHoSoMC", "data": recs},
+                                                     indent=2, ensure_ascii=False).encode()),
+        "indented_array": ("DongBoHoSoMC_a.json", b"\n  " + json.dumps(recs, indent=1).encode()),
+        "escaped": ("DongBoHoSoMC_a.jsonl", "\n".join(json.dumps(r) for r in recs).encode()),
+    }[shape]
+    (tmp_path / name).write_bytes(data)
+    r = run_kpi("load", "-q", "--store", hw_copy, tmp_path / name)
+    assert r.returncode == 0, r.stderr
+    lines = {"blank_line_crlf": [1, 3, 4]}.get(shape, [1, 2, 3])
+    got = _rows(hw_copy, "SELECT dossier_code, _line, applicant_name FROM dossiers WHERE dossier_code LIKE 'D1-SH%' "
+                         "ORDER BY 1")
+    assert got == [("D1-SH1", lines[0], None), ("D1-SH2", lines[1], "Lê Văn A")]
+    assert _rows(hw_copy, "SELECT line, column_name FROM quarantine WHERE file LIKE '%DongBoHoSoMC_a%'") == \
+        [(lines[2], "status")]

@@ -453,7 +453,7 @@ class Reader:
                 FROM (SELECT filename, json, row_number() OVER (PARTITION BY filename ORDER BY _i) AS _no
                       FROM (SELECT filename, json, row_number() OVER () AS _i FROM read_json_objects({names!r},
                             format='newline_delimited', filename=true,
-                            maximum_object_size={sync.MAX_PAYLOAD_BYTES + 1}))) n
+                            maximum_object_size={max(p.source.stat().st_size for p in normalised) + 1}))) n
                 JOIN _pl_files f ON f._src = n.filename"""
         run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_recs AS
             WITH n AS (SELECT filename, min(rowid) AS _first, count(*) AS _values FROM _pl_vals GROUP BY 1),
