@@ -24,7 +24,7 @@ import pandas as pd
 from kpi.schema import TABLES
 from kpi.store import run
 from kpi.load.readers import Sheet, sniff_delimiter
-from kpi.load.validate import EARLIEST, MAX_TEXT, is_code, recognise, plan_headers, validate
+from kpi.load.validate import EARLIEST, MAX_TEXT, enum_value, is_code, recognise, plan_headers, validate
 
 BATCH = 200_000          # suspect rows handed to validate() at a time
 CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
@@ -38,6 +38,9 @@ CONTROL_OR_LEADS = CONTROL_BYTES + LEADS     # one pass says whether either is t
 # begins most Vietnamese letters, and looking for it would cost a pass)
 ODD_SPACE = re.compile(rb"\t|\xc2\xa0|\xe2\x80[\x80-\x8a\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
 EDGE_SPACE = r"^[[:space:]\pZ]|[[:space:]\pZ]$"
+# validate.HIDDEN_SPACE in RE2: a character Python's \s takes for a space (str.isspace), other than ' '
+HIDDEN_SPACE_RE2 = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace() and c != 0x20) + "]"
+MAX_LABELS = 100         # distinct texts of a column with a list of values that SQL types (more: validate() does)
 ISO = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
 DAY_FIRST = r"(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}( ([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
 COMPACT = r"\d{14}"
@@ -108,24 +111,27 @@ def _lit(v) -> str:
     return "'" + str(v).replace("'", "''") + "'"
 
 
-def _column_sql(c, now_ts: pd.Timestamp, spaces: bool) -> tuple[str, str]:
+def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = None) -> tuple[str, str]:
     """(SQL of the typed value of the raw value v — NULL where SQL does not read it —, SQL that accepts the
-    row's value, given v and its typed value t) for one column."""
+    row's value, given v and its typed value t) for one column. labels: the allowed value each of the column's
+    raw texts stands for (validate.enum_value), for a column with a list of values."""
     v, t = f'"{c.name}"', f'"{c.name}_t"'
     ok = []
     if c.type == "str":
         typed = f"upper({v})" if c.unit_code else v
+        if c.values and labels:
+            typed = f"CASE {v} {' '.join(f'WHEN {_lit(k)} THEN {_lit(x)}' for k, x in labels.items())} END"
         ok.append(f"regexp_matches({v}, '{EDGE_SPACE}')" if spaces else f"starts_with({v}, ' ') OR ends_with({v}, ' ')")
         ok[-1] = f"NOT ({ok[-1]})"
         ok.append(f"length({v}) <= {MAX_TEXT}")
         if c.unit_code:
             ok.append(f"regexp_full_match({v}, '[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}') AND NOT contains({v}, '..')")
-        elif is_code(c):          # a code with anything but plain ASCII is looked at by validate() (hidden spaces)
-            ok.append(f"NOT regexp_matches({v}, '[^ -~]')")
+        elif is_code(c):          # a code with a space other than ' ' is validate()'s to refuse (HIDDEN_SPACE)
+            ok.append(f"NOT regexp_matches({v}, '{HIDDEN_SPACE_RE2}')")
         if c.pattern:
             ok.append("false")            # rare, small tables: validate() says it
         if c.values:
-            ok.append(f"{v} IN ({', '.join(map(_lit, c.values))})")
+            ok.append(f"{t} IS NOT NULL" if labels else f"{v} IN ({', '.join(map(_lit, c.values))})")
     elif c.type in ("ts", "date"):
         typed = (f"CASE WHEN regexp_full_match({v}, '{ISO}') THEN try_cast(replace({v}, 'T', ' ') AS TIMESTAMP) "
                  f"WHEN regexp_full_match({v}, '{DAY_FIRST}') THEN coalesce("
@@ -225,6 +231,19 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
     return table, read, unknown, q
 
 
+def _labels(con, raw: str, c) -> dict | None:
+    """The allowed value each distinct text of a column with a list of values stands for (validate's own
+    reading), so that labels such as 'Rất hài lòng' are typed by SQL; None when the column has no list or
+    more distinct texts than a list of values has labels (validate() reads them)."""
+    if c.type != "str" or not c.values:
+        return None
+    texts = [r[0] for r in run(con, f'SELECT DISTINCT "{c.name}" FROM {raw} WHERE "{c.name}" IS NOT NULL '
+                                    f'LIMIT {MAX_LABELS + 1}')]
+    if len(texts) > MAX_LABELS:
+        return None
+    return {k: x for k in texts if k.strip() and k == k.strip() and (x := enum_value(c.name, k, c.values)) is not None}
+
+
 def type_rows(con, raw: str, table, now, target: str, *, spaces: bool, path: Path | None = None,
               merged: bool = False) -> tuple[list, list]:
     """The raw text rows of `raw` (every column of the table) typed into `target`: what SQL accepts directly,
@@ -233,7 +252,7 @@ def type_rows(con, raw: str, table, now, target: str, *, spaces: bool, path: Pat
     (`merged`: raw carries _file, _line and _ord, the order they were read in): each keeps its file and line,
     and `target` keeps the order of _ord."""
     now_ts = pd.Timestamp(now or dt.datetime.now()) + pd.Timedelta(days=1)
-    typed, accept = zip(*(_column_sql(c, now_ts, spaces) for c in table.columns))
+    typed, accept = zip(*(_column_sql(c, now_ts, spaces, _labels(con, raw, c)) for c in table.columns))
     checks = [f'coalesce("{later}_t" < "{earlier}_t", false)' for later, earlier in table.checks]
     fast = " AND ".join(accept + tuple(f"NOT {x}" for x in checks))
     typed_cols = ", ".join(f'{t} AS "{c.name}_t"' for c, t in zip(table.columns, typed))

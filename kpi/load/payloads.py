@@ -31,6 +31,7 @@ from kpi.load.fastcsv import CONTROL_BYTES, NFD_MARKS, RARE
 from kpi.store import run
 
 BATCH_BYTES = 256 << 20       # payload text (decompressed) read by one statement: DuckDB spills beyond its limit
+SLICE_BYTES = 16 << 20        # payload text whose JSON one statement parses (DuckDB holds a vector's documents)
 LARGEST_PLAIN = 64 << 20      # a larger file is read by Python (DuckDB's reader would hold it four times over)
 
 # --- SQL building blocks ------------------------------------------------------------------------------------
@@ -360,7 +361,7 @@ class Reader:
             if batch:
                 counts.update(self._batch(batch))
         finally:
-            for t in ("_pl_files", "_pl_vals", "_pl_recs", "_pl_d", "_pl_re", "_pl_s", "_pl_ev"):
+            for t in ("_pl_files", "_pl_vals", "_pl_env", "_pl_unnested", "_pl_recs", "_pl_d", "_pl_re", "_pl_s", "_pl_ev"):
                 run(self.con, f"DROP TABLE IF EXISTS {t}")
             for f in self.tmp.glob("*"):
                 f.unlink()
@@ -401,23 +402,47 @@ class Reader:
                     if g2:
                         self._read_values(g2, f2, "_pl_vals")
                 break
-        # files whose values are not what the fast way expects
+        # Each value's fields, a slice of at most SLICE_BYTES of text at a time: DuckDB's JSON functions hold every
+        # document of a vector (2,048 values) parsed until the vector is done — 2,048 envelopes of 400 KB are
+        # gigabytes. An envelope's own text is not kept (only its records), a bare record's is.
         frame = pd.DataFrame({"filename": [str(p.path) for p in batch], "_fid": [p.fid for p in batch],
                               "_array": [p.array for p in batch], "_lines": [p.lines for p in batch]})
         self.con.register("_pl_look", frame)
-        odd = {r[0] for r in run(self.con, """
-            SELECT l._fid FROM _pl_vals v JOIN _pl_look l USING (filename) GROUP BY l._fid, l._array, l._lines
-            HAVING bool_or(json_type(_v) <> 'OBJECT')
-                OR bool_or(json_type(_v, '$.data') IS DISTINCT FROM 'ARRAY' AND json_type(_v, '$.result')
-                           IS DISTINCT FROM 'ARRAY' AND list_has_any(list_transform(json_keys(_v), lambda k: lower(k)),
-                                                                   ['error_code', 'errorcode', 'error']))
-                OR (NOT l._array AND count(*) > 1 AND count(*) <> l._lines)""")}
+        kinds = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.SERVICES.items())
+        run(self.con, "CREATE OR REPLACE TEMP TABLE _pl_env (_fid BIGINT, _array BOOLEAN, _lines BIGINT, _row BIGINT, "
+                      "_type VARCHAR, _where VARCHAR, _svc VARCHAR, _envunit VARCHAR, _selfunit VARCHAR, "
+                      "_error BOOLEAN, _list JSON[], _v JSON)")
+        slices = run(self.con, f"""SELECT min(rowid), max(rowid) FROM (
+            SELECT rowid, sum(length(_v)) OVER (ORDER BY rowid ROWS UNBOUNDED PRECEDING) // {SLICE_BYTES} AS k
+            FROM _pl_vals) GROUP BY k ORDER BY 1""")
+        for first, last in slices:
+            run(self.con, f"""INSERT INTO _pl_env
+                SELECT _fid, _array, _lines, _row, _type, _where, _svc, _envunit, _selfunit,
+                       _where = 'self' AND _type = 'OBJECT' AND list_has_any(
+                           list_transform(json_keys(_v), lambda k: lower(k)), ['error_code', 'errorcode', 'error']),
+                       CASE _where WHEN 'data' THEN json_extract(_v, '$.data[*]')
+                                   WHEN 'result' THEN json_extract(_v, '$.result[*]') END,
+                       CASE WHEN _where = 'self' THEN _v END
+                FROM (SELECT l._fid, l._array, l._lines, v.rowid AS _row, v._v, json_type(v._v) AS _type,
+                             CASE WHEN json_type(v._v, '$.data') = 'ARRAY' THEN 'data'
+                                  WHEN json_type(v._v, '$.result') = 'ARRAY' THEN 'result' ELSE 'self' END AS _where,
+                             CASE lower(json_extract_string(v._v, '$.service')) {kinds} END AS _svc,
+                             coalesce(nullif(json_extract_string(v._v, '$.madonvi'), ''),
+                                      json_extract_string(v._v, '$.MaDonVi')) AS _envunit,
+                             json_extract_string(v._v, '$.madonvi') AS _selfunit
+                      FROM _pl_vals v JOIN _pl_look l USING (filename) WHERE v.rowid BETWEEN {first} AND {last})""")
         self.con.unregister("_pl_look")
+        run(self.con, "DROP TABLE _pl_vals")
+        # files whose values are not what the fast way expects
+        odd = {r[0] for r in run(self.con, """
+            SELECT _fid FROM _pl_env GROUP BY _fid, _array, _lines
+            HAVING bool_or(_type <> 'OBJECT') OR bool_or(_error)
+                OR (NOT _array AND count(*) > 1 AND count(*) <> _lines)""")}
         for p in batch:
             if p.plain and p.fid in odd:
                 p.plain = False
         if odd:
-            run(self.con, f"DELETE FROM _pl_vals WHERE filename IN ({', '.join(lit(p.path) for p in batch if p.fid in odd)})")
+            run(self.con, f"DELETE FROM _pl_env WHERE _fid IN ({', '.join(str(f) for f in odd)})")
         rare = [p for p in batch if not p.plain]
         for p in rare:
             p.source = _normalise(p, self.tmp)
@@ -435,7 +460,6 @@ class Reader:
         con.register("_pl_files_frame", files)
         run(con, "CREATE OR REPLACE TEMP TABLE _pl_files AS SELECT * FROM _pl_files_frame")
         con.unregister("_pl_files_frame")
-        kinds = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.SERVICES.items())
         has = lambda k: f"json_exists(_r, '$.{k}')"       # noqa: E731
         detect = (f"CASE WHEN {has('MATTHC')} OR {has('TENTTHC')} THEN 'catalogue' "
                   f"WHEN {has('MaHoSo')} AND ({has('TrangThaiHoSo')} OR {has('NgayTiepNhan')} OR {has('MaTTHC')}) "
@@ -455,35 +479,28 @@ class Reader:
                             format='newline_delimited', filename=true,
                             maximum_object_size={max(p.source.stat().st_size for p in normalised) + 1}))) n
                 JOIN _pl_files f ON f._src = n.filename"""
+        # The records unnested from plain columns (DuckDB 2.0 runs out of memory unnesting a list beside a value
+        # computed from the same JSON), their kinds read after.
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_unnested AS
+            WITH v AS (SELECT *, _row - _first + 1 AS _vno FROM _pl_env JOIN (      -- a file's values are read in a row
+                           SELECT _fid, min(_row) AS _first, count(*) AS _values FROM _pl_env GROUP BY 1) USING (_fid))
+            SELECT _fid, _vno, x.i AS _idx, CASE WHEN _array OR _values = 1 THEN x.i ELSE _vno END AS _line,
+                   CASE _where WHEN 'data' THEN _svc ELSE 'catalogue' END AS _svc,
+                   CASE _where WHEN 'data' THEN _envunit END AS _unit, x.r AS _r
+            FROM (SELECT _fid, _vno, _array, _values, _where, _svc, _envunit,
+                         unnest(list_transform(_list, lambda r, i: {{'r': r, 'i': i}})) AS x
+                  FROM v WHERE _where <> 'self')
+            UNION ALL
+            SELECT _fid, _vno, 0, _vno, NULL, CASE WHEN NOT _array THEN _selfunit END, _v
+            FROM v WHERE _where = 'self'
+            {norm_sql}""")
+        run(con, "DROP TABLE _pl_env")
         run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_recs AS
-            WITH n AS (SELECT filename, min(rowid) AS _first, count(*) AS _values FROM _pl_vals GROUP BY 1),
-            v AS (SELECT f._fid, f._array, v.rowid - n._first + 1 AS _vno, v._v, n._values   -- a file's values are
-                  FROM _pl_vals v JOIN n USING (filename) JOIN _pl_files f USING (filename)),  -- read in a row
-            recs AS (
-                SELECT _fid, _vno, _idx, CASE WHEN _array OR _values = 1 THEN _idx ELSE _vno END AS _line,
-                       (CASE lower(json_extract_string(_v, '$.service')) {kinds} END) AS _svc,
-                       coalesce(nullif(json_extract_string(_v, '$.madonvi'), ''), json_extract_string(_v, '$.MaDonVi'))
-                           AS _unit, _r
-                FROM (SELECT *, unnest(json_extract(_v, '$.data[*]')) AS _r,
-                             generate_subscripts(json_extract(_v, '$.data[*]'), 1) AS _idx
-                      FROM v WHERE json_type(_v, '$.data') = 'ARRAY')
-                UNION ALL
-                SELECT _fid, _vno, _idx, CASE WHEN _array OR _values = 1 THEN _idx ELSE _vno END, 'catalogue', NULL, _r
-                FROM (SELECT *, unnest(json_extract(_v, '$.result[*]')) AS _r,
-                             generate_subscripts(json_extract(_v, '$.result[*]'), 1) AS _idx
-                      FROM v WHERE json_type(_v, '$.data') IS DISTINCT FROM 'ARRAY'
-                                   AND json_type(_v, '$.result') = 'ARRAY')
-                UNION ALL
-                SELECT _fid, _vno, 0, _vno, NULL, CASE WHEN NOT _array THEN json_extract_string(_v, '$.madonvi') END,
-                       _v AS _r
-                FROM v WHERE json_type(_v, '$.data') IS DISTINCT FROM 'ARRAY'
-                             AND json_type(_v, '$.result') IS DISTINCT FROM 'ARRAY'
-                {norm_sql})
             SELECT r._fid, _vno * 1048576 + _idx AS _rno, _line, _unit, _r,         -- the record's place in the file
                    coalesce(_svc, f._kind, {detect}) AS _kind
-            FROM recs r JOIN _pl_files f USING (_fid)
+            FROM _pl_unnested r JOIN _pl_files f USING (_fid)
             WHERE json_type(_r) = 'OBJECT'""")
-        run(con, "DROP TABLE _pl_vals")
+        run(con, "DROP TABLE _pl_unnested")
         counts = {p.fid: Counts() for p in batch}
         for fid, kind, n in run(con, "SELECT _fid, coalesce(_kind, ''), count(*) FROM _pl_recs GROUP BY ALL"):
             c = counts[fid]

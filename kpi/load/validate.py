@@ -190,20 +190,21 @@ def _bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return mapped.where(~bad, None).astype("boolean"), bad
 
 
-def _enum(name: str, s: pd.Series, values: tuple) -> tuple[pd.Series, np.ndarray]:
+def enum_value(name: str, raw: str, values: tuple) -> str | None:
+    """The allowed value a (stripped) text stands for — itself, its lower case, a spreadsheet's '1.0', a
+    Vietnamese or English label — or None."""
+    if raw in values:
+        return raw
+    if raw.lower() in values:
+        return raw.lower()
+    if raw.endswith(".0") and raw[:-2] in values:
+        return raw[:-2]
     aliases = ENUM_ALIASES.get(name, {})
-    allowed = set(values)
+    return aliases.get(fold(raw).replace("_", " "), aliases.get(fold(raw)))
 
-    def one(raw: str):
-        if raw in allowed:
-            return raw
-        if raw.lower() in allowed:
-            return raw.lower()
-        if raw.endswith(".0") and raw[:-2] in allowed:
-            return raw[:-2]
-        return aliases.get(fold(raw).replace("_", " "), aliases.get(fold(raw), "\x00bad"))
 
-    mapped = _by_unique(s, one)
+def _enum(name: str, s: pd.Series, values: tuple) -> tuple[pd.Series, np.ndarray]:
+    mapped = _by_unique(s, lambda raw: v if (v := enum_value(name, raw, values)) is not None else "\x00bad")
     bad = (mapped == "\x00bad").to_numpy(dtype=bool)
     return mapped.where(~bad, None), bad
 
