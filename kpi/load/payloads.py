@@ -271,6 +271,14 @@ class Payload:
 BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
 
 
+RARE_LEADS = b"\xc2\xe2\xef\xd8"     # the first bytes of every sequence RARE finds
+
+
+def _may_hold(buf: bytes, leads: bytes) -> bool:
+    """Whether any of the bytes is in buf (a search of each: far faster than a regular expression's scan)."""
+    return any(bytes((b,)) in buf for b in leads)
+
+
 def look(path: Path, digest: str, kind: str | None) -> Payload:
     """What the file is, read once a chunk at a time: refused when it decompresses past the limit, is empty or
     an HTML page; `plain` when DuckDB may read it as it is."""
@@ -290,7 +298,8 @@ def look(path: Path, digest: str, kind: str | None) -> Payload:
                     head += chunk[:4096]
                 buf = carry + chunk
                 if not p.dirty and (b"\\u" in buf or len(buf.translate(None, CONTROL_BYTES)) != len(buf)
-                                    or RARE.search(buf) or NFD_MARKS.search(buf)):
+                                    or (_may_hold(buf, RARE_LEADS) and RARE.search(buf))       # the lead bytes
+                                    or (_may_hold(buf, b"\xcc\xcd") and NFD_MARKS.search(buf))):  # first: fast
                     p.dirty = True
                 newlines += chunk.count(b"\n")
                 blank = blank or bool(BLANK_LINE.search(buf))
@@ -371,13 +380,13 @@ class Reader:
     def _read_values(self, files: list[Payload], fmt: str, target: str) -> None:
         names = [str(p.source or p.path) for p in files]
         largest = max(p.size for p in files) + 1          # DuckDB's buffers: twice this, a thread
-        run(self.con, f"""INSERT INTO {target} SELECT filename, json FROM read_json_objects({names!r},
+        run(self.con, f"""INSERT INTO {target} SELECT filename, json, strlen(json) FROM read_json_objects({names!r},
             format='{fmt}', filename=true, maximum_object_size={largest})""")
 
     def _values(self, batch: list[Payload]) -> None:
         """Every top-level value (a bare array's elements) of the batch's plain files into _pl_vals; a file DuckDB
         refuses, or whose values are not one a line, or that holds anything but records, is normalised."""
-        run(self.con, "CREATE OR REPLACE TEMP TABLE _pl_vals (filename VARCHAR, _v JSON)")
+        run(self.con, "CREATE OR REPLACE TEMP TABLE _pl_vals (filename VARCHAR, _v JSON, _len BIGINT)")
         for fmt, group in (("array", [p for p in batch if p.plain and p.array]),
                            ("unstructured", [p for p in batch if p.plain and not p.array])):
             if not group:
@@ -389,7 +398,7 @@ class Reader:
                     raise
                 for p in group:
                     try:
-                        run(self.con, "CREATE OR REPLACE TEMP TABLE _pl_one (filename VARCHAR, _v JSON)")
+                        run(self.con, "CREATE OR REPLACE TEMP TABLE _pl_one (filename VARCHAR, _v JSON, _len BIGINT)")
                         self._read_values([p], fmt, "_pl_one")
                     except Exception as exc1:
                         if "Interrupt" in type(exc1).__name__:
@@ -413,30 +422,31 @@ class Reader:
                       "_type VARCHAR, _where VARCHAR, _svc VARCHAR, _envunit VARCHAR, _selfunit VARCHAR, "
                       "_error BOOLEAN, _list JSON[], _v JSON)")
         slices = run(self.con, f"""SELECT min(rowid), max(rowid) FROM (
-            SELECT rowid, sum(length(_v)) OVER (ORDER BY rowid ROWS UNBOUNDED PRECEDING) // {SLICE_BYTES} AS k
+            SELECT rowid, sum(_len) OVER (ORDER BY rowid ROWS UNBOUNDED PRECEDING) // {SLICE_BYTES} AS k
             FROM _pl_vals) GROUP BY k ORDER BY 1""")
         for first, last in slices:
             run(self.con, f"""INSERT INTO _pl_env
                 SELECT _fid, _array, _lines, _row, _type, _where, _svc, _envunit, _selfunit,
-                       _where = 'self' AND _type = 'OBJECT' AND list_has_any(
-                           list_transform(json_keys(_v), lambda k: lower(k)), ['error_code', 'errorcode', 'error']),
-                       CASE _where WHEN 'data' THEN json_extract(_v, '$.data[*]')
-                                   WHEN 'result' THEN json_extract(_v, '$.result[*]') END,
+                       CASE WHEN _where = 'self' AND _type = 'OBJECT' THEN list_has_any(
+                           list_transform(json_keys(_v), lambda k: lower(k)), ['error_code', 'errorcode', 'error'])
+                       END,
+                       CASE _where WHEN 'data' THEN CAST(_x[1] AS JSON[]) WHEN 'result' THEN CAST(_x[2] AS JSON[]) END,
                        CASE WHEN _where = 'self' THEN _v END
-                FROM (SELECT l._fid, l._array, l._lines, v.rowid AS _row, v._v, json_type(v._v) AS _type,
-                             CASE WHEN json_type(v._v, '$.data') = 'ARRAY' THEN 'data'
-                                  WHEN json_type(v._v, '$.result') = 'ARRAY' THEN 'result' ELSE 'self' END AS _where,
-                             CASE lower(json_extract_string(v._v, '$.service')) {kinds} END AS _svc,
-                             coalesce(nullif(json_extract_string(v._v, '$.madonvi'), ''),
-                                      json_extract_string(v._v, '$.MaDonVi')) AS _envunit,
-                             json_extract_string(v._v, '$.madonvi') AS _selfunit
-                      FROM _pl_vals v JOIN _pl_look l USING (filename) WHERE v.rowid BETWEEN {first} AND {last})""")
+                FROM (SELECT *, CASE WHEN starts_with(_x[1], '[') THEN 'data'       -- a value's text as read:
+                                     WHEN starts_with(_x[2], '[') THEN 'result'     -- valid JSON, an object when
+                                     ELSE 'self' END AS _where,                     -- it starts with a brace
+                             CASE WHEN regexp_matches(_v, '^\\s*[{{]') THEN 'OBJECT' END AS _type,
+                             CASE lower(_x[3] ->> '$') {kinds} END AS _svc,
+                             coalesce(nullif(_x[4] ->> '$', ''), _x[5] ->> '$') AS _envunit, _x[4] ->> '$' AS _selfunit
+                      FROM (SELECT l._fid, l._array, l._lines, v.rowid AS _row, v._v,     -- each value parsed once
+                                   json_extract(v._v, ['$.data', '$.result', '$.service', '$.madonvi', '$.MaDonVi']) AS _x
+                            FROM _pl_vals v JOIN _pl_look l USING (filename) WHERE v.rowid BETWEEN {first} AND {last}))""")
         self.con.unregister("_pl_look")
         run(self.con, "DROP TABLE _pl_vals")
         # files whose values are not what the fast way expects
         odd = {r[0] for r in run(self.con, """
             SELECT _fid FROM _pl_env GROUP BY _fid, _array, _lines
-            HAVING bool_or(_type <> 'OBJECT') OR bool_or(_error)
+            HAVING bool_or(_type IS NULL) OR bool_or(_error)
                 OR (NOT _array AND count(*) > 1 AND count(*) <> _lines)""")}
         for p in batch:
             if p.plain and p.fid in odd:
