@@ -257,11 +257,12 @@ NEEDS = {"load_day": ["split_day"], "explorer_open_day": ["split_day", "load_day
 MAKES_STORE = {"kpi.duckdb": "load", "sync.duckdb": "load_sync"}   # a store a row runs on, and the row making it
 
 
-def _chosen(plan: list, only: str | None, have_sample: bool) -> list:
+def _chosen(plan: list, only: str | None, have_sample: bool, have_sync: bool = False) -> list:
     """The rows of `plan` asked for (BENCH_ONLY), with what they need made first: the sample (unless given),
-    their baseline, the store they run on, the day's split."""
+    their baseline, the store they run on, the day's split. have_sync: the sync payload sample is given."""
+    given = {name for name, has in (("sample", have_sample), ("sample_sync", have_sync)) if has}
     if not only:
-        return [r for r in plan if not (have_sample and r[0] == "sample")]
+        return [r for r in plan if r[0] not in given]
     want = {w.strip() for w in only.split(",") if w.strip()}
     unknown = want - {name for name, *_ in plan}
     if unknown:
@@ -275,19 +276,20 @@ def _chosen(plan: list, only: str | None, have_sample: bool) -> list:
         want |= more
     if not have_sample:
         want.add("sample")
-    return [r for r in plan if r[0] in want and not (have_sample and r[0] == "sample")]
+    return [r for r in plan if r[0] in want and r[0] not in given]
 
 
 def main(per_year: int | None = None) -> None:
     """BENCH_RAW=<folder>: a sample made before by `kpi sample` for the same size (the sample step is not run
-    again: 13 minutes at 10M); BENCH_ONLY=load,scores_year,…: only these rows (and the baselines they are
+    again: 13 minutes at 10M); BENCH_RAW_SYNC=<folder>: the same for `kpi sample --format sync`; BENCH_ONLY=load,scores_year,…: only these rows (and the baselines they are
     compared with, and the stores they run on, are made first)."""
     months = 12 if per_year else 18
     per_year = per_year or 150_000
     rows = {}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         tmp = Path(tmp)
-        raw, raw_sync = Path(os.environ.get("BENCH_RAW") or tmp / "raw"), tmp / "raw-sync"
+        raw, raw_sync = Path(os.environ.get("BENCH_RAW") or tmp / "raw"), Path(os.environ.get("BENCH_RAW_SYNC") or
+                                                                               tmp / "raw-sync")
         if os.environ.get("BENCH_RAW"):          # the day's split goes beside the sample: a folder of our own
             (tmp / "raw").symlink_to(raw.resolve(), target_is_directory=True)
             raw = tmp / "raw"
@@ -303,7 +305,8 @@ def main(per_year: int | None = None) -> None:
                                                          "explorer_change_kept")]
         plan += [("split_day", raw, tmp / "x"), ("load_day", raw, tmp / "day.duckdb"),
                  ("explorer_open_day", raw, tmp / "day.duckdb"), ("explorer_after_day_kept", raw, tmp / "after.duckdb")]
-        plan = _chosen(plan, os.environ.get("BENCH_ONLY"), bool(os.environ.get("BENCH_RAW")))
+        plan = _chosen(plan, os.environ.get("BENCH_ONLY"), bool(os.environ.get("BENCH_RAW")),
+                       bool(os.environ.get("BENCH_RAW_SYNC")))
         print(f"Đo ngày {time.strftime('%d/%m/%Y')} · {os.cpu_count()} lõi · "
               f"{per_year:,} hồ sơ/năm".replace(",", ".") + f", {months} tháng")
         print(f"{'bước':36s} {'giây':>8s} {'MB đỉnh':>9s}  so với DuckDB cùng lượt", flush=True)

@@ -13,8 +13,8 @@ PLAN = [(n, Path("raw"), Path("/tmp/x") / store) for n, store in [
     ("split_day", "x"), ("load_day", "day.duckdb"), ("explorer_open_day", "day.duckdb")]]
 
 
-def names(only, have_sample=True):
-    return [r[0] for r in bench._chosen(PLAN, only, have_sample)]
+def names(only, have_sample=True, have_sync=False):
+    return [r[0] for r in bench._chosen(PLAN, only, have_sample, have_sync)]
 
 
 def test_bench_only_runs_the_rows_asked_for_and_what_they_need_in_plan_order():
@@ -25,6 +25,9 @@ def test_bench_only_runs_the_rows_asked_for_and_what_they_need_in_plan_order():
     assert names("load_sync", have_sample=False) == ["sample", "duckdb_load", "sample_sync", "load_sync"]
     assert names(None) == [r[0] for r in PLAN[1:]]          # every row; the sample given
     assert names(None, have_sample=False) == [r[0] for r in PLAN]
+    # BENCH_RAW_SYNC: the payload sample made before is not made again
+    assert names("load_sync", have_sync=True) == ["duckdb_load", "load_sync"]
+    assert "sample_sync" not in names(None, have_sync=True)
 
 
 def test_bench_only_names_the_steps_it_knows():
