@@ -499,6 +499,11 @@ def test_one_step_in_two_time_notations_is_one_event(hw_copy, tmp_path):
     '{"error_code": "-1", "message": "Sai mã xác thực", "data": null}',
     '{"madonvi": "D1", "service": "DongBoHoSoMC", "data": [{"MaHoSo": "D1-E1", "MaTTHC": "PR1", "NgayTiepNhan": '
     '"20260903090000", "TrangThaiHoSo": "2"}]}\n{"error_code": "401", "message": "Hết phiên", "data": null}\n',
+    # the key in any case, or written with escapes, in a line of its own among records
+    '{"MaHoSo": "D1-E1", "MaTTHC": "PR1", "NgayTiepNhan": "20260903090000", "TrangThaiHoSo": "2"}\n'
+    '{"ErrorCode": "500", "message": "Lỗi máy chủ"}\n',
+    '{"MaHoSo": "D1-E1", "MaTTHC": "PR1", "NgayTiepNhan": "20260903090000", "TrangThaiHoSo": "2"}\n'
+    '{"\\u0065rror": "500", "message": "Lỗi máy chủ"}\n',
 ])
 def test_an_error_reply_with_null_data_stops_the_load(hw_copy, tmp_path, text):
     f = tmp_path / ("DongBoHoSoMC_x.json" if text.count("\n") < 1 else "DongBoHoSoMC_x.jsonl")

@@ -217,11 +217,11 @@ def _steps_sql() -> str:
     status 5 is the supplement received; 'Phân công …' the assignment; '… thư xin lỗi …' an apology."""
     return f"""
     CREATE OR REPLACE TEMP TABLE _pl_s AS
-    WITH v AS (
-        SELECT _fid, _rno, _line, _r, {s('x.MaHoSo')} AS code, {s('x.ThoiDiemXuLy')} AS "at",
+    WITH v AS (          -- (not the record: every table below is a copy of every step, and a refusal reads it after)
+        SELECT _fid, _rno, _line, {s('x.MaHoSo')} AS code, {s('x.ThoiDiemXuLy')} AS "at",
                {s('x.TrangThai')} AS st, {s('x.NguoiXuLy')} AS who, {s('x.NoiDungXuLy')} AS what,
                {s('x.NgayKetThucTheoQuyDinh')} AS due
-        FROM (SELECT r._fid, r._rno, r._line, r._r, f._dirty, json_transform(r._r, {lit(STEP_SHAPE)}) AS x
+        FROM (SELECT r._fid, r._rno, r._line, f._dirty, json_transform(r._r, {lit(STEP_SHAPE)}) AS x
               FROM _pl_recs r JOIN _pl_files f USING (_fid) WHERE r._kind = 'steps')),
     k AS (SELECT *, coalesce({digits('"at"')}, '') AS _ld, CASE st {STEP_CASE} END AS _kind
           FROM v WHERE st IN ({CODES(sync.STEP_EVENT)})),
@@ -427,7 +427,7 @@ class Reader:
         for first, last in slices:
             run(self.con, f"""INSERT INTO _pl_env
                 SELECT _fid, _array, _lines, _row, _type, _where, _svc, _envunit, _selfunit,
-                       CASE WHEN _where = 'self' AND _type = 'OBJECT' THEN list_has_any(
+                       CASE WHEN _where = 'self' AND _type = 'OBJECT' AND regexp_matches(_v, '(?i)error|\\\\u') THEN list_has_any(
                            list_transform(json_keys(_v), lambda k: lower(k)), ['error_code', 'errorcode', 'error'])
                        END,
                        CASE _where WHEN 'data' THEN CAST(_x[1] AS JSON[]) WHEN 'result' THEN CAST(_x[2] AS JSON[]) END,
@@ -509,7 +509,7 @@ class Reader:
             SELECT r._fid, _vno * 1048576 + _idx AS _rno, _line, _unit, _r,         -- the record's place in the file
                    coalesce(_svc, f._kind, {detect}) AS _kind
             FROM _pl_unnested r JOIN _pl_files f USING (_fid)
-            WHERE json_type(_r) = 'OBJECT'""")
+            WHERE regexp_matches(_r, '^\\s*[{{]')""")       # an object (valid JSON: its first brace says it)
         run(con, "DROP TABLE _pl_unnested")
         counts = {p.fid: Counts() for p in batch}
         for fid, kind, n in run(con, "SELECT _fid, coalesce(_kind, ''), count(*) FROM _pl_recs GROUP BY ALL"):
