@@ -163,20 +163,27 @@ def test_round_trip_scores_equal_the_canonical_sample(sample_store, sync_store, 
     pd.testing.assert_frame_equal(outs[0], outs[1])
 
 
-def test_payload_rows_validated_in_small_batches_give_the_same_store(loaded, hw, tmp_path, monkeypatch):
-    """The payload files' rows wait in the store's temporary tables and are validated a batch at a time
-    (memory holds a batch, not every file): batches of three rows give exactly the rows, quarantine and
-    counts of one batch."""
-    from kpi.load import fastcsv, load_paths
+@pytest.mark.parametrize("module,name,value", [
+    ("fastcsv", "BATCH", 3),            # payload rows validated three at a time
+    ("payloads", "BATCH_BYTES", 1),     # DuckDB reads the files one at a time
+    ("payloads", "SLICE_BYTES", 1),     # and parses their values one at a time
+])
+def test_payloads_read_in_small_pieces_give_the_same_store(loaded, hw, tmp_path, monkeypatch, module, name, value):
+    """Memory holds a piece of the payloads, not every file: rows validated a batch at a time, files read by
+    DuckDB a batch of text at a time, values parsed a slice at a time — the smallest pieces give exactly the
+    rows, lines, quarantine and counts of one piece."""
+    import importlib
+
+    from kpi.load import load_paths
     from kpi.store import connect
-    store, stdout = loaded
+    store, _ = loaded
     small = tmp_path / "kpi.duckdb"
     shutil.copy(hw, small)
     folder = tmp_path / "payloads"
     folder.mkdir()
     for f in GOOD:
         shutil.copy(f, folder / f.name)
-    monkeypatch.setattr(fastcsv, "BATCH", 3)
+    monkeypatch.setattr(importlib.import_module(f"kpi.load.{module}"), name, value)
     con = connect(small)
     report = load_paths(con, [folder], progress=False)
     con.close()
@@ -205,28 +212,6 @@ def test_a_payload_file_read_leaves_nothing_of_its_rows_in_memory(tmp_path):
     assert all(b.values.base is None or b.values.base.size == 0 for b in kept.frame._mgr.blocks)
     assert con.execute(f"SELECT count(*) FROM {parts.tables['dossiers']}").fetchone()[0] == 5000
     con.close()
-
-
-def test_payloads_read_a_file_at_a_time_give_the_same_store(loaded, hw, tmp_path, monkeypatch):
-    """DuckDB reads the payload files a batch at a time (memory holds a batch of text, whatever the number of
-    files): a batch per file gives exactly the rows, lines, quarantine and counts of one batch."""
-    from kpi.load import load_paths, payloads
-    from kpi.store import connect
-    store, _ = loaded
-    small = tmp_path / "kpi.duckdb"
-    shutil.copy(hw, small)
-    folder = tmp_path / "payloads"
-    folder.mkdir()
-    for f in GOOD:
-        shutil.copy(f, folder / f.name)
-    monkeypatch.setattr(payloads, "BATCH_BYTES", 1)
-    con = connect(small)
-    load_paths(con, [folder], progress=False)
-    con.close()
-    for q in ["SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossiers ORDER BY dossier_code",
-              "SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossier_events ORDER BY dossier_code, seq",
-              "SELECT regexp_replace(file, '.*/', ''), line, reason FROM quarantine ORDER BY ALL"]:
-        assert _rows(small, q) == _rows(store, q), q
 
 
 def _rec(code, **kw):
