@@ -246,3 +246,31 @@ def test_a_payload_of_another_shape_gives_the_rows_and_lines_of_the_plain_one(hw
     assert got == [("D1-SH1", lines[0], None), ("D1-SH2", lines[1], "Lê Văn A")]
     assert _rows(hw_copy, "SELECT line, column_name FROM quarantine WHERE file LIKE '%DongBoHoSoMC_a%'") == \
         [(lines[2], "status")]
+
+
+def test_a_large_sample_as_payloads_is_the_same_province_as_its_csv(tmp_path, monkeypatch):
+    """A sample above CHUNKED_FROM is made a few days at a time (memory bounded, 10M included): as payloads too,
+    each chunk's dossiers and steps in files of their own beside the other chunks' of the same day — the same
+    province as the CSV sample of the same seed, so the same scores."""
+    from kpi.load import load_paths
+    from kpi.sample import generate, province
+    from kpi.store import connect
+    monkeypatch.setattr(province, "CHUNKED_FROM", 1_000)
+    monkeypatch.setattr(province, "CHUNK", 4_000)            # about four months of 12 000 a year: two chunks
+    outs = []
+    for fmt in ("csv", "sync"):
+        raw = tmp_path / f"raw-{fmt}"
+        generate(raw, seed=5, months=6, per_year=12_000, progress=False, fmt=fmt, portal=False)
+        store = tmp_path / f"{fmt}.duckdb"
+        con = connect(store)
+        report = load_paths(con, [raw], progress=False)
+        con.close()
+        assert report.quarantined == 0
+        out = tmp_path / f"{fmt}.csv"
+        r = run_kpi("score", "--period", "2026-Q3", "--format", "csv", "--out", out, "--store", store)
+        assert r.returncode == 0, r.stderr
+        outs.append(pd.read_csv(out, encoding="utf-8-sig", dtype=str))
+    parts = {p.name.rsplit("-p", 1)[-1].split(".")[0] for p in (tmp_path / "raw-sync" / "dong-bo").glob("*-p*")}
+    assert parts == {"000", "001"} and not (tmp_path / "raw-sync" / "dossiers.csv").exists()
+    assert len(outs[0]) > 1000
+    pd.testing.assert_frame_equal(outs[0], outs[1])

@@ -530,10 +530,11 @@ def write_province(out: Path, seed: int = 766, months: int = 18, per_year: int =
     services = make_online_services(rng, units, procedures)
     steps.update(1)
     total = int(per_year * sample_days(months)[1] / 365)
-    chunked = fmt == "csv" and total > CHUNKED_FROM
+    chunked = total > CHUNKED_FROM
     if chunked:             # a large province: a few days at a time, straight to the files
         feedback = make_feedback(rng, units, quality, officials, months)
-        counts = _write_chunks(out, rng, units, quality, officials, slowness, procedures, months, per_year, progress)
+        counts = _write_chunks(out, rng, units, quality, officials, slowness, procedures, months, per_year, progress,
+                               fmt, (np.random.default_rng(seed + 1), units, officials))
         national = make_national_report(rng, units, None, counts.pop("_national"))
         steps.update(3)
     else:
@@ -565,7 +566,9 @@ def write_province(out: Path, seed: int = 766, months: int = 18, per_year: int =
     csv(decisions, "publication_decisions.csv")
     csv(services, "online_services.csv")
     steps.update(1)
-    if fmt == "sync":
+    if fmt == "sync" and chunked:
+        counts.update(sample_sync.write_catalogue(out, procedures))
+    elif fmt == "sync":
         counts.update(sample_sync.write(out, dossiers, events, procedures, units, officials,
                                         np.random.default_rng(seed + 1)))
     elif not chunked:
@@ -589,13 +592,14 @@ CHUNK = 150_000            # dossiers in one chunk
 
 
 def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedures, months, per_year,
-                  progress) -> dict:
+                  progress, fmt: str = "csv", sync_args: tuple | None = None) -> dict:
     """Dossiers, events and ratings of a large sample, made and appended a few days at a time: memory
-    stays bounded whatever the size (each chunk's dossier codes are its own days')."""
+    stays bounded whatever the size (each chunk's dossier codes are its own days'). fmt 'sync': each chunk's
+    dossiers and steps as payload files of their own (sync_args: the payloads' generator, units, officials)."""
     from tqdm.auto import tqdm
     start, days = sample_days(months)
     step = max(1, int(CHUNK * 365 / per_year))
-    counts = {"dossiers.csv": 0, "dossier_events.csv": 0, "ratings.csv": 0}
+    counts = {"ratings.csv": 0} if fmt == "sync" else {"dossiers.csv": 0, "dossier_events.csv": 0, "ratings.csv": 0}
     national = []
     bar = tqdm(total=days, desc="Hồ sơ mẫu", unit="ngày", disable=None if progress else True)
     for first in range(0, days, step):
@@ -604,8 +608,16 @@ def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedure
                                                   per_year, span)
         ratings = make_ratings(rng, dossiers, q, late)
         national.append(national_counts(dossiers))
-        for frame, name in ((fmt_ts(dossiers, DOSSIER_TS), "dossiers.csv"),
-                            (fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv"), (ratings, "ratings.csv")):
+        frames = [(ratings, "ratings.csv")]
+        if fmt == "sync":
+            sync_rng, sync_units, sync_officials = sync_args
+            for name, n in sample_sync.write(out, dossiers, events, procedures, sync_units, sync_officials, sync_rng,
+                                             chunk=len(national) - 1).items():
+                counts[name] = counts.get(name, 0) + n
+        else:
+            frames += [(fmt_ts(dossiers, DOSSIER_TS), "dossiers.csv"),
+                       (fmt_ts(events, ["at", "step_due_at"]), "dossier_events.csv")]
+        for frame, name in frames:
             frame.to_csv(out / name, index=False, lineterminator="\n", mode="a" if first else "w", header=not first)
             counts[name] += len(frame)
         bar.update(span[1])

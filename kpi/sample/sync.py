@@ -37,17 +37,22 @@ def _write(path: Path, text: str, gz: bool) -> Path:
 
 
 def write(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, procedures: pd.DataFrame, units: pd.DataFrame,
-          officials: pd.DataFrame, rng: np.random.Generator) -> dict:
-    """Writes the payload files under out/dong-bo/ and the never-synced dossiers as canonical CSV; returns counts."""
+          officials: pd.DataFrame, rng: np.random.Generator, chunk: int | None = None) -> dict:
+    """Writes the payload files under out/dong-bo/ and the never-synced dossiers as canonical CSV; returns counts.
+    chunk: a large sample's chunk of dossiers (its files named '-pNNN' beside the other chunks' files of the same
+    day, as a one-stop system pushing several times a day; the CSVs appended to; the catalogue left to
+    write_catalogue)."""
     sync_dir = out / "dong-bo"
     sync_dir.mkdir(parents=True, exist_ok=True)
     synced = dossiers[dossiers.synced_at.notna()].copy()
     never = dossiers[dossiers.synced_at.isna()]
     counts = {}
-    fmt_ts(never, DOSSIER_TS).to_csv(out / "dossiers_chua_dong_bo.csv", index=False, lineterminator="\n")
+    tail = "" if chunk is None else f"-p{chunk:03d}"
+    more = dict(mode="a", header=False) if chunk else {}
+    fmt_ts(never, DOSSIER_TS).to_csv(out / "dossiers_chua_dong_bo.csv", index=False, lineterminator="\n", **more)
     ev_never = events[events.dossier_code.isin(set(never.dossier_code))]
     fmt_ts(ev_never, ["at", "step_due_at"]).to_csv(out / "dossier_events_chua_dong_bo.csv", index=False,
-                                                     lineterminator="\n")
+                                                     lineterminator="\n", **more)
     counts["dossiers_chua_dong_bo.csv"] = len(never)
 
     ev = events[events.dossier_code.isin(set(synced.dossier_code))]
@@ -76,7 +81,7 @@ def write(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, procedures: p
     n_files = 0
     for k, (day, part) in enumerate(frame.groupby("day", sort=True)):
         capture = part["at"].max()
-        stem = f"DongBoHoSoMC_{day:%Y%m%d}@{capture:%Y%m%dT%H%M%S}"
+        stem = f"DongBoHoSoMC_{day:%Y%m%d}@{capture:%Y%m%dT%H%M%S}{tail}"
         if k % 2 == 0:      # JSON Lines: an OpenCPS envelope per unit, one a line
             lines = [json.dumps({"session": f"s{k}-{u}", "madonvi": u, "service": "DongBoHoSoMC", "isUpdating": "True",
                                  "data": list(p.rec)}, ensure_ascii=False) for u, p in part.groupby("unit", sort=True)]
@@ -103,10 +108,19 @@ def write(out: Path, dossiers: pd.DataFrame, events: pd.DataFrame, procedures: p
             if r.event == "step_done" and pd.notna(r.step_due_at):
                 rec["NgayKetThucTheoQuyDinh"] = _t(r.step_due_at)
             lines.append(json.dumps(rec, ensure_ascii=False))
-        _write(sync_dir / f"CapNhatTienDoHoSoMC_{day:%Y%m%d}.jsonl", "\n".join(lines) + "\n", gz=k % 4 == 1)
+        _write(sync_dir / f"CapNhatTienDoHoSoMC_{day:%Y%m%d}{tail}.jsonl", "\n".join(lines) + "\n", gz=k % 4 == 1)
         n_steps += len(lines)
     counts["CapNhatTienDoHoSoMC (bước)"] = n_steps
+    if chunk is None:
+        counts.update(write_catalogue(out, procedures))
+    return counts
 
+
+def write_catalogue(out: Path, procedures: pd.DataFrame) -> dict:
+    """LayThuTuc.json: the national catalogue as the portal answers it."""
+    sync_dir = out / "dong-bo"
+    sync_dir.mkdir(parents=True, exist_ok=True)
+    counts = {}
     # the catalogue (the province's own procedure list is written too: it carries what LayThuTuc does not)
     unit_word = {"working_day": "Ngày làm việc", "day": "Ngày", "hour": "Giờ", "month": "Tháng"}
     cat = [{"MATTHC": p.procedure_code, "TENTTHC": p.procedure_name,
