@@ -260,7 +260,7 @@ def test_a_large_sample_as_payloads_is_the_same_province_as_its_csv(tmp_path, mo
     outs = []
     for fmt in ("csv", "sync"):
         raw = tmp_path / f"raw-{fmt}"
-        generate(raw, seed=5, months=6, per_year=12_000, progress=False, fmt=fmt, portal=False)
+        generate(raw, seed=5, months=6, per_year=12_000, progress=False, fmt=fmt)
         store = tmp_path / f"{fmt}.duckdb"
         con = connect(store)
         report = load_paths(con, [raw], progress=False)
@@ -272,5 +272,10 @@ def test_a_large_sample_as_payloads_is_the_same_province_as_its_csv(tmp_path, mo
         outs.append(pd.read_csv(out, encoding="utf-8-sig", dtype=str))
     parts = {p.name.rsplit("-p", 1)[-1].split(".")[0] for p in (tmp_path / "raw-sync" / "dong-bo").glob("*-p*")}
     assert parts == {"000", "001"} and not (tmp_path / "raw-sync" / "dossiers.csv").exists()
+    # the portal's figures and the self-assessments, from the same recent dossiers; nothing left beside
+    portal = [sorted((tmp_path / f"raw-{fmt}" / "portal").glob("*.json")) for fmt in ("csv", "sync")]
+    assert len(portal[0]) >= 2 and [p.read_bytes() for p in portal[0]] == [p.read_bytes() for p in portal[1]]
+    assert (tmp_path / "raw-csv" / "tu_danh_gia.csv").read_bytes() == (tmp_path / "raw-sync" / "tu_danh_gia.csv").read_bytes()
+    assert not list((tmp_path / "raw-sync").glob(".*"))
     assert len(outs[0]) > 1000
     pd.testing.assert_frame_equal(outs[0], outs[1])

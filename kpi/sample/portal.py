@@ -20,7 +20,7 @@ from kpi.load import load_paths
 from kpi.numbers import round_half_up
 from kpi.periods import last_complete_quarter
 from kpi.sample.files import DOSSIER_TS, fmt_ts
-from kpi.sample.province import END_MONTH, write_province
+from kpi.sample.province import END_MONTH, RECENT, RECENT_FROM, write_province
 from kpi.store import connect
 
 TYPES = {"province": "PROVINCE", "department": "PROVINCIAL_DEPARTMENT", "commune": "COMMUNE_PEOPLE_COMMITTEE",
@@ -159,9 +159,12 @@ def generate(out: Path, seed: int = 766, months: int = 18, per_year: int = 150_0
     units' self-assessments, from a store of the recent months (their own generator, so the rest of the
     province is the same with or without them)."""
     counts, recent = write_province(out, seed, months, per_year, progress, fmt)
-    if portal:
-        dossiers, events = recent if recent is not None else (None, None)
-        counts.update(_portal(Path(out), dossiers, events, np.random.default_rng(seed + 2)))
+    try:
+        if portal:
+            dossiers, events = recent if recent is not None else (None, None)
+            counts.update(_portal(Path(out), dossiers, events, np.random.default_rng(seed + 2)))
+    finally:
+        shutil.rmtree(Path(out) / RECENT, ignore_errors=True)
     return counts
 
 
@@ -204,12 +207,13 @@ def _portal(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | Non
 def _portal_files(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame | None, rng) -> dict:
     """The portal's responses for the last complete month and the units' self-assessments of the last
     complete quarter, computed from a store of the recent months."""
-    start = (pd.Period(END_MONTH, "M") - 3).start_time
+    start = RECENT_FROM
     with tempfile.TemporaryDirectory() as tmp:
         sub = Path(tmp) / "raw"
         sub.mkdir()
-        for f in out.glob("*.*"):
-            if f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv") and f.is_file():
+        for f in out.glob("*.*"):         # (a payload sample's never-synced dossiers are among the recent ones)
+            if f.name not in ("dossiers.csv", "dossier_events.csv", "ratings.csv", "dossiers_chua_dong_bo.csv",
+                              "dossier_events_chua_dong_bo.csv") and f.is_file():
                 shutil.copy(f, sub / f.name)
         if dossiers is None:        # a large sample, already on disk: DuckDB copies the recent months
             _recent_from_files(out, sub, start)
@@ -232,15 +236,17 @@ def _portal_files(out: Path, dossiers: pd.DataFrame | None, events: pd.DataFrame
 
 
 def _recent_from_files(out: Path, sub: Path, start: pd.Timestamp) -> None:
-    """The dossiers received since `start`, their events and ratings, copied from the sample's files."""
+    """The dossiers received since `start`, their events and ratings, copied from the sample's files (a payload
+    sample's recent dossiers and events from the CSV it wrote of them beside: RECENT)."""
+    src = out / RECENT if (out / RECENT).is_dir() else out
     con = duckdb.connect()
     con.execute("SET memory_limit = '1GB'")
     opts = "all_varchar=true, header=true, delim=',', quote='\"', escape='\"'"
-    con.execute(f"""CREATE TEMP TABLE codes AS SELECT dossier_code FROM read_csv('{out / "dossiers.csv"}', {opts})
+    con.execute(f"""CREATE TEMP TABLE codes AS SELECT dossier_code FROM read_csv('{src / "dossiers.csv"}', {opts})
                     WHERE received_at >= '{start:%Y-%m-%d}'""")
-    con.execute(f"""COPY (SELECT * FROM read_csv('{out / "dossiers.csv"}', {opts}) WHERE received_at >= '{start:%Y-%m-%d}')
+    con.execute(f"""COPY (SELECT * FROM read_csv('{src / "dossiers.csv"}', {opts}) WHERE received_at >= '{start:%Y-%m-%d}')
                     TO '{sub / "dossiers.csv"}' (HEADER, DELIMITER ',')""")
-    for name, code in (("dossier_events.csv", "dossier_code"), ("ratings.csv", "Mã hồ sơ")):
-        con.execute(f"""COPY (SELECT * FROM read_csv('{out / name}', {opts}) WHERE "{code}" IN (SELECT dossier_code FROM codes))
+    for name, code, where in (("dossier_events.csv", "dossier_code", src), ("ratings.csv", "Mã hồ sơ", out)):
+        con.execute(f"""COPY (SELECT * FROM read_csv('{where / name}', {opts}) WHERE "{code}" IN (SELECT dossier_code FROM codes))
                         TO '{sub / name}' (HEADER, DELIMITER ',')""")
     con.close()

@@ -19,6 +19,8 @@ from kpi.sample.files import DOSSIER_TS, fmt_ts, write_xlsx
 PROVINCE = "H44"
 MERGER = dt.date(2025, 7, 1)
 END_MONTH = "2026-10"            # the sample's last complete month
+RECENT_FROM = (pd.Period(END_MONTH, "M") - 3).start_time   # the portal's figures: dossiers received since
+RECENT = ".gan-day"              # a large payload sample's recent dossiers as CSV, for the portal's figures
 RUNNING_UNTIL = dt.date(2026, 11, 20)   # a part of the running month, for "to date" figures
 
 DEPARTMENTS = [
@@ -611,6 +613,13 @@ def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedure
         frames = [(ratings, "ratings.csv")]
         if fmt == "sync":
             sync_rng, sync_units, sync_officials = sync_args
+            recent = dossiers[pd.to_datetime(dossiers.received_at) >= RECENT_FROM]
+            for frame, name in ((fmt_ts(recent, DOSSIER_TS), "dossiers.csv"),
+                                (fmt_ts(events[events.dossier_code.isin(set(recent.dossier_code))],
+                                        ["at", "step_due_at"]), "dossier_events.csv")):
+                path = out / RECENT / name
+                path.parent.mkdir(exist_ok=True)
+                frame.to_csv(path, index=False, lineterminator="\n", mode="a" if first else "w", header=not first)
             for name, n in sample_sync.write(out, dossiers, events, procedures, sync_units, sync_officials, sync_rng,
                                              chunk=len(national) - 1).items():
                 counts[name] = counts.get(name, 0) + n
