@@ -38,8 +38,9 @@ CONTROL_OR_LEADS = CONTROL_BYTES + LEADS     # one pass says whether either is t
 # begins most Vietnamese letters, and looking for it would cost a pass)
 ODD_SPACE = re.compile(rb"\t|\xc2\xa0|\xe2\x80[\x80-\x8a\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
 EDGE_SPACE = r"^[[:space:]\pZ]|[[:space:]\pZ]$"
-# validate.HIDDEN_SPACE in RE2: a character Python's \s takes for a space (str.isspace), other than ' '
-HIDDEN_SPACE_RE2 = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace() and c != 0x20) + "]"
+SPACES = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())   # what str.strip() and Python's \s take
+# validate.HIDDEN_SPACE in RE2: a space other than ' '
+HIDDEN_SPACE_RE2 = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in SPACES if c != " ") + "]"
 MAX_LABELS = 100         # distinct texts of a column with a list of values that SQL types (more: validate() does)
 ISO = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
 DAY_FIRST = r"(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}( ([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
@@ -107,7 +108,7 @@ def _header(path: Path) -> tuple[list[str], str] | None:
     return names, delim
 
 
-def _lit(v) -> str:
+def lit(v) -> str:
     return "'" + str(v).replace("'", "''") + "'"
 
 
@@ -120,7 +121,7 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
     if c.type == "str":
         typed = f"upper({v})" if c.unit_code else v
         if c.values and labels:
-            typed = f"CASE {v} {' '.join(f'WHEN {_lit(k)} THEN {_lit(x)}' for k, x in labels.items())} END"
+            typed = f"CASE {v} {' '.join(f'WHEN {lit(k)} THEN {lit(x)}' for k, x in labels.items())} END"
         ok.append(f"regexp_matches({v}, '{EDGE_SPACE}')" if spaces else f"starts_with({v}, ' ') OR ends_with({v}, ' ')")
         ok[-1] = f"NOT ({ok[-1]})"
         ok.append(f"length({v}) <= {MAX_TEXT}")
@@ -131,7 +132,7 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         if c.pattern:
             ok.append("false")            # rare, small tables: validate() says it
         if c.values:
-            ok.append(f"{t} IS NOT NULL" if labels else f"{v} IN ({', '.join(map(_lit, c.values))})")
+            ok.append(f"{t} IS NOT NULL" if labels else f"{v} IN ({', '.join(map(lit, c.values))})")
     elif c.type in ("ts", "date"):
         typed = (f"CASE WHEN regexp_full_match({v}, '{ISO}') THEN try_cast(replace({v}, 'T', ' ') AS TIMESTAMP) "
                  f"WHEN regexp_full_match({v}, '{DAY_FIRST}') THEN coalesce("
@@ -152,8 +153,8 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         if c.min_value is not None:
             ok.append(f"{t} >= {c.min_value}")
     elif c.type == "bool":
-        typed = (f"CASE WHEN lower({v}) IN ({', '.join(map(_lit, BOOL_TRUE))}) THEN true "
-                 f"WHEN lower({v}) IN ({', '.join(map(_lit, BOOL_FALSE))}) THEN false END")
+        typed = (f"CASE WHEN lower({v}) IN ({', '.join(map(lit, BOOL_TRUE))}) THEN true "
+                 f"WHEN lower({v}) IN ({', '.join(map(lit, BOOL_FALSE))}) THEN false END")
         ok.append(f"{t} IS NOT NULL")
     else:
         raise ValueError(c.type)
@@ -179,8 +180,8 @@ def stage_csv(con, path: Path, now: dt.datetime | None, target: str):
     select = ", ".join(norm.format(f"nullif({by_pos[c]}, '')") + f' AS "{c}"' if c in by_pos
                        else f'NULL::VARCHAR AS "{c}"' for c in table.names)
     try:
-        run(con, f"""CREATE OR REPLACE TEMP TABLE {raw} AS SELECT {select} FROM read_csv({_lit(path)},
-            delim={_lit(delim)}, quote='"', escape='"', header=false, skip=1, auto_detect=false,
+        run(con, f"""CREATE OR REPLACE TEMP TABLE {raw} AS SELECT {select} FROM read_csv({lit(path)},
+            delim={lit(delim)}, quote='"', escape='"', header=false, skip=1, auto_detect=false,
             columns={{{cols}}}, null_padding=true, strict_mode=true)""")
     except Exception as exc:  # DuckDB refuses it (encoding, a broken quote, too many fields): the careful way
         if "Interrupt" in type(exc).__name__:        # but a Ctrl-C stops the load
@@ -256,7 +257,7 @@ def type_rows(con, raw: str, table, now, target: str, *, spaces: bool, path: Pat
     checks = [f'coalesce("{later}_t" < "{earlier}_t", false)' for later, earlier in table.checks]
     fast = " AND ".join(accept + tuple(f"NOT {x}" for x in checks))
     typed_cols = ", ".join(f'{t} AS "{c.name}_t"' for c, t in zip(table.columns, typed))
-    source = "_file, _line, _ord" if merged else f"{_lit(str(path))} AS _file, _line"
+    source = "_file, _line, _ord" if merged else f"{lit(str(path))} AS _file, _line"
     inner = f"SELECT *, {typed_cols} FROM {raw}" if merged else f"SELECT rowid + 2 AS _line, *, {typed_cols} FROM {raw}"
     # the staged table itself, each row with whether SQL accepted it (_fast): the others go to validate()
     # and leave (the staged table's extra column is never written: the store's columns are named)
@@ -319,7 +320,7 @@ def _duplicates(con, raw: str, table, file: str) -> pd.DataFrame:
     """Rows whose key an earlier row of the file holds: quarantined with validate()'s two messages."""
     key = list(table.key)
     part = ", ".join(f'"{k}"' for k in key)
-    content = " || chr(31) || ".join(f'coalesce(r."{c}", {_lit("")})' for c in table.names)
+    content = " || chr(31) || ".join(f'coalesce(r."{c}", {lit("")})' for c in table.names)
     cols = ", ".join(f'r."{c}"' for c in table.names)
     run(con, f"""CREATE OR REPLACE TEMP TABLE {raw}_dup AS SELECT _line, _first FROM (
                  SELECT _line, _bad, {part}, first_value(_line) OVER w AS _first, row_number() OVER w AS _n

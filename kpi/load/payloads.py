@@ -27,7 +27,7 @@ import pandas as pd
 from kpi import config
 from kpi.load import sync
 from kpi.load.errors import LoadError
-from kpi.load.fastcsv import CONTROL_BYTES, NFD_MARKS, RARE
+from kpi.load.fastcsv import CONTROL_BYTES, NFD_MARKS, RARE, SPACES, lit
 from kpi.store import run
 
 BATCH_BYTES = 256 << 20       # payload text (decompressed) read by one statement: DuckDB spills beyond its limit
@@ -35,11 +35,10 @@ SLICE_BYTES = 16 << 20        # payload text whose JSON one statement parses (Du
 LARGEST_PLAIN = 64 << 20      # a larger file is read by Python (DuckDB's reader would hold it four times over)
 
 # --- SQL building blocks ------------------------------------------------------------------------------------
-# what str.strip() removes; what readers.clean_text removes (RE2); sync.OFFSET_TIME (RE2)
-WS = "".join(c for c in map(chr, range(0x3100)) if c.isspace())
+# what readers.clean_text removes (RE2); a time with an offset (RE2)
 CONTROL_RE = (r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}\x{ad}\x{61c}"
               r"\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{2066}-\x{206f}\x{feff}]")
-EDGE_RE = r"^[\s\pZ\x{85}\x{1c}-\x{1f}\x{0b}]|[\s\pZ\x{85}\x{1c}-\x{1f}\x{0b}]$"     # a WS character at an edge
+EDGE_RE = r"^[\s\pZ\x{85}\x{1c}-\x{1f}\x{0b}]|[\s\pZ\x{85}\x{1c}-\x{1f}\x{0b}]$"     # a SPACES character at an edge
 OFFSET_RE = (r"(\d{4})-?(\d{2})-?(\d{2})[T ](\d{2}):?(\d{2})(?::?(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)")
 VN_RE, EN_RE = r"-?\d{1,3}(\.\d{3})+(,\d+)?", r"-?\d{1,3}(,\d{3})+(\.\d+)?"      # validate.VN_NUMBER, EN_NUMBER
 STATUS_CASE = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.STATUS.items() if v)
@@ -47,15 +46,11 @@ STEP_CASE = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.STEP_EVENT.items(
 CODES = lambda keys: ", ".join(f"'{k}'" for k in keys)      # noqa: E731
 
 
-def lit(v) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
-
-
 def s(x: str) -> str:
     """A value as text: cleaned (files that need it), stripped, NULL when empty. (Stripping only what
     has a space at an edge: DuckDB's trim with a set of characters is slow.)"""
-    return (f"nullif(CASE WHEN _dirty THEN trim(regexp_replace(nfc_normalize({x}), {lit(CONTROL_RE)}, '', 'g'), {lit(WS)}) "
-            f"WHEN regexp_matches({x}, {lit(EDGE_RE)}) THEN trim({x}, {lit(WS)}) ELSE {x} END, '')")
+    return (f"nullif(CASE WHEN _dirty THEN trim(regexp_replace(nfc_normalize({x}), {lit(CONTROL_RE)}, '', 'g'), {lit(SPACES)}) "
+            f"WHEN regexp_matches({x}, {lit(EDGE_RE)}) THEN trim({x}, {lit(SPACES)}) ELSE {x} END, '')")
 
 
 def flag(x: str) -> str:
@@ -66,14 +61,14 @@ def flag(x: str) -> str:
 def digits(at: str) -> str:
     """A time's yyyyMMddHHmmss in local time: a time with an offset (ISO, VNPT) is converted in the configured zone's local time, else its digits."""
     plain = f"regexp_replace({at}, '[^0-9]', '', 'g')"
-    both = f"replace(regexp_replace(trim({at}, {lit(WS)}), {lit(OFFSET_RE)}, '\\1-\\2-\\3 \\4:\\5:\\6|\\7'), ':|', ':00|')"
+    both = f"replace(regexp_replace(trim({at}, {lit(SPACES)}), {lit(OFFSET_RE)}, '\\1-\\2-\\3 \\4:\\5:\\6|\\7'), ':|', ':00|')"
     off = f"split_part({both}, '|', 2)"
     hhmm = f"rpad(replace({off}[2:], ':', ''), 4, '0')"
     zone = f"CASE {off} WHEN 'Z' THEN '+00:00' ELSE left({off}, 1) || left({hhmm}, 2) || ':' || right({hhmm}, 2) END"
     local = (f"strftime(timezone({lit(config.TIMEZONE)}, try_cast(split_part({both}, '|', 1) || {zone} "
              f"AS TIMESTAMPTZ)), '%Y%m%d%H%M%S')")
     return (f"CASE WHEN regexp_full_match({at}, '[0-9]{{14}}') THEN {at} "
-            f"WHEN regexp_full_match(trim({at}, {lit(WS)}), {lit(OFFSET_RE)}) THEN coalesce({local}, {plain}) "
+            f"WHEN regexp_full_match(trim({at}, {lit(SPACES)}), {lit(OFFSET_RE)}) THEN coalesce({local}, {plain}) "
             f"ELSE {plain} END")
 
 
@@ -93,7 +88,7 @@ def fold(x: str) -> str:
 def amount(x: str) -> str:
     """A fee line x (JSON), by its JSON type: a number is that number, a text is read as the CSV
     exports' numbers are, anything else is NaN; a number too large is +inf (refused by the caller)."""
-    t = f"regexp_replace(trim(json_extract_string({x}, '$.Gia'), {lit(WS)}), '[\\s\\pZ]', '', 'g')"
+    t = f"regexp_replace(trim(json_extract_string({x}, '$.Gia'), {lit(SPACES)}), '[\\s\\pZ]', '', 'g')"
     text = (f"CASE WHEN regexp_full_match({t}, {lit(VN_RE)}) THEN replace(replace({t}, '.', ''), ',', '.') "
             f"WHEN regexp_full_match({t}, {lit(EN_RE)}) THEN replace({t}, ',', '') ELSE replace({t}, ',', '.') END")
     return (f"CASE WHEN json_type({x}, '$.Gia') IN ('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE') "
