@@ -75,12 +75,6 @@ def kind_of_name(path: Path) -> str | None:
     return None
 
 
-def is_candidate(path: Path) -> bool:
-    name = path.name.lower()
-    return name.endswith(SUFFIXES) and (kind_of_name(path) is not None or name.endswith((".jsonl", ".jsonl.gz",
-                                                                                         ".ndjson", ".json.gz")))
-
-
 def captured_at(path: Path) -> dt.datetime | None:
     m = CAPTURED.search(path.name)
     if not m:
