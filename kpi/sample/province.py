@@ -536,7 +536,7 @@ def write_province(out: Path, seed: int = 766, months: int = 18, per_year: int =
     if chunked:             # a large province: a few days at a time, straight to the files
         feedback = make_feedback(rng, units, quality, officials, months)
         counts = _write_chunks(out, rng, units, quality, officials, slowness, procedures, months, per_year, progress,
-                               fmt, (np.random.default_rng(seed + 1), units, officials))
+                               fmt, np.random.default_rng(seed + 1))
         national = make_national_report(rng, units, None, counts.pop("_national"))
         steps.update(3)
     else:
@@ -594,10 +594,10 @@ CHUNK = 150_000            # dossiers in one chunk
 
 
 def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedures, months, per_year,
-                  progress, fmt: str = "csv", sync_args: tuple | None = None) -> dict:
+                  progress, fmt: str = "csv", sync_rng=None) -> dict:
     """Dossiers, events and ratings of a large sample, made and appended a few days at a time: memory
     stays bounded whatever the size (each chunk's dossier codes are its own days'). fmt 'sync': each chunk's
-    dossiers and steps as payload files of their own (sync_args: the payloads' generator, units, officials)."""
+    dossiers and steps as payload files of their own (sync_rng: the payloads' own generator)."""
     from tqdm.auto import tqdm
     start, days = sample_days(months)
     step = max(1, int(CHUNK * 365 / per_year))
@@ -612,7 +612,6 @@ def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedure
         national.append(national_counts(dossiers))
         frames = [(ratings, "ratings.csv")]
         if fmt == "sync":
-            sync_rng, sync_units, sync_officials = sync_args
             recent = dossiers[pd.to_datetime(dossiers.received_at) >= RECENT_FROM]
             for frame, name in ((fmt_ts(recent, DOSSIER_TS), "dossiers.csv"),
                                 (fmt_ts(events[events.dossier_code.isin(set(recent.dossier_code))],
@@ -620,7 +619,7 @@ def _write_chunks(out: Path, rng, units, quality, officials, slowness, procedure
                 path = out / RECENT / name
                 path.parent.mkdir(exist_ok=True)
                 frame.to_csv(path, index=False, lineterminator="\n", mode="a" if first else "w", header=not first)
-            for name, n in sample_sync.write(out, dossiers, events, procedures, sync_units, sync_officials, sync_rng,
+            for name, n in sample_sync.write(out, dossiers, events, procedures, units, officials, sync_rng,
                                              chunk=len(national) - 1).items():
                 counts[name] = counts.get(name, 0) + n
         else:
