@@ -9,10 +9,13 @@
 -- (finished_at) before it ended before it, whatever else its record says.
 -- A fact that says the dossier ended before the period (and was received before it) leaves it out at once.
 CREATE OR REPLACE TEMP TABLE _read AS
-WITH one AS (       -- each dossier once, whatever the number of periods
+WITH span AS (SELECT min(ps) AS ps, max(pe) AS pe FROM _periods),
+one AS (       -- each dossier once, whatever the number of periods; none that every period leaves out
     SELECT d.dossier_code, d.received_at, d.finished_at, f.end_at, f.changed_at,
            f.end_at IS NOT NULL AND f.record_hash = dossier_record_hash(d) AS usable
-    FROM dossiers d LEFT JOIN dossier_facts f USING (dossier_code)
+    FROM (SELECT d.* FROM dossiers d, span s
+          WHERE d.received_at < s.pe AND NOT coalesce(d.finished_at < s.ps AND d.received_at < s.ps, false)) d
+    LEFT JOIN dossier_facts f USING (dossier_code)
 )
 SELECT p.pid, p.pe, o.dossier_code, coalesce(o.usable AND o.changed_at < p.pe, false) AS from_facts
 FROM one o JOIN _periods p ON o.received_at < p.pe
