@@ -649,22 +649,26 @@ def _is_interrupt(exc: Exception) -> bool:
         (isinstance(exc, duckdb.Error) and "KeyboardInterrupt" in str(exc))
 
 
-def _interrupted(args, finished: bool = False) -> int:
+def _interrupted(args, finished: bool = False, argv=None) -> int:
     """Ctrl-C: one line that says what is true, exit 130, and none of the interpreter's or the notebook
-    kernel's shutdown noise after it. finished: the command ran to its end all the same."""
+    kernel's shutdown noise after it. finished: the command ran to its end all the same. args: None when the
+    Ctrl-C came before they were read (the command is then the first word of argv)."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    command = getattr(args, "command", None) or next(
+        (str(a) for a in (sys.argv[1:] if argv is None else argv) if not str(a).startswith("-")), None)
     msg = {"load": None, "report": "chưa ghi báo cáo (tệp cũ, nếu có, vẫn nguyên)",
            "publish": "chưa ghi gói công khai (gói cũ, nếu có, vẫn nguyên)",
            "officials": "chưa ghi danh sách cán bộ", "alerts": "chưa ghi tệp cảnh báo",
-           "sample": "dữ liệu mẫu có thể chưa đủ — chạy lại lệnh"}.get(args.command, "kho dữ liệu không đổi")
+           "sample": "dữ liệu mẫu có thể chưa đủ — chạy lại lệnh"}.get(command, "kho dữ liệu không đổi")
     if finished:
         msg = "lệnh đã chạy xong trước khi dừng"
     if _SIGINT.get("written"):          # the file was complete before the Ctrl-C: say so, not "not written"
         msg = f"{_SIGINT['written']} đã ghi xong, đầy đủ"
-    if args.command == "load":
-        from kpi.load.loader import PROGRESS
-        msg = "kho đã nạp xong trước khi dừng" if PROGRESS["committed"] else "kho dữ liệu không đổi"
+    if command == "load":        # (the loader not imported yet: nothing was written)
+        loader = sys.modules.get("kpi.load.loader")
+        committed = bool(loader and getattr(loader, "PROGRESS", {}).get("committed"))
+        msg = "kho đã nạp xong trước khi dừng" if committed else "kho dữ liệu không đổi"
     print(f"Đã dừng theo yêu cầu; {msg}.", file=sys.stderr)
     sys.stderr.flush()
     sys.stdout.flush()
@@ -708,15 +712,18 @@ def normalise_args(args) -> None:
 def main(argv=None) -> int:
     import signal
     import threading
-    from kpi.load import LoadError
-    from kpi.store import StoreError
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    normalise_args(args)
     _SIGINT["seen"], _SIGINT["written"] = False, None
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _on_sigint)
+    if threading.current_thread() is threading.main_thread():    # first: a Ctrl-C while the command's
+        signal.signal(signal.SIGINT, _on_sigint)                  # modules import is one line too
         sys.unraisablehook = _unraisable
+    args = None
+    try:
+        from kpi.load import LoadError
+        from kpi.store import StoreError
+        args = build_parser().parse_args(argv)
+        normalise_args(args)
+    except KeyboardInterrupt:
+        return _interrupted(args, argv=argv)
     try:
         code = args.func(args)
         # a Ctrl-C raised where Python can only ignore it (an import's lock callback): still an interrupt

@@ -285,6 +285,34 @@ def test_ctrl_c_is_one_line_and_exit_130(sample_dir, hw_copy, tmp_path):
     assert not out.exists()
 
 
+# the terminal's Ctrl-C, delivered while Python imports the loader (what a command does first: a second or more
+# on a busy machine) — the place a timed interrupt cannot be made to hit
+CTRL_C_WHILE_IMPORTING = """import signal, sys
+class Stop:
+    def find_spec(self, name, path=None, target=None):
+        if name == 'kpi.load.loader':
+            signal.raise_signal(signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Stop())
+from kpi.cli import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("command,said", [("load", "kho dữ liệu không đổi"), ("report", "chưa ghi báo cáo")])
+def test_ctrl_c_while_the_command_imports_is_one_line_and_130(command, said, sample_dir, tmp_path):
+    """A Ctrl-C before the command has begun its work (while its modules import) is reported as any other:
+    one line that names the command's own outcome, exit 130, nothing written."""
+    store, out = tmp_path / "k.duckdb", tmp_path / "r.html"
+    args = ["load", "-q", "--store", store, sample_dir] if command == "load" else \
+        ["report", "monthly", "--period", "2026-08", "--store", store, "-q", "--out", out]
+    p = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_IMPORTING, *map(str, args)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 130 and len(lines) == 1 and lines[0].startswith(f"Đã dừng theo yêu cầu; {said}"), p.stderr
+    assert not store.exists() and not out.exists()
+
+
 def test_ctrl_c_python_had_to_swallow_is_still_one_line_and_130(hw_copy):
     """A Ctrl-C that lands inside a callback (an import's module lock) cannot stop the command: Python
     prints 'Exception ignored … KeyboardInterrupt' and goes on. The CLI remembers it, prints no
