@@ -83,6 +83,41 @@ def test_steps_supplement_rounds_and_officials(loaded):
     assert not s[(s.official_id == "O2") & (s.metric_code == "ON_TIME")].empty
 
 
+def test_holders_named_before_their_official_is_known_are_settled_when_a_later_load_brings_both(hw_copy, tmp_path):
+    """A step holder named by full name is settled for this load's rows before they are written, and for the
+    rows the store already held of the dossiers a load touches after it: an official added later, with a
+    step of the same dossier, names the earlier steps too and fills the dossier's receiving and handling
+    officials; a name two officials of the unit share stays as written."""
+    import json
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    dossier = {"MaHoSo": "D1-S9", "MaTTHC": "PR1", "KenhThucHien": "1", "NgayTiepNhan": "20260901090000",
+               "NgayHenTra": "20260908090000", "TrangThaiHoSo": "4", "DuocThanhToanTrucTuyen": "0"}
+    (first / "DongBoHoSoMC_a@20260901T1200.json").write_text(json.dumps(
+        {"madonvi": "D1", "service": "DongBoHoSoMC", "data": [dossier]}, ensure_ascii=False), encoding="utf-8")
+    step = '{{"MaHoSo": "D1-S9", "ThoiDiemXuLy": "{}", "TrangThai": "{}", "NguoiXuLy": "{}", "NoiDungXuLy": "{}"}}'
+    (first / "CapNhatTienDoHoSoMC_a.jsonl").write_text("\n".join([
+        step.format("20260901090000", "2", "Phạm Văn Chín", "Tiếp nhận hồ sơ"),
+        step.format("20260901100000", "4", "Lê Thị Trùng", "Phân công thụ lý")]) + "\n", encoding="utf-8")
+    r = run_kpi("load", "-q", "--store", hw_copy, first)
+    assert r.returncode == 0, r.stderr
+    assert _rows(hw_copy, "SELECT receiving_official_id, handling_official_id FROM dossiers "
+                          "WHERE dossier_code = 'D1-S9'") == [("Phạm Văn Chín", "Lê Thị Trùng")]
+    (second / "officials.csv").write_text("official_id,full_name,unit_code,position,active\n"
+                                          "O9,Phạm Văn Chín,D1,thụ lý,1\nO10,Lê Thị Trùng,D1,thụ lý,1\n"
+                                          "O11,lê thị trùng ,D1,lãnh đạo,1\n", encoding="utf-8")
+    (second / "CapNhatTienDoHoSoMC_b.jsonl").write_text(
+        step.format("20260902100000", "4", " phạm văn chín", "Thẩm định") + "\n", encoding="utf-8")
+    r = run_kpi("load", "-q", "--store", hw_copy, second)
+    assert r.returncode == 0, r.stderr
+    assert _rows(hw_copy, "SELECT event, official_id FROM dossier_events WHERE dossier_code = 'D1-S9' "
+                          "ORDER BY seq") == [("received", "O9"), ("assigned", "Lê Thị Trùng"), ("step_done", "O9")]
+    # the receiving official was still a name: now the official; the handling one stays as it was written
+    assert _rows(hw_copy, "SELECT receiving_official_id, handling_official_id FROM dossiers "
+                          "WHERE dossier_code = 'D1-S9'") == [("O9", "Lê Thị Trùng")]
+    assert "Lê Thị Trùng" in r.stdout and "Phạm Văn Chín" not in r.stdout
+
+
 def test_quarantined_records_and_catalogue(loaded):
     store, _ = loaded
     q = sorted(_rows(store, "SELECT regexp_extract(file, '[^/]+$'), line, column_name, reason FROM quarantine"))

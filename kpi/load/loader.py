@@ -280,6 +280,9 @@ def progress_sql(alias: str) -> str:
     return "({}, {})".format(*rank_sql(alias))
 
 
+OLDER = f"t.dossier_code IS NOT NULL AND {progress_sql('g')} < {progress_sql('t')}"   # record g stays unwritten
+
+
 def keep_latest(con, staged: list, indices: list | None = None) -> None:
     """A key brought by several records keeps the one most advanced in time (for dossiers: latest status
     or event timestamp, then status; then the file's capture time — `@…` in its name, else its
@@ -658,9 +661,7 @@ def _insert(con, table, source: str, results: dict) -> None:
     how many were older than the stored one (dossiers only: never written)."""
     cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
     on = " AND ".join(f'g."{k}" = t."{k}"' for k in table.key)
-    older = "false"
-    if table.name == "dossiers":    # a later export never takes a dossier back in time
-        older = f"t.dossier_code IS NOT NULL AND {progress_sql('g')} < {progress_sql('t')}"
+    older = OLDER if table.name == "dossiers" else "false"   # a later export never takes a dossier back in time
     counts = run(con, f'SELECT g._src, g._file, count(t."{table.key[0]}") FILTER (WHERE NOT ({older})), '
                       f'count(*) FILTER (WHERE {older}) '
                       f'FROM {source} g LEFT JOIN "{table.name}" t ON {on} GROUP BY g._src, g._file')
@@ -728,14 +729,29 @@ def _reach(con, staged) -> tuple[bool, object]:
     return True, reach
 
 
+def _settle_sync(con, staged: list, sync_parts: list) -> None:
+    """The step holders of this load's rows, named as sync payloads name them, settled before the write
+    (sync.settle_staged): each staged table of dossiers and events is replaced by its settled copy."""
+    of = {name: [s[2] for s in staged if s[0] is not None and s[0].name == name]
+          for name in ("dossiers", "dossier_events")}
+    made = iter(range(len(staged) + 1))
+    copies = sync.settle_staged(con, "_sync_codes", of["dossiers"], of["dossier_events"],
+                                [s[2] for s in sync_parts if s[0].name == "dossier_events"],
+                                lambda: f"_settled_{next(made)}", f"NOT ({OLDER})")
+    for name, copy in copies.items():
+        run(con, f"DROP TABLE {name}")
+        run(con, f"ALTER TABLE {copy} RENAME TO {name}")
+
+
 def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
     """Everything in one transaction; each table written in one statement (a load of hundreds of payload
     files makes a handful of round trips, not thousands), with the counts still kept per file."""
     from tqdm.auto import tqdm
-    touched: set[str] = set()     # dossiers the sync payloads brought: their officials are settled after
+    sync_parts = [s for s in staged if s[0] is not None and s[1].sync and s[0].name in ("dossiers", "dossier_events")]
     judged = []                   # staged tables of dossiers and events: their dossiers' facts are recomputed
     now = dt.datetime.now().replace(microsecond=0)
     PROGRESS["committed"] = False
+    settled = False
     # the store's rows need no order (staging did: a row's place in its file is its line); keeping one
     # would make DuckDB buffer whole tables while it writes them
     run(con, "SET preserve_insertion_order = false")
@@ -745,8 +761,15 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
         files = []      # rows of loaded_files
         quarantines = []
         tables = [s[0] for s in staged if s[0] is not None]
-        order = list(dict.fromkeys(t.name for t in tables))
+        order = sorted(dict.fromkeys(t.name for t in tables),       # officials before the dossiers naming them
+                       key=lambda n: LOAD_ORDER.index(n) if n in LOAD_ORDER else len(LOAD_ORDER))
+        if sync_parts:       # the dossiers the sync payloads brought: their step holders are settled
+            union = " UNION ".join(f"SELECT dossier_code FROM {s[2]}" for s in sync_parts)
+            run(con, f"CREATE OR REPLACE TEMP TABLE _sync_codes AS {union}")
         for name in tqdm(order, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
+            if sync_parts and name in ("dossiers", "dossier_events") and not settled:
+                _settle_sync(con, staged, sync_parts)
+                settled = True
             part = [(i, s) for i, s in enumerate(staged) if s[0] is not None and s[0].name == name]
             table = part[0][1][0]
             cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
@@ -757,8 +780,6 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
             for i, (t, res, good, quarantine, digest) in part:
                 if name in ("dossiers", "dossier_events"):
                     judged.append(good)
-                if res.sync and name in ("dossiers", "dossier_events"):
-                    touched.update(r[0] for r in run(con, f"SELECT DISTINCT dossier_code FROM {good}"))
                 if len(quarantine):
                     quarantines.append(quarantine)
                 for r in res.parts or [res]:
@@ -783,8 +804,9 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
                                                                 "rows_updated"]))
             run(con, "INSERT INTO loaded_files BY NAME SELECT * FROM _files")
             con.unregister("_files")
-        if touched:
-            report.sync_unmatched = sync.finish(con, sorted(touched))["unmatched"]
+        if sync_parts:
+            report.sync_unmatched = sync.finish(con, "_sync_codes")["unmatched"]
+            run(con, "DROP TABLE _sync_codes")
         report.calendar_changed = calendar_changes(con)
         if report.calendar_changed:      # holidays or swapped days changed: every working-day fact again
             apply_calendar(con)

@@ -323,38 +323,115 @@ def _catalogue_sheet(path: Path, items) -> Sheet:
                  lines, fill_only=True)
 
 
-# ------------------------------------------------------------------------------------------ after the write
-def finish(con, codes: list[str]) -> dict:
-    """Inside the load's transaction, for the dossiers the sync payloads touched: step holders named by
-    full name are matched to officials of the dossier's unit; a dossier's receiving official is the holder
-    of its 'received' step, its handling official the holder of its assignment (else its first step)."""
-    if not codes:
-        return {"unmatched": []}
-    con.register("_sync_codes", pd.DataFrame({"dossier_code": codes}))
-    try:
-        run(con, """UPDATE dossier_events e SET official_id = m.official_id
-            FROM (SELECT e2.dossier_code, e2.seq, min(o.official_id) AS official_id, count(*) AS n
-                  FROM dossier_events e2 JOIN _sync_codes s USING (dossier_code)
-                  JOIN dossiers d USING (dossier_code)
-                  JOIN officials o ON o.unit_code = d.unit_code
-                       AND lower(trim(o.full_name)) = lower(trim(e2.official_id))
-                  WHERE e2.official_id IS NOT NULL
-                    AND e2.official_id NOT IN (SELECT official_id FROM officials)
-                  GROUP BY ALL) m
-            WHERE e.dossier_code = m.dossier_code AND e.seq = m.seq AND m.n = 1""")
-        run(con, """UPDATE dossiers d SET
-                receiving_official_id = coalesce(d.receiving_official_id, x.recv),
-                handling_official_id = coalesce(d.handling_official_id, x.assigned, x.first_step)
-            FROM (SELECT dossier_code,
-                         arg_min(official_id, seq) FILTER (WHERE event = 'received') AS recv,
-                         arg_min(official_id, seq) FILTER (WHERE event = 'assigned') AS assigned,
-                         arg_min(official_id, seq) FILTER (WHERE event = 'step_done') AS first_step
-                  FROM dossier_events JOIN _sync_codes USING (dossier_code) GROUP BY dossier_code) x
-            WHERE d.dossier_code = x.dossier_code""")
-        unmatched = [r[0] for r in run(con, """SELECT DISTINCT e.official_id FROM dossier_events e
-            JOIN _sync_codes USING (dossier_code)
-            WHERE e.official_id IS NOT NULL AND e.official_id NOT IN (SELECT official_id FROM officials)
-            ORDER BY 1""")]
-    finally:
-        con.unregister("_sync_codes")
-    return {"unmatched": unmatched}
+# ------------------------------------------------------------------------------------------ step holders
+# Sync payloads name a step's holder by full name. It is matched to an official of the dossier's unit (exactly
+# one of that name, case and edge spaces aside); a dossier's receiving official is the holder of its 'received'
+# step, its handling official the holder of its assignment (else of its first step) — unless the record names
+# an official already; a name on the record gives way to the official its step found. The rule is applied to
+# this load's rows before they are written (settle_staged: nothing of the store is rewritten in bulk), and once
+# more after the write, to what the store already held of the same dossiers (finish).
+NAMES = """(SELECT unit_code, lower(trim(full_name)) AS name, min(official_id) AS official_id
+            FROM officials WHERE full_name IS NOT NULL GROUP BY ALL HAVING count(*) = 1)"""
+
+
+def count(con, table: str) -> int:
+    return run(con, f"SELECT count(*) FROM {table}")[0][0]
+
+
+def unresolved(e: str) -> str:
+    """A holder that is not an official's id (a name, to be matched)."""
+    return f"{e}.official_id IS NOT NULL AND {e}.official_id NOT IN (SELECT official_id FROM officials)"
+
+
+def official(found: str, current: str) -> str:
+    """A dossier's receiving or handling official once its steps are read: `current` if it names an official,
+    else the official its steps found (`found`), else what it had."""
+    known = "(SELECT official_id FROM officials)"
+    return (f"CASE WHEN {current} IS NULL OR ({current} NOT IN {known} AND {found} IN {known}) "
+            f"THEN coalesce({found}, {current}) ELSE {current} END")
+
+
+def named_holders(events: str, units: str) -> str:
+    """`events` (a table or subquery with dossier_events' columns) with every holder named by full name
+    replaced by the one official of that name in the dossier's unit (`units`: dossier_code, unit_code, one
+    row a dossier); an official's id, an unknown name or a name several officials share stays as written."""
+    return f"""SELECT e.* REPLACE (CASE WHEN {unresolved('e')} THEN coalesce(n.official_id, e.official_id)
+                                    ELSE e.official_id END AS official_id)
+               FROM {events} e LEFT JOIN {units} u USING (dossier_code)
+               LEFT JOIN {NAMES} n ON n.unit_code = u.unit_code AND n.name = lower(trim(e.official_id))"""
+
+
+def first_holders(events: str) -> str:
+    """Per dossier, from its events: its receiving official, and its handling official (the holder of its
+    assignment, else of its first step)."""
+    return f"""SELECT dossier_code, arg_min(official_id, seq) FILTER (WHERE event = 'received') AS recv,
+                      coalesce(arg_min(official_id, seq) FILTER (WHERE event = 'assigned'),
+                               arg_min(official_id, seq) FILTER (WHERE event = 'step_done')) AS handling
+               FROM {events} WHERE event IN ('received', 'assigned', 'step_done') GROUP BY dossier_code"""
+
+
+def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: list, new, written: str) -> dict:
+    """Before the write, inside its transaction, the officials already written: this load's rows as the store
+    will hold them once finish() has run. codes: the table of the dossiers the sync payloads touched;
+    dossiers / events: every staged table of dossiers / events (sync_events: the sync payloads' own among
+    them); new(): a name for a staged table; written: SQL, true when the staged record `g` is the one written
+    over the stored `t`. A dossier's unit is its written record's. Returns {staged table: its settled copy}."""
+    staged = " UNION ALL BY NAME ".join(f"SELECT * FROM {d}" for d in dossiers) or "SELECT * FROM dossiers WHERE false"
+    run(con, f"""CREATE OR REPLACE TEMP TABLE _sync_units AS
+        SELECT c.dossier_code, CASE WHEN g.dossier_code IS NOT NULL AND ({written}) THEN g.unit_code
+                                    ELSE t.unit_code END AS unit_code
+        FROM {codes} c LEFT JOIN ({staged}) g USING (dossier_code) LEFT JOIN dossiers t USING (dossier_code)""")
+    copies = {}
+    for name in sync_events:
+        copies[name] = new()
+        run(con, f"CREATE OR REPLACE TEMP TABLE {copies[name]} AS {named_holders(name, '_sync_units')}")
+    if dossiers:
+        cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+        # the events of the touched dossiers once written: this load's, and those stored it does not replace
+        # (found without a hash table of this load's events: a first load stores none, a day's few); only
+        # the sync payloads' own are settled already
+        run(con, f"CREATE OR REPLACE TEMP TABLE _sync_stored AS SELECT {cols} FROM dossier_events "
+                 f"SEMI JOIN {codes} USING (dossier_code)")
+        mine = [f"SELECT {cols} FROM {copies.get(e, e)}" for e in events]
+        others = [f"SELECT {cols} FROM {e} SEMI JOIN {codes} USING (dossier_code)" for e in events if e not in copies]
+        if count(con, "_sync_stored"):
+            others.append(f"SELECT s.* FROM _sync_stored s LEFT JOIN (SELECT dossier_code, seq FROM "
+                          f"({' UNION ALL '.join(mine)}) m SEMI JOIN _sync_stored USING (dossier_code, seq)) r "
+                          f"USING (dossier_code, seq) WHERE r.seq IS NULL")
+        after = [f"SELECT {cols} FROM {copies[e]}" for e in sync_events] or \
+            [f"SELECT {cols} FROM dossier_events WHERE false"]
+        if others:
+            after.append(named_holders("(" + " UNION ALL ".join(others) + ")", "_sync_units"))
+        run(con, f"CREATE OR REPLACE TEMP TABLE _sync_firsts AS {first_holders('(' + ' UNION ALL '.join(after) + ')')}")
+        for name in dossiers:
+            copies[name] = new()
+            run(con, f"""CREATE OR REPLACE TEMP TABLE {copies[name]} AS
+                SELECT g.* REPLACE ({official('f.recv', 'g.receiving_official_id')} AS receiving_official_id,
+                                    {official('f.handling', 'g.handling_official_id')} AS handling_official_id)
+                FROM {name} g LEFT JOIN _sync_firsts f USING (dossier_code)""")
+        run(con, "DROP TABLE _sync_firsts")
+        run(con, "DROP TABLE _sync_stored")
+    run(con, "DROP TABLE _sync_units")
+    return copies
+
+
+def finish(con, codes: str) -> dict:
+    """After the write, inside its transaction: the same rule for what the store held before this load of the
+    dossiers it touched (codes: their table); only the rows it changes are rewritten. Returns the names of
+    step holders still matching no official."""
+    stored = f"(SELECT * FROM dossier_events x SEMI JOIN {codes} USING (dossier_code) WHERE {unresolved('x')})"
+    run(con, f"""UPDATE dossier_events e SET official_id = m.official_id FROM ({named_holders(stored, 'dossiers')}) m
+                 WHERE e.dossier_code = m.dossier_code AND e.seq = m.seq AND e.official_id <> m.official_id""")
+    known = "(SELECT official_id FROM officials)"
+    open_ = (f"(SELECT e.* FROM dossier_events e SEMI JOIN (SELECT dossier_code FROM dossiers "
+             f"SEMI JOIN {codes} USING (dossier_code) WHERE receiving_official_id IS NULL OR handling_official_id "
+             f"IS NULL OR receiving_official_id NOT IN {known} OR handling_official_id NOT IN {known}) "
+             f"USING (dossier_code))")
+    recv, handling = official("x.recv", "d.receiving_official_id"), official("x.handling", "d.handling_official_id")
+    run(con, f"""UPDATE dossiers d SET receiving_official_id = {recv}, handling_official_id = {handling}
+                 FROM ({first_holders(open_)}) x
+                 WHERE d.dossier_code = x.dossier_code
+                   AND ({recv} IS DISTINCT FROM d.receiving_official_id
+                        OR {handling} IS DISTINCT FROM d.handling_official_id)""")
+    return {"unmatched": [r[0] for r in run(con, f"""SELECT DISTINCT e.official_id FROM dossier_events e
+        SEMI JOIN {codes} USING (dossier_code) WHERE {unresolved('e')} ORDER BY 1""")]}
