@@ -102,9 +102,9 @@ def commend_blocked(decisions: pd.Series, evidence: pd.DataFrame, rules: dict, r
 
 def _evidence(engine, p: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Late dossiers charged to each official, and the steps they held that overran, in the period."""
-    ev = engine.evidence("ON_TIME", p)
-    late = ev[ev.in_den & ~ev.in_num.astype(bool)][["entity", "charged"]].explode("charged").dropna()
-    late = late.rename(columns={"entity": "dossier_code", "charged": "official_id"}).drop_duplicates()
+    late = engine.evidence("ON_TIME", p, "DISTINCT entity AS dossier_code, unnest(charged) AS official_id",
+                           "in_den AND in_num IS NOT TRUE")      # late: counted, not on time
+    late = late.dropna().drop_duplicates()
     steps = engine.query("step_overruns", p)
     return late, steps
 

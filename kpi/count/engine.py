@@ -213,10 +213,14 @@ class Engine:
                    SELECT u.unit_code FROM units u JOIN t ON u.parent_code = t.c) SELECT c FROM t""", [unit])
         return {r[0] for r in rows} if subtree else {unit}
 
-    def evidence(self, code: str, period: Period) -> pd.DataFrame:
-        """All evidence rows of a metric for the period (every unit)."""
+    def evidence(self, code: str, period: Period, columns: str = "*", where: str | None = None) -> pd.DataFrame:
+        """The evidence rows of a metric for the period (every unit): all of them, or those `where` (SQL over
+        the rows' columns) selects, with `columns` — a question about a few rows of millions asks for those."""
         self.prepare(period)
-        return self.frame(sql_text(metric_file(code)), period)
+        sql = sql_text(metric_file(code))
+        if columns != "*" or where:
+            sql = f"SELECT {columns} FROM ({sql}) ev" + (f" WHERE {where}" if where else "")
+        return self.frame(sql, period)
 
     def count(self, code: str, period: Period, by: str = "unit", units: list[str] | None = None,
               mode: str = "own", merged: bool = False) -> pd.DataFrame:
