@@ -104,7 +104,7 @@ def _evidence(engine, p: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Late dossiers charged to each official, and the steps they held that overran, in the period."""
     late = engine.evidence("ON_TIME", p, "DISTINCT entity AS dossier_code, unnest(charged) AS official_id",
                            "in_den AND in_num IS NOT TRUE")      # late: counted, not on time
-    late = late.dropna().drop_duplicates()
+    late = late.dropna()          # a charge without an official (DISTINCT made the pairs unique)
     steps = engine.query("step_overruns", p)
     return late, steps
 

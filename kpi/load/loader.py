@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -734,7 +735,7 @@ def _settle_sync(con, staged: list, sync_parts: list) -> None:
     (sync.settle_staged): each staged table of dossiers and events is replaced by its settled copy."""
     of = {name: [s[2] for s in staged if s[0] is not None and s[0].name == name]
           for name in ("dossiers", "dossier_events")}
-    made = iter(range(len(staged) + 1))
+    made = itertools.count()
     copies = sync.settle_staged(con, "_sync_codes", of["dossiers"], of["dossier_events"],
                                 [s[2] for s in sync_parts if s[0].name == "dossier_events"],
                                 lambda: f"_settled_{next(made)}", f"NOT ({OLDER})")
@@ -751,7 +752,6 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
     judged = []                   # staged tables of dossiers and events: their dossiers' facts are recomputed
     now = dt.datetime.now().replace(microsecond=0)
     PROGRESS["committed"] = False
-    settled = False
     # the store's rows need no order (staging did: a row's place in its file is its line); keeping one
     # would make DuckDB buffer whole tables while it writes them
     run(con, "SET preserve_insertion_order = false")
@@ -763,13 +763,13 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
         tables = [s[0] for s in staged if s[0] is not None]
         order = sorted(dict.fromkeys(t.name for t in tables),       # officials before the dossiers naming them
                        key=lambda n: LOAD_ORDER.index(n) if n in LOAD_ORDER else len(LOAD_ORDER))
-        if sync_parts:       # the dossiers the sync payloads brought: their step holders are settled
+        settle = next((n for n in order if n in ("dossiers", "dossier_events")), None) if sync_parts else None
+        if settle:       # the dossiers the sync payloads brought: their step holders are settled before either is written
             union = " UNION ".join(f"SELECT dossier_code FROM {s[2]}" for s in sync_parts)
             run(con, f"CREATE OR REPLACE TEMP TABLE _sync_codes AS {union}")
         for name in tqdm(order, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
-            if sync_parts and name in ("dossiers", "dossier_events") and not settled:
+            if name == settle:
                 _settle_sync(con, staged, sync_parts)
-                settled = True
             part = [(i, s) for i, s in enumerate(staged) if s[0] is not None and s[0].name == name]
             table = part[0][1][0]
             cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])

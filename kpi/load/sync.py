@@ -332,22 +332,18 @@ def _catalogue_sheet(path: Path, items) -> Sheet:
 # more after the write, to what the store already held of the same dossiers (finish).
 NAMES = """(SELECT unit_code, lower(trim(full_name)) AS name, min(official_id) AS official_id
             FROM officials WHERE full_name IS NOT NULL GROUP BY ALL HAVING count(*) = 1)"""
-
-
-def count(con, table: str) -> int:
-    return run(con, f"SELECT count(*) FROM {table}")[0][0]
+KNOWN = "(SELECT official_id FROM officials)"
 
 
 def unresolved(e: str) -> str:
     """A holder that is not an official's id (a name, to be matched)."""
-    return f"{e}.official_id IS NOT NULL AND {e}.official_id NOT IN (SELECT official_id FROM officials)"
+    return f"{e}.official_id IS NOT NULL AND {e}.official_id NOT IN {KNOWN}"
 
 
 def official(found: str, current: str) -> str:
     """A dossier's receiving or handling official once its steps are read: `current` if it names an official,
     else the official its steps found (`found`), else what it had."""
-    known = "(SELECT official_id FROM officials)"
-    return (f"CASE WHEN {current} IS NULL OR ({current} NOT IN {known} AND {found} IN {known}) "
+    return (f"CASE WHEN {current} IS NULL OR ({current} NOT IN {KNOWN} AND {found} IN {KNOWN}) "
             f"THEN coalesce({found}, {current}) ELSE {current} END")
 
 
@@ -394,7 +390,7 @@ def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: li
                  f"SEMI JOIN {codes} USING (dossier_code)")
         mine = [f"SELECT {cols} FROM {copies.get(e, e)}" for e in events]
         others = [f"SELECT {cols} FROM {e} SEMI JOIN {codes} USING (dossier_code)" for e in events if e not in copies]
-        if count(con, "_sync_stored"):
+        if run(con, "SELECT EXISTS (SELECT 1 FROM _sync_stored)")[0][0]:
             others.append(f"SELECT s.* FROM _sync_stored s LEFT JOIN (SELECT dossier_code, seq FROM "
                           f"({' UNION ALL '.join(mine)}) m SEMI JOIN _sync_stored USING (dossier_code, seq)) r "
                           f"USING (dossier_code, seq) WHERE r.seq IS NULL")
@@ -422,10 +418,9 @@ def finish(con, codes: str) -> dict:
     stored = f"(SELECT * FROM dossier_events x SEMI JOIN {codes} USING (dossier_code) WHERE {unresolved('x')})"
     run(con, f"""UPDATE dossier_events e SET official_id = m.official_id FROM ({named_holders(stored, 'dossiers')}) m
                  WHERE e.dossier_code = m.dossier_code AND e.seq = m.seq AND e.official_id <> m.official_id""")
-    known = "(SELECT official_id FROM officials)"
     open_ = (f"(SELECT e.* FROM dossier_events e SEMI JOIN (SELECT dossier_code FROM dossiers "
              f"SEMI JOIN {codes} USING (dossier_code) WHERE receiving_official_id IS NULL OR handling_official_id "
-             f"IS NULL OR receiving_official_id NOT IN {known} OR handling_official_id NOT IN {known}) "
+             f"IS NULL OR receiving_official_id NOT IN {KNOWN} OR handling_official_id NOT IN {KNOWN}) "
              f"USING (dossier_code))")
     recv, handling = official("x.recv", "d.receiving_official_id"), official("x.handling", "d.handling_official_id")
     run(con, f"""UPDATE dossiers d SET receiving_official_id = {recv}, handling_official_id = {handling}
