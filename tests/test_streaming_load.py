@@ -188,3 +188,38 @@ def test_a_large_sample_is_written_a_few_days_at_a_time(tmp_path, monkeypatch):
     con.close()
     assert report.quarantined == 0
     assert sum(f.loaded for f in report.files if f.table == "dossiers") == counts["dossiers.csv"]
+
+
+def test_round_trip_forms_and_rare_spaces_agree_with_validate(hw, tmp_path, monkeypatch):
+    """The fast lane reads a plain time or whole number by a round trip (its text is what the value prints
+    as) and leaves every other form to the patterns or to validate(); an Ogham space mark (U+1680, which
+    prescan does not look for) sends the row to validate(). Both ways agree, row by row."""
+    d = tmp_path / "dossiers_forms.csv"
+    d.write_text(
+        "dossier_code,procedure_code,unit_code,channel,received_at,due_at,status\n"
+        "R1,PR1,D1,1,2026-08-03 09:00:00,2026-08-10,processing\n"
+        "R2,PR1,D1,1,2026-8-3 09:00:00,2026-08-10 9:00:00,processing\n"
+        "R3,PR1,D1,1,2026-08-03T09:00:00,2026-08-10 09:00,processing\n"
+        "R4,PR1,D1,1,0999-08-03 09:00:00,2026-08-10 09:00:00,processing\n"
+        "R5\u1680X,PR1,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing\n"
+        "R6,PR1\u1680,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing\n"
+        "R7,PR1,D1,1,2026-02-30 09:00:00,2026-08-10 09:00:00,processing\n", encoding="utf-8")
+    e = tmp_path / "dossier_events_forms.csv"
+    e.write_text(
+        "dossier_code,seq,event,at\n"
+        "R1,1,received,2026-08-03 09:00:00\n"
+        "R1,007,assigned,2026-08-03 10:00:00\n"
+        "R1,-0,step_done,2026-08-03 11:00:00\n"
+        "R1,1234567890123456789,step_done,2026-08-03 12:00:00\n"
+        "R1,+3,step_done,2026-08-03 13:00:00\n"
+        "R1,1.000,step_done,2026-08-03 14:00:00\n"
+        "R3,2,received,20260803090000\n"
+        "R3,3,received,03/08/2026 09:00\n", encoding="utf-8")
+    careful, fast = _both(tmp_path, hw, [d, e], monkeypatch)
+    assert fast == careful
+    q = {(r[0].rsplit("/", 1)[-1], r[1]) for r in fast[2]["quarantine"] if "_forms" in r[0]}
+    loaded = {r[0] for r in fast[2]["dossiers"] if r[0].startswith("R")}
+    assert {"R1", "R3"} <= loaded and "R4" not in loaded and "R7" not in loaded
+    assert ("dossiers_forms.csv", 5) in q and ("dossiers_forms.csv", 8) in q     # year 999, 30 February
+    seqs = sorted(r[1] for r in fast[2]["dossier_events"] if r[0] == "R1")
+    assert 1 in seqs and 7 in seqs

@@ -45,6 +45,7 @@ MAX_LABELS = 100         # distinct texts of a column with a list of values that
 ISO = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
 DAY_FIRST = r"(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}( ([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
 COMPACT = r"\d{14}"
+PLAIN_TIMES = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")     # ISO's commonest forms, read by a round trip
 BOOL_TRUE = ("1", "true", "t", "yes", "y", "co", "x", "dung")
 BOOL_FALSE = ("0", "false", "f", "no", "n", "khong")
 
@@ -112,29 +113,38 @@ def lit(v) -> str:
     return "'" + str(v).replace("'", "''") + "'"
 
 
-def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = None) -> tuple[str, str]:
+def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = None,
+                hidden: bool = True) -> tuple[str, str]:
     """(SQL of the typed value of the raw value v — NULL where SQL does not read it —, SQL that accepts the
     row's value, given v and its typed value t) for one column. labels: the allowed value each of the column's
-    raw texts stands for (validate.enum_value), for a column with a list of values."""
+    raw texts stands for (validate.enum_value), for a column with a list of values. spaces=False: the values
+    hold no space other than ' ' and U+1680 (prescan looked for the rest in the file's bytes); hidden=False:
+    nor does a code (a CSV file: a CR or a line break would have sent it the careful way).
+
+    The common forms are read first by a round trip (the text is exactly what the typed value prints as),
+    which is exact and several times cheaper than the regular expressions after it."""
     v, t = f'"{c.name}"', f'"{c.name}_t"'
     ok = []
     if c.type == "str":
         typed = f"upper({v})" if c.unit_code else v
         if c.values and labels:
             typed = f"CASE {v} {' '.join(f'WHEN {lit(k)} THEN {lit(x)}' for k, x in labels.items())} END"
-        ok.append(f"regexp_matches({v}, '{EDGE_SPACE}')" if spaces else f"starts_with({v}, ' ') OR ends_with({v}, ' ')")
+        # without odd spaces in the file only ' ' and U+1680 (which prescan does not look for) can be one
+        ok.append(f"regexp_matches({v}, '{EDGE_SPACE}')" if spaces else
+                  f"starts_with({v}, ' ') OR ends_with({v}, ' ') OR contains({v}, chr(5760))")
         ok[-1] = f"NOT ({ok[-1]})"
         ok.append(f"length({v}) <= {MAX_TEXT}")
         if c.unit_code:
             ok.append(f"regexp_full_match({v}, '[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}') AND NOT contains({v}, '..')")
-        elif is_code(c):          # a code with a space other than ' ' is validate()'s to refuse (HIDDEN_SPACE)
+        elif is_code(c) and hidden:     # a code with a space other than ' ' is validate()'s to refuse (HIDDEN_SPACE)
             ok.append(f"NOT regexp_matches({v}, '{HIDDEN_SPACE_RE2}')")
         if c.pattern:
             ok.append("false")            # rare, small tables: validate() says it
         if c.values:
             ok.append(f"{t} IS NOT NULL" if labels else f"{v} IN ({', '.join(map(lit, c.values))})")
     elif c.type in ("ts", "date"):
-        typed = (f"CASE WHEN regexp_full_match({v}, '{ISO}') THEN try_cast(replace({v}, 'T', ' ') AS TIMESTAMP) "
+        typed = (f"CASE {' '.join(f'WHEN strftime(try_strptime({v}, {f!r}), {f!r}) = {v} THEN try_strptime({v}, {f!r})' for f in PLAIN_TIMES)} "
+                 f"WHEN regexp_full_match({v}, '{ISO}') THEN try_cast(replace({v}, 'T', ' ') AS TIMESTAMP) "
                  f"WHEN regexp_full_match({v}, '{DAY_FIRST}') THEN coalesce("
                  f"try_strptime({v}, '%d/%m/%Y %H:%M:%S'), try_strptime({v}, '%d/%m/%Y %H:%M'), "
                  f"try_strptime({v}, '%d/%m/%Y')) "
@@ -149,6 +159,9 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         plain = r"-?\d{1,18}" if c.type == "int" else r"-?\d{1,15}(\.\d{1,15})?"
         typed = (f"CASE WHEN regexp_full_match({v}, '{plain}') AND NOT regexp_full_match({v}, '-?\\d{{1,3}}(\\.\\d{{3}})+') "
                  f"THEN try_cast({v} AS {sql_type}) END")
+        if c.type == "int":           # a plain whole number of up to 18 digits prints as itself
+            typed = (f"CASE WHEN CAST(try_cast({v} AS BIGINT) AS VARCHAR) = {v} AND length({v}) <= 18 "
+                     f"THEN try_cast({v} AS BIGINT) ELSE {typed} END")
         ok.append(f"{t} IS NOT NULL")
         if c.min_value is not None:
             ok.append(f"{t} >= {c.min_value}")
@@ -253,7 +266,8 @@ def type_rows(con, raw: str, table, now, target: str, *, spaces: bool, path: Pat
     (`merged`: raw carries _file, _line and _ord, the order they were read in): each keeps its file and line,
     and `target` keeps the order of _ord."""
     now_ts = pd.Timestamp(now or dt.datetime.now()) + pd.Timedelta(days=1)
-    typed, accept = zip(*(_column_sql(c, now_ts, spaces, _labels(con, raw, c)) for c in table.columns))
+    typed, accept = zip(*(_column_sql(c, now_ts, spaces, _labels(con, raw, c), hidden=spaces or merged)
+                          for c in table.columns))
     checks = [f'coalesce("{later}_t" < "{earlier}_t", false)' for later, earlier in table.checks]
     fast = " AND ".join(accept + tuple(f"NOT {x}" for x in checks))
     typed_cols = ", ".join(f'{t} AS "{c.name}_t"' for c, t in zip(table.columns, typed))
