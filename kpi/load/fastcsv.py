@@ -45,7 +45,7 @@ MAX_LABELS = 100         # distinct texts of a column with a list of values that
 ISO = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
 DAY_FIRST = r"(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}( ([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
 COMPACT = r"\d{14}"
-PLAIN_TIMES = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")     # ISO's commonest forms, read by a round trip
+PLAIN_TIMES = ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%d")   # the commonest forms (CSV, payloads): a round trip
 BOOL_TRUE = ("1", "true", "t", "yes", "y", "co", "x", "dung")
 BOOL_FALSE = ("0", "false", "f", "no", "n", "khong")
 
@@ -143,7 +143,10 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         if c.values:
             ok.append(f"{t} IS NOT NULL" if labels else f"{v} IN ({', '.join(map(lit, c.values))})")
     elif c.type in ("ts", "date"):
-        typed = (f"CASE {' '.join(f'WHEN strftime(try_strptime({v}, {f!r}), {f!r}) = {v} THEN try_strptime({v}, {f!r})' for f in PLAIN_TIMES)} "
+        # (a failing try_strptime is slow — ten times a succeeding one —: the text's length picks the form)
+        plain = " ".join(f"WHEN length({v}) = {len(dt.datetime(2000, 1, 1).strftime(f))} AND strftime(try_strptime("
+                         f"{v}, {lit(f)}), {lit(f)}) = {v} THEN try_strptime({v}, {lit(f)})" for f in PLAIN_TIMES)
+        typed = (f"CASE {plain} "
                  f"WHEN regexp_full_match({v}, '{ISO}') THEN try_cast(replace({v}, 'T', ' ') AS TIMESTAMP) "
                  f"WHEN regexp_full_match({v}, '{DAY_FIRST}') THEN coalesce("
                  f"try_strptime({v}, '%d/%m/%Y %H:%M:%S'), try_strptime({v}, '%d/%m/%Y %H:%M'), "
