@@ -310,9 +310,15 @@ def keep_latest(con, staged: list, indices: list | None = None) -> None:
                                    f"{latest} AS _latest, {rank} AS _rank, c._captured"
                                    + (", g.synced_at" if name == "dossiers" else "")
                                    + f" FROM {staged[i][2]} g JOIN _captured c USING (_file)" for i in idx)
+        # only keys that come more than once need ranking: found by a hash of the key first (a narrow
+        # grouping, far cheaper than windows over every row; two keys of one hash are told apart by the window)
+        every_key = " UNION ALL ".join(f"SELECT hash({keys}) AS h FROM {staged[i][2]} g" for i in idx)
+        run(con, f"CREATE OR REPLACE TEMP TABLE _repeated AS SELECT h FROM ({every_key}) GROUP BY h HAVING count(*) > 1")
         run(con, f"""CREATE OR REPLACE TEMP TABLE _ranked AS SELECT *, row_number() OVER (PARTITION BY {key}
                      ORDER BY _latest DESC, _rank DESC, _captured DESC NULLS LAST, _src DESC, _rid DESC) AS _n,
-                     count(*) OVER (PARTITION BY {key}) AS _records FROM ({union})""")
+                     count(*) OVER (PARTITION BY {key}) AS _records
+                     FROM ({union}) WHERE hash({key}) IN (SELECT h FROM _repeated)""")
+        run(con, "DROP TABLE _repeated")
         con.unregister("_captured")
         if name == "dossiers":
             for i in idx:
