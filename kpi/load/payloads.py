@@ -38,7 +38,6 @@ LARGEST_PLAIN = 64 << 20      # a larger file is read by Python (DuckDB's reader
 # what readers.clean_text removes (RE2); a time with an offset (RE2)
 CONTROL_RE = (r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}\x{ad}\x{61c}"
               r"\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{2066}-\x{206f}\x{feff}]")
-EDGE_RE = r"^[\s\pZ\x{85}\x{1c}-\x{1f}\x{0b}]|[\s\pZ\x{85}\x{1c}-\x{1f}\x{0b}]$"     # a SPACES character at an edge
 OFFSET_RE = (r"(\d{4})-?(\d{2})-?(\d{2})[T ](\d{2}):?(\d{2})(?::?(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)")
 VN_RE, EN_RE = r"-?\d{1,3}(\.\d{3})+(,\d+)?", r"-?\d{1,3}(,\d{3})+(\.\d+)?"      # validate.VN_NUMBER, EN_NUMBER
 STATUS_CASE = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.STATUS.items() if v)
@@ -48,9 +47,11 @@ CODES = lambda keys: ", ".join(f"'{k}'" for k in keys)      # noqa: E731
 
 def s(x: str) -> str:
     """A value as text: cleaned (files that need it), stripped, NULL when empty. (Stripping only what
-    has a space at an edge: DuckDB's trim with a set of characters is slow.)"""
+    has a space at an edge, its first or last character found in SPACES: DuckDB's trim with a set of
+    characters is slow, and so is a pattern.)"""
+    edge = f"contains({lit(SPACES)}, left({x}, 1)) OR contains({lit(SPACES)}, right({x}, 1))"
     return (f"nullif(CASE WHEN _dirty THEN trim(regexp_replace(nfc_normalize({x}), {lit(CONTROL_RE)}, '', 'g'), {lit(SPACES)}) "
-            f"WHEN regexp_matches({x}, {lit(EDGE_RE)}) THEN trim({x}, {lit(SPACES)}) ELSE {x} END, '')")
+            f"WHEN {edge} THEN trim({x}, {lit(SPACES)}) ELSE {x} END, '')")
 
 
 def flag(x: str) -> str:
