@@ -25,6 +25,13 @@ def _facts(store) -> pd.DataFrame:
     return f.sort_values("dossier_code").reset_index(drop=True)
 
 
+def _spans(store) -> pd.DataFrame:
+    con = duckdb.connect(str(store), read_only=True)
+    s = con.execute("SELECT * FROM dossier_spans ORDER BY dossier_code").df()
+    con.close()
+    return s
+
+
 def _rebuilt(store, tmp_path) -> pd.DataFrame:
     copy = tmp_path / "rebuilt.duckdb"
     shutil.copy(store, copy)
@@ -86,6 +93,16 @@ def test_daily_exports_in_any_order_keep_the_facts_of_a_full_rebuild(sample_stor
             pd.testing.assert_frame_equal(_facts(store), _rebuilt(store, tmp_path))
     got = _facts(store)
     pd.testing.assert_frame_equal(got, _rebuilt(store, tmp_path))
+    # every dossier's span (its first event, from which a period's judgement reads its events) is that of
+    # its events as stored now, open dossiers included: the same as the full load's, worked out from the rows
+    spans = _spans(store)
+    pd.testing.assert_frame_equal(spans, _spans(tmp_path / "rebuilt.duckdb"))
+    pd.testing.assert_frame_equal(spans, _spans(sample_store))
+    con = duckdb.connect(str(store), read_only=True)
+    first = con.execute('SELECT d.dossier_code, min(e."at") AS first_event_at FROM dossiers d '
+                        'LEFT JOIN dossier_events e USING (dossier_code) GROUP BY 1 ORDER BY 1').df()
+    con.close()
+    pd.testing.assert_frame_equal(spans, first)
     # the same dossiers and events as the full load: the same facts and the same figures
     whole = _facts(sample_store)
     cols = [c for c in whole.columns if c not in ("_file", "_line")]

@@ -184,8 +184,9 @@ def _copy(con, src: str, members: list[str], above: list[str], personal: bool, b
                 run(con, f"DELETE FROM {table}")
                 run(con, f"INSERT INTO {table} BY NAME SELECT {cols} FROM src.{table} WHERE {where}")
             bar.update(1)
-        if "dossier_facts" in src_tables:
-            run(con, f"CREATE TABLE dossier_facts AS SELECT * FROM src.dossier_facts WHERE {BY_DOSSIER}")
+        for kept in ("dossier_facts", "dossier_spans"):
+            if kept in src_tables:
+                run(con, f"CREATE TABLE {kept} AS SELECT * FROM src.{kept} WHERE {BY_DOSSIER}")
         if "facts_source" in src_tables:          # which code made them: the extract reads them as the store does
             run(con, "CREATE TABLE facts_source AS SELECT * FROM src.facts_source")
         # the quarantined rows of the unit's files: the reason's quoted values masked and the raw row left out

@@ -11,8 +11,13 @@
 -- Nothing here depends on the period's start: a dossier that ended and has not changed since is judged at
 -- any later pe exactly as at its end, which is what the facts the loader keeps (kpi/count/facts.py) are.
 -- Which rule applied, in words, is judgement_text(e) (_prepare/00_macros.sql): written only where it is read.
+-- _cand's events_from: no event of the dossier is older (its first event's time, kept by the loader in
+-- dossier_spans; -infinity when not known). As a join condition, DuckDB skips the row groups of events all older
+-- than every candidate's: a period's open dossiers read the recent part of the events, not all of them.
 WITH ev AS (
-    SELECT c.pid, e.* FROM dossier_events e JOIN (SELECT pid, pe, dossier_code FROM _cand) c USING (dossier_code)
+    SELECT c.pid, e.* FROM dossier_events e
+    JOIN (SELECT pid, pe, dossier_code, events_from FROM _cand) c
+      ON e.dossier_code = c.dossier_code AND e."at" >= c.events_from
     WHERE e."at" < c.pe
 ),
 marks AS (

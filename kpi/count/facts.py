@@ -4,7 +4,9 @@ the dossiers the load touched. A period reads an ended dossier that has not chan
 here, and judges at the period end only the rest (kpi/count/metrics/_prepare/03_dossier_eval.sql).
 
 A dossier still open at the data's end has no fact (the judgement of an open dossier depends on the day
-it is judged); `changed_at` is the latest time in its record or events that the judgement reads."""
+it is judged); `changed_at` is the latest time in its record or events that the judgement reads.
+Every dossier, open or ended, has its span in `dossier_spans`: the time of its first event (NULL: none),
+from which a judgement at a period end reads its events (older row groups of events are not read)."""
 from __future__ import annotations
 
 import hashlib
@@ -23,20 +25,20 @@ def macros(con) -> None:
 
 
 def _build(con, where: str) -> None:
-    """_facts_new: the facts of the dossiers `where` selects (SQL over dossiers d)."""
-    run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT 0 AS pid, {NEVER} AS pe, d.* FROM judged_dossiers() d "
-        f"WHERE {where}")
+    """_facts_new, _spans_new: the facts and spans of the dossiers `where` selects (SQL over dossiers d)."""
+    run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT 0 AS pid, {NEVER} AS pe, d.*, "
+        f"TIMESTAMP '-infinity' AS events_from FROM judged_dossiers() d WHERE {where}")
+    run(con, """CREATE OR REPLACE TEMP TABLE _spans_new AS
+        SELECT c.dossier_code, e.first_event_at, e.last_event_at FROM _cand c LEFT JOIN (
+            SELECT dossier_code, min("at") AS first_event_at, max("at") AS last_event_at FROM dossier_events
+            WHERE dossier_code IN (SELECT dossier_code FROM _cand) GROUP BY dossier_code) e USING (dossier_code)""")
     run(con, f"""CREATE OR REPLACE TEMP TABLE _facts_new AS
         WITH j AS ({judgement_sql()}),
-        last_event AS (
-            SELECT dossier_code, max("at") AS at FROM dossier_events
-            WHERE dossier_code IN (SELECT dossier_code FROM _cand) GROUP BY dossier_code
-        ),
         changed AS (
             SELECT c.dossier_code, dossier_record_hash(c) AS record_hash,
                    greatest(c.received_at, coalesce(c.finished_at, c.received_at), coalesce(c.returned_at, c.received_at),
-                            coalesce(e.at, c.received_at)) AS changed_at
-            FROM _cand c LEFT JOIN last_event e USING (dossier_code)
+                            coalesce(e.last_event_at, c.received_at)) AS changed_at
+            FROM _cand c LEFT JOIN _spans_new e USING (dossier_code)
         )
         SELECT j.* EXCLUDE (pid, pe), ch.record_hash, ch.changed_at FROM j JOIN changed ch USING (dossier_code)
         WHERE j.end_at IS NOT NULL""")
@@ -55,8 +57,7 @@ def version() -> str:
 
 def exists(con) -> bool:
     """Whether the store keeps facts made by this code."""
-    if not run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('dossier_facts', 'facts_source') "
-                    "AND NOT temporary")[0][0] == 2:
+    if not run(con, f"SELECT count(*) FROM duckdb_tables() WHERE table_name IN {KEPT} AND NOT temporary")[0][0] == 3:
         return False
     return run(con, "SELECT list(version) FROM facts_source")[0][0] == [version()]
 
@@ -67,6 +68,8 @@ def _record_version(con) -> None:
     run(con, "INSERT INTO facts_source VALUES (?)", [version()])
 
 
+KEPT = "('dossier_facts', 'dossier_spans', 'facts_source')"      # what a store keeps of the facts
+SPAN = "SELECT dossier_code, first_event_at FROM _spans_new"      # a row of dossier_spans
 CHUNK = 250_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
 
 
@@ -79,14 +82,17 @@ def _write(con, where: str, replace: bool) -> None:
     if replace:
         _build(con, "false")
         run(con, "CREATE OR REPLACE TABLE dossier_facts AS SELECT * FROM _facts_new")
+        run(con, f"CREATE OR REPLACE TABLE dossier_spans AS {SPAN}")
     else:
-        run(con, f"DELETE FROM dossier_facts WHERE dossier_code IN (SELECT dossier_code FROM dossiers d WHERE {where})")
+        for t in ("dossier_facts", "dossier_spans"):
+            run(con, f"DELETE FROM {t} WHERE dossier_code IN (SELECT dossier_code FROM dossiers d WHERE {where})")
     for k in range(chunks):
         part = where if chunks == 1 else f"({where}) AND hash(d.dossier_code) % {chunks} = {k}"
         _build(con, part)
         run(con, "INSERT INTO dossier_facts BY NAME SELECT * FROM _facts_new")
-    run(con, "DROP TABLE _facts_new")
-    run(con, "DROP TABLE _cand")
+        run(con, f"INSERT INTO dossier_spans {SPAN}")
+    for t in ("_facts_new", "_spans_new", "_cand"):
+        run(con, f"DROP TABLE {t}")
     if replace:
         _record_version(con)
 
@@ -104,9 +110,11 @@ def refresh(con, codes_table: str) -> None:
 
 def ensure_readable(con) -> None:
     """A store made before the facts, or whose facts other code made (opened read-only), reads an empty set
-    (a temporary table of this connection): every dossier is judged at the period end, as it always was."""
+    (temporary tables of this connection): every dossier is judged at the period end from all its events,
+    as it always was."""
     if not exists(con) and not run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dossier_facts' "
                                         "AND temporary")[0][0]:
         macros(con)
         _build(con, "false")
         run(con, "CREATE TEMP TABLE dossier_facts AS SELECT * FROM _facts_new")
+        run(con, f"CREATE TEMP TABLE dossier_spans AS {SPAN}")

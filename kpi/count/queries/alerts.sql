@@ -7,8 +7,8 @@
 --   waiting_applicant  paused at an unanswered supplement request: how long it has waited, and the
 --                      deadline it will have if the citizen answers now (the wait is not the agency's time)
 CREATE OR REPLACE TEMP TABLE _cand AS
-SELECT 0 AS pid, $pe AS pe, d.* FROM judged_dossiers() d
-LEFT JOIN dossier_facts f USING (dossier_code)
+SELECT 0 AS pid, $pe AS pe, d.*, events_from(s) AS events_from FROM judged_dossiers() d
+LEFT JOIN dossier_facts f USING (dossier_code) LEFT JOIN dossier_spans s USING (dossier_code)
 WHERE d.received_at < $pe
   AND NOT coalesce(d.finished_at < $pe, false) AND NOT coalesce(d.returned_at < $pe, false)
   AND NOT coalesce(f.end_at < $pe AND f.end_kind <> 'supplement' AND f.changed_at < $pe

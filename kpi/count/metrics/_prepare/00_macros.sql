@@ -21,6 +21,10 @@ CREATE OR REPLACE TEMP MACRO dossier_record_hash(d) AS
     hash(d.received_at, d.due_at, d.finished_at, d.returned_at, d.procedure_code, d.unit_code, d.channel,
          d.handling_official_id, d.receiving_official_id);
 
+-- From when a dossier's events are read (dossier_judgement.sql): its first event's time as the loader kept it
+-- (s: its row of dossier_spans), else all of them.
+CREATE OR REPLACE TEMP MACRO events_from(s) AS coalesce(s.first_event_at, TIMESTAMP '-infinity');
+
 -- The columns of a dossier's record the judgement reads (the record also holds the applicant's, never read
 -- there): the dossiers judged for a period and those the loader keeps facts of.
 CREATE OR REPLACE TEMP MACRO judged_dossiers() AS TABLE

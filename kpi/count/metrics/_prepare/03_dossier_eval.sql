@@ -23,8 +23,9 @@ FROM one o JOIN _periods p ON o.received_at < p.pe
     AND NOT coalesce(o.usable AND o.changed_at < p.pe AND o.end_at < p.ps AND o.received_at < p.ps, false);
 
 CREATE OR REPLACE TEMP TABLE _cand AS
-SELECT r.pid, r.pe, d.*
-FROM judged_dossiers() d JOIN (SELECT pid, pe, dossier_code FROM _read WHERE NOT from_facts) r USING (dossier_code);
+SELECT r.pid, r.pe, d.*, events_from(s) AS events_from
+FROM judged_dossiers() d JOIN (SELECT pid, pe, dossier_code FROM _read WHERE NOT from_facts) r USING (dossier_code)
+LEFT JOIN dossier_spans s USING (dossier_code);
 
 CREATE OR REPLACE TEMP TABLE _dossier_eval AS
 WITH fresh AS (
