@@ -17,7 +17,7 @@ def uncommented(text: str) -> str:
 
 @lru_cache(maxsize=None)
 def judgement_sql() -> str:
-    """The judgement of the dossiers in `_cand` (pid, pe, the dossier's columns), each at its `pe`
+    """The judgement of the dossiers in `_cand` (pid, pe, the dossier's columns, events_from), each at its `pe`
     (kpi/count/dossier_judgement.sql)."""
     return uncommented((config.PACKAGE_DIR / "count" / "dossier_judgement.sql").read_text(encoding="utf-8"))
 
