@@ -57,7 +57,8 @@ def version() -> str:
 
 def exists(con) -> bool:
     """Whether the store keeps facts made by this code."""
-    if not run(con, f"SELECT count(*) FROM duckdb_tables() WHERE table_name IN {KEPT} AND NOT temporary")[0][0] == 3:
+    if not run(con, f"SELECT count(*) FROM duckdb_tables() WHERE table_name IN {KEPT} AND NOT temporary")[0][0] \
+            == len(KEPT):
         return False
     return run(con, "SELECT list(version) FROM facts_source")[0][0] == [version()]
 
@@ -68,7 +69,7 @@ def _record_version(con) -> None:
     run(con, "INSERT INTO facts_source VALUES (?)", [version()])
 
 
-KEPT = "('dossier_facts', 'dossier_spans', 'facts_source')"      # what a store keeps of the facts
+KEPT = ("dossier_facts", "dossier_spans", "facts_source")      # what a store keeps of the facts
 SPAN = "SELECT dossier_code, first_event_at FROM _spans_new"      # a row of dossier_spans
 CHUNK = 250_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
 
