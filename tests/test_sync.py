@@ -202,6 +202,7 @@ def test_round_trip_scores_equal_the_canonical_sample(sample_store, sync_store, 
     ("fastcsv", "BATCH", 3),            # payload rows validated three at a time
     ("payloads", "BATCH_BYTES", 1),     # DuckDB reads the files one at a time
     ("payloads", "SLICE_BYTES", 1),     # and parses their values one at a time
+    ("loader", "REPEATED_ROWS", 2),     # keys brought more than once found a share of the hashes at a time
 ])
 def test_payloads_read_in_small_pieces_give_the_same_store(loaded, hw, tmp_path, monkeypatch, module, name, value):
     """Memory holds a piece of the payloads, not every file: rows validated a batch at a time, files read by
@@ -230,6 +231,7 @@ def test_payloads_read_in_small_pieces_give_the_same_store(loaded, hw, tmp_path,
         got, want = _rows(small, q), _rows(store, q)
         assert got == want and len(got) >= 3, q
     assert sum(f.read for f in report.files) == sum(f.loaded + f.quarantined + f.superseded for f in report.files)
+    assert report.superseded > 0            # records resent: the keep-latest rule chose among them
 
 
 def test_a_payload_file_read_leaves_nothing_of_its_rows_in_memory(tmp_path):

@@ -284,6 +284,9 @@ def progress_sql(alias: str) -> str:
 OLDER = f"t.dossier_code IS NOT NULL AND {progress_sql('g')} < {progress_sql('t')}"   # record g stays unwritten
 
 
+REPEATED_ROWS = 8_000_000     # staged keys grouped at a time to find those brought more than once
+
+
 def keep_latest(con, staged: list, indices: list | None = None) -> None:
     """A key brought by several records keeps the one most advanced in time (for dossiers: latest status
     or event timestamp, then status; then the file's capture time — `@…` in its name, else its
@@ -311,9 +314,14 @@ def keep_latest(con, staged: list, indices: list | None = None) -> None:
                                    + (", g.synced_at" if name == "dossiers" else "")
                                    + f" FROM {staged[i][2]} g JOIN _captured c USING (_file)" for i in idx)
         # only keys that come more than once need ranking: found by a hash of the key first (a narrow
-        # grouping, far cheaper than windows over every row; two keys of one hash are told apart by the window)
+        # grouping, far cheaper than windows over every row; two keys of one hash are told apart by the window),
+        # a share of the hashes at a time: within the load's memory cap (63 million events at 10M dossiers)
         every_key = " UNION ALL ".join(f"SELECT hash({keys}) AS h FROM {staged[i][2]} g" for i in idx)
-        run(con, f"CREATE OR REPLACE TEMP TABLE _repeated AS SELECT h FROM ({every_key}) GROUP BY h HAVING count(*) > 1")
+        parts = max(1, -(-sum(count(con, staged[i][2]) for i in idx) // REPEATED_ROWS))
+        run(con, "CREATE OR REPLACE TEMP TABLE _repeated (h UBIGINT)")
+        for k in range(parts):
+            share = f"WHERE h % {parts} = {k}" if parts > 1 else ""
+            run(con, f"INSERT INTO _repeated SELECT h FROM ({every_key}) {share} GROUP BY h HAVING count(*) > 1")
         run(con, f"""CREATE OR REPLACE TEMP TABLE _ranked AS SELECT *, row_number() OVER (PARTITION BY {key}
                      ORDER BY _latest DESC, _rank DESC, _captured DESC NULLS LAST, _src DESC, _rid DESC) AS _n,
                      count(*) OVER (PARTITION BY {key}) AS _records
