@@ -135,11 +135,40 @@ def count(con, name: str, where: str = "") -> int:
     return run(con, f"SELECT count(*) FROM {name} {where}")[0][0]
 
 
+REWRITE_FROM = 1_000_000       # a staged table of this many rows is written again rather than changed in place
+
+
+def large(con, name: str) -> bool:
+    """Whether a staged table is changed by writing it again: DuckDB keeps 16 KB of version information per
+    2 048 rows a DELETE or an UPDATE touches, in memory, for as long as a temporary table lives — the records a
+    few resent payloads supersede, spread over 63 million staged events (10M dossiers), held the load's whole
+    1 GB and every later statement ran out of memory."""
+    return count(con, name) >= REWRITE_FROM
+
+
+def write_again(con, name: str, select: str) -> None:
+    """Replace the staged table `name` by `select` (SQL reading it), its rows in the order they come."""
+    order = run(con, "SELECT current_setting('preserve_insertion_order')")[0][0]
+    run(con, "SET preserve_insertion_order = true")
+    try:
+        run(con, f"CREATE OR REPLACE TEMP TABLE _rewritten AS {select}")
+    finally:
+        run(con, f"SET preserve_insertion_order = {order}")
+    run(con, f"DROP TABLE {name}")
+    run(con, f"ALTER TABLE _rewritten RENAME TO {name}")
+
+
 def delete_rows(con, name: str, rowids) -> None:
-    """Delete rows of a staged table by rowid."""
-    if len(rowids):
-        con.register("_rowids", pd.DataFrame({"r": pd.array(list(rowids), dtype="Int64")}))
-        run(con, f"DELETE FROM {name} WHERE rowid IN (SELECT r FROM _rowids)")
+    """Delete rows of a staged table by rowid (a large one: written again without them)."""
+    if not len(rowids):
+        return
+    con.register("_rowids", pd.DataFrame({"r": pd.array(list(rowids), dtype="Int64")}))
+    try:
+        if large(con, name):
+            write_again(con, name, f"SELECT * FROM {name} WHERE rowid NOT IN (SELECT r FROM _rowids)")
+        else:
+            run(con, f"DELETE FROM {name} WHERE rowid IN (SELECT r FROM _rowids)")
+    finally:
         con.unregister("_rowids")
 
 
@@ -328,11 +357,6 @@ def keep_latest(con, staged: list, indices: list | None = None) -> None:
                      FROM ({union}) WHERE hash({key}) IN (SELECT h FROM _repeated)""")
         run(con, "DROP TABLE _repeated")
         con.unregister("_captured")
-        if name == "dossiers":
-            for i in idx:
-                run(con, f"""UPDATE {staged[i][2]} g SET synced_at = f.first FROM (
-                    SELECT dossier_code, min(synced_at) AS first FROM _ranked WHERE _records > 1 GROUP BY 1) f
-                    WHERE g.dossier_code = f.dossier_code AND g.synced_at IS DISTINCT FROM f.first""")
         for i in idx:
             table_, res, good, quarantine, digest = staged[i]
             losers = [r for (r,) in run(con, f"SELECT _rid FROM _ranked WHERE _src = {i} AND _n > 1")]
@@ -340,6 +364,17 @@ def keep_latest(con, staged: list, indices: list | None = None) -> None:
                 delete_rows(con, good, losers)
                 res.superseded += len(losers)
                 res.loaded = count(con, good)
+        if name == "dossiers":        # (the records kept, once the others are left out: by dossier code)
+            first = "SELECT dossier_code, min(synced_at) AS first FROM _ranked WHERE _records > 1 GROUP BY 1"
+            for i in idx:
+                g = staged[i][2]
+                if large(con, g):
+                    write_again(con, g, f"""SELECT g.* REPLACE (CASE WHEN f.dossier_code IS NULL THEN g.synced_at
+                                                                    ELSE f.first END AS synced_at)
+                                            FROM {g} g LEFT JOIN ({first}) f USING (dossier_code)""")
+                else:
+                    run(con, f"""UPDATE {g} g SET synced_at = f.first FROM ({first}) f
+                                 WHERE g.dossier_code = f.dossier_code AND g.synced_at IS DISTINCT FROM f.first""")
         run(con, "DROP TABLE _ranked")
 
 
