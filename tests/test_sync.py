@@ -202,7 +202,7 @@ def test_round_trip_scores_equal_the_canonical_sample(sample_store, sync_store, 
     ("fastcsv", "BATCH", 3),            # payload rows validated three at a time
     ("payloads", "BATCH_BYTES", 1),     # DuckDB reads the files one at a time
     ("payloads", "SLICE_BYTES", 1),     # and parses their values one at a time
-    ("loader", "REPEATED_ROWS", 2),     # keys brought more than once found a share of the hashes at a time
+    ("loader", "SHARE_ROWS", 2),        # codes, and keys brought more than once, found a share of hashes at a time
     ("loader", "REWRITE_FROM", 0),      # the records superseded left out by writing the staged tables again
 ])
 def test_payloads_read_in_small_pieces_give_the_same_store(loaded, hw, tmp_path, monkeypatch, module, name, value):
