@@ -756,8 +756,8 @@ def _keep_facts(con, judged: list[str], rebuild: bool) -> None:
         return
     if not judged:
         return
-    union = " UNION ".join(f"SELECT dossier_code FROM {g}" for g in judged)
-    run(con, f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT dossier_code FROM ({union})")
+    union = " UNION ALL ".join(f"SELECT dossier_code FROM {g}" for g in judged)
+    grouped(con, "_touched", union, "dossier_code", sum(count(con, g) for g in judged))
     facts.refresh(con, "_touched")
     run(con, "DROP TABLE _touched")
 
