@@ -316,11 +316,13 @@ OLDER = f"t.dossier_code IS NOT NULL AND {progress_sql('g')} < {progress_sql('t'
 SHARE_ROWS = 8_000_000     # staged rows grouped at a time (a share of their hashes): within the load's memory cap
 
 
-def grouped(con, target: str, source: str, column: str, rows: int, having: str = "") -> None:
-    """The temporary table `target`: each value of `column` in `source` (SQL of about `rows` rows) once, as
-    `having` keeps them, grouped a share of the values' hashes at a time (one share up to SHARE_ROWS rows):
-    the 73 million codes of a 10M province's staged payloads in one grouping ran the load's 1 GB out."""
-    parts = max(1, -(-rows // SHARE_ROWS))
+def grouped(con, target: str, tables: list[str], value: str, having: str = "", column: str = "dossier_code") -> None:
+    """The temporary table `target` (one column, `column`): each value of `value` (SQL over a row `g` of the
+    staged `tables`) once, as `having` keeps them, grouped a share of the values' hashes at a time (one share
+    up to SHARE_ROWS rows): the 73 million codes of a 10M province's staged payloads in one grouping ran the
+    load's 1 GB out."""
+    source = " UNION ALL ".join(f"SELECT {value} AS {column} FROM {t} g" for t in tables)
+    parts = max(1, -(-sum(count(con, t) for t in tables) // SHARE_ROWS))
     run(con, f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {column} FROM ({source}) WHERE false")
     for k in range(parts):
         share = f"WHERE hash({column}) % {parts} = {k}" if parts > 1 else ""
@@ -355,8 +357,7 @@ def keep_latest(con, staged: list, indices: list | None = None) -> None:
                                    + f" FROM {staged[i][2]} g JOIN _captured c USING (_file)" for i in idx)
         # only keys that come more than once need ranking: found by a hash of the key first (a narrow
         # grouping, far cheaper than windows over every row; two keys of one hash are told apart by the window)
-        every_key = " UNION ALL ".join(f"SELECT hash({keys}) AS h FROM {staged[i][2]} g" for i in idx)
-        grouped(con, "_repeated", every_key, "h", sum(count(con, staged[i][2]) for i in idx), "HAVING count(*) > 1")
+        grouped(con, "_repeated", [staged[i][2] for i in idx], f"hash({keys})", "HAVING count(*) > 1", column="h")
         run(con, f"""CREATE OR REPLACE TEMP TABLE _ranked AS SELECT *, row_number() OVER (PARTITION BY {key}
                      ORDER BY _latest DESC, _rank DESC, _captured DESC NULLS LAST, _src DESC, _rid DESC) AS _n,
                      count(*) OVER (PARTITION BY {key}) AS _records
@@ -756,8 +757,7 @@ def _keep_facts(con, judged: list[str], rebuild: bool) -> None:
         return
     if not judged:
         return
-    union = " UNION ALL ".join(f"SELECT dossier_code FROM {g}" for g in judged)
-    grouped(con, "_touched", union, "dossier_code", sum(count(con, g) for g in judged))
+    grouped(con, "_touched", judged, "g.dossier_code")
     facts.refresh(con, "_touched")
     run(con, "DROP TABLE _touched")
 
@@ -820,8 +820,7 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
                        key=lambda n: LOAD_ORDER.index(n) if n in LOAD_ORDER else len(LOAD_ORDER))
         settle = next((n for n in order if n in ("dossiers", "dossier_events")), None) if sync_parts else None
         if settle:       # the dossiers the sync payloads brought: their step holders are settled before either is written
-            union = " UNION ALL ".join(f"SELECT dossier_code FROM {s[2]}" for s in sync_parts)
-            grouped(con, "_sync_codes", union, "dossier_code", sum(count(con, s[2]) for s in sync_parts))
+            grouped(con, "_sync_codes", [s[2] for s in sync_parts], "g.dossier_code")
         for name in tqdm(order, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
             if name == settle:
                 _settle_sync(con, staged, sync_parts)
