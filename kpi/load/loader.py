@@ -785,20 +785,18 @@ def _reach(con, staged) -> tuple[bool, object]:
     return True, reach
 
 
-def _settle_sync(con, staged: list, sync_parts: list) -> dict:
+def _settle_sync(con, staged: list, sync_parts: list) -> None:
     """The step holders of this load's rows, named as sync payloads name them, settled before the write
-    (sync.settle_staged): each staged table of dossiers and events is read through its settled copy (a
-    view) from here on. Returns the copies, for sync.drop_settled once the write is done."""
+    (sync.settle_staged): each staged table of dossiers and events is replaced by its settled copy."""
     of = {name: [s[2] for s in staged if s[0] is not None and s[0].name == name]
           for name in ("dossiers", "dossier_events")}
     made = itertools.count()
     copies = sync.settle_staged(con, "_sync_codes", of["dossiers"], of["dossier_events"],
                                 [s[2] for s in sync_parts if s[0].name == "dossier_events"],
                                 lambda: f"_settled_{next(made)}", f"NOT ({OLDER})")
-    for i, (table, res, good, quarantine, digest) in enumerate(staged):
-        if isinstance(good, str) and good in copies:
-            staged[i] = (table, res, copies[good], quarantine, digest)
-    return copies
+    for name, copy in copies.items():
+        run(con, f"DROP TABLE {name}")
+        run(con, f"ALTER TABLE {copy} RENAME TO {name}")
 
 
 def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
@@ -825,7 +823,7 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
             grouped(con, "_sync_codes", [s[2] for s in sync_parts], "g.dossier_code")
         for name in tqdm(order, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
             if name == settle:
-                settled = _settle_sync(con, staged, sync_parts)
+                _settle_sync(con, staged, sync_parts)
             part = [(i, s) for i, s in enumerate(staged) if s[0] is not None and s[0].name == name]
             table = part[0][1][0]
             cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
@@ -868,8 +866,6 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
             apply_calendar(con)
         record_calendar(con)
         _keep_facts(con, judged, rebuild="procedures" in order or bool(report.calendar_changed))
-        if settle:
-            sync.drop_settled(con, settled)
         if files or writes or report.calendar_changed or outside:   # which periods' kept figures this load makes old
             # a load that writes no row (every row quarantined) reaches no period
             run(con, "INSERT INTO load_reach VALUES (?, ?)",

@@ -371,9 +371,7 @@ def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: li
     will hold them once finish() has run. codes: the table of the dossiers the sync payloads touched;
     dossiers / events: every staged table of dossiers / events (sync_events: the sync payloads' own among
     them); new(): a name for a staged table; written: SQL, true when the staged record `g` is the one written
-    over the stored `t`. A dossier's unit is its written record's. Returns {staged table: its settled copy}.
-    The copies are views read by the write (a 10M province's 63 million events copied inside the load's
-    transaction held memory DuckDB could not give back until the commit): drop_settled() after it."""
+    over the stored `t`. A dossier's unit is its written record's. Returns {staged table: its settled copy}."""
     staged = " UNION ALL BY NAME ".join(f"SELECT * FROM {d}" for d in dossiers) or "SELECT * FROM dossiers WHERE false"
     run(con, f"""CREATE OR REPLACE TEMP TABLE _sync_units AS
         SELECT c.dossier_code, CASE WHEN g.dossier_code IS NOT NULL AND ({written}) THEN g.unit_code
@@ -382,7 +380,7 @@ def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: li
     copies = {}
     for name in sync_events:
         copies[name] = new()
-        run(con, f"CREATE OR REPLACE TEMP VIEW {copies[name]} AS {named_holders(name, '_sync_units')}")
+        run(con, f"CREATE OR REPLACE TEMP TABLE {copies[name]} AS {named_holders(name, '_sync_units')}")
     if dossiers:
         cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
         # the events of the touched dossiers once written: this load's, and those stored it does not replace
@@ -403,20 +401,14 @@ def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: li
         run(con, f"CREATE OR REPLACE TEMP TABLE _sync_firsts AS {first_holders('(' + ' UNION ALL '.join(after) + ')')}")
         for name in dossiers:
             copies[name] = new()
-            run(con, f"""CREATE OR REPLACE TEMP VIEW {copies[name]} AS
+            run(con, f"""CREATE OR REPLACE TEMP TABLE {copies[name]} AS
                 SELECT g.* REPLACE ({official('f.recv', 'g.receiving_official_id')} AS receiving_official_id,
                                     {official('f.handling', 'g.handling_official_id')} AS handling_official_id)
                 FROM {name} g LEFT JOIN _sync_firsts f USING (dossier_code)""")
+        run(con, "DROP TABLE _sync_firsts")
         run(con, "DROP TABLE _sync_stored")
-    return copies
-
-
-def drop_settled(con, copies: dict) -> None:
-    """The settled copies (views) and what they read, once the write has read them."""
-    for view in copies.values():
-        run(con, f"DROP VIEW {view}")
-    run(con, "DROP TABLE IF EXISTS _sync_firsts")
     run(con, "DROP TABLE _sync_units")
+    return copies
 
 
 def finish(con, codes: str) -> dict:
