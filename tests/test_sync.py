@@ -118,6 +118,48 @@ def test_holders_named_before_their_official_is_known_are_settled_when_a_later_l
     assert "Lê Thị Trùng" in r.stdout and "Phạm Văn Chín" not in r.stdout
 
 
+def test_holders_named_by_officials_of_the_same_load_are_settled_before_the_write(hw_copy, tmp_path, monkeypatch):
+    """Officials brought by the same load as the payloads naming them settle those payloads' holders before
+    the write (against the officials as this load writes them): the pass after the write, which changes
+    stored rows in place (memory the transaction holds until its commit), finds nothing to change."""
+    import json
+
+    import kpi.load.sync as sync
+    from kpi.load import load_paths
+    from kpi.store import connect
+    folder = tmp_path / "load"
+    folder.mkdir()
+    (folder / "officials.csv").write_text("official_id,full_name,unit_code,position,active\n"
+                                          "O9,Phạm Văn Chín,D1,thụ lý,1\nO10,Lê Thị Mười,D1,lãnh đạo,1\n",
+                                          encoding="utf-8")
+    (folder / "DongBoHoSoMC_a@20260901T1200.json").write_text(json.dumps(
+        {"madonvi": "D1", "service": "DongBoHoSoMC", "data": [
+            {"MaHoSo": "D1-S10", "MaTTHC": "PR1", "KenhThucHien": "1", "NgayTiepNhan": "20260901090000",
+             "NgayHenTra": "20260908090000", "TrangThaiHoSo": "4", "DuocThanhToanTrucTuyen": "0"}]},
+        ensure_ascii=False), encoding="utf-8")
+    step = '{{"MaHoSo": "D1-S10", "ThoiDiemXuLy": "{}", "TrangThai": "{}", "NguoiXuLy": "{}", "NoiDungXuLy": "{}"}}'
+    (folder / "CapNhatTienDoHoSoMC_a.jsonl").write_text("\n".join([
+        step.format("20260901090000", "2", "Phạm Văn Chín", "Tiếp nhận hồ sơ"),
+        step.format("20260901100000", "4", "lê thị mười", "Phân công thụ lý")]) + "\n", encoding="utf-8")
+    changed = []
+    real = sync.run
+
+    def spy(con, sql, params=None):
+        out = real(con, sql, params)
+        if sql.lstrip().startswith("UPDATE"):
+            changed.append(out[0][0])
+        return out
+    monkeypatch.setattr(sync, "run", spy)
+    con = connect(hw_copy)
+    load_paths(con, [folder], progress=False)
+    con.close()
+    assert _rows(hw_copy, "SELECT event, official_id FROM dossier_events WHERE dossier_code = 'D1-S10' "
+                          "ORDER BY seq") == [("received", "O9"), ("assigned", "O10")]
+    assert _rows(hw_copy, "SELECT receiving_official_id, handling_official_id FROM dossiers "
+                          "WHERE dossier_code = 'D1-S10'") == [("O9", "O10")]
+    assert changed == [0, 0]        # finish(): the events' holders, the dossiers' officials
+
+
 def test_quarantined_records_and_catalogue(loaded):
     store, _ = loaded
     q = sorted(_rows(store, "SELECT regexp_extract(file, '[^/]+$'), line, column_name, reason FROM quarantine"))
@@ -223,6 +265,10 @@ def test_payloads_read_in_small_pieces_give_the_same_store(loaded, hw, tmp_path,
     monkeypatch.setattr(importlib.import_module(f"kpi.load.{module}"), name, value)
     con = connect(small)
     report = load_paths(con, [folder], progress=False)
+    # nothing of the load stays on the connection (a notebook's goes on): no staged table, no settled view
+    assert con.execute("SELECT list(table_name) FROM duckdb_tables() WHERE temporary").fetchone()[0] in (None, [])
+    assert con.execute("SELECT list(view_name) FROM duckdb_views() WHERE temporary AND NOT internal"
+                       ).fetchone()[0] in (None, [])
     con.close()
     queries = ["SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossiers ORDER BY dossier_code",
                "SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossier_events ORDER BY dossier_code, seq",

@@ -786,17 +786,30 @@ def _reach(con, staged) -> tuple[bool, object]:
 
 
 def _settle_sync(con, staged: list, sync_parts: list) -> None:
-    """The step holders of this load's rows, named as sync payloads name them, settled before the write
-    (sync.settle_staged): each staged table of dossiers and events is replaced by its settled copy."""
+    """The step holders of this load's rows, named as sync payloads name them, settled before the write's
+    transaction (sync.settle_staged), against the officials as this load will write them: each staged table of
+    dossiers and events is replaced by its settled copy. Outside the transaction, the copies are temporary
+    tables like the staged ones and the tables they replace are freed at once: made inside it, a 10M
+    province's 63 million copied events held memory DuckDB gives back only at the commit, and the facts'
+    rebuild, the load's last step, ran out of the load's 1 GB."""
     of = {name: [s[2] for s in staged if s[0] is not None and s[0].name == name]
-          for name in ("dossiers", "dossier_events")}
+          for name in ("dossiers", "dossier_events", "officials")}
+    officials = "officials"
+    if of["officials"]:       # a staged official replaces the stored one of its id (keep-latest chose among them)
+        cols = "official_id, unit_code, full_name"
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _officials_written AS
+            SELECT {cols} FROM officials ANTI JOIN ({' UNION ALL '.join(f'SELECT official_id FROM {o}'
+                                                                   for o in of['officials'])}) USING (official_id)
+            UNION ALL {' UNION ALL '.join(f'SELECT {cols} FROM {o}' for o in of['officials'])}""")
+        officials = "_officials_written"
     made = itertools.count()
     copies = sync.settle_staged(con, "_sync_codes", of["dossiers"], of["dossier_events"],
                                 [s[2] for s in sync_parts if s[0].name == "dossier_events"],
-                                lambda: f"_settled_{next(made)}", f"NOT ({OLDER})")
+                                lambda: f"_settled_{next(made)}", f"NOT ({OLDER})", officials)
     for name, copy in copies.items():
         run(con, f"DROP TABLE {name}")
         run(con, f"ALTER TABLE {copy} RENAME TO {name}")
+    run(con, "DROP TABLE IF EXISTS _officials_written")
 
 
 def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
@@ -810,20 +823,18 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
     # the store's rows need no order (staging did: a row's place in its file is its line); keeping one
     # would make DuckDB buffer whole tables while it writes them
     run(con, "SET preserve_insertion_order = false")
-    run(con, "BEGIN TRANSACTION")
+    tables = [s[0] for s in staged if s[0] is not None]
+    order = sorted(dict.fromkeys(t.name for t in tables),       # officials before the dossiers naming them
+                   key=lambda n: LOAD_ORDER.index(n) if n in LOAD_ORDER else len(LOAD_ORDER))
     try:
+        if sync_parts:       # the dossiers the sync payloads brought: their step holders settled before the write
+            grouped(con, "_sync_codes", [s[2] for s in sync_parts], "g.dossier_code")
+            _settle_sync(con, staged, sync_parts)
+        run(con, "BEGIN TRANSACTION")
         writes, reach = _reach(con, staged)
         files = []      # rows of loaded_files
         quarantines = []
-        tables = [s[0] for s in staged if s[0] is not None]
-        order = sorted(dict.fromkeys(t.name for t in tables),       # officials before the dossiers naming them
-                       key=lambda n: LOAD_ORDER.index(n) if n in LOAD_ORDER else len(LOAD_ORDER))
-        settle = next((n for n in order if n in ("dossiers", "dossier_events")), None) if sync_parts else None
-        if settle:       # the dossiers the sync payloads brought: their step holders are settled before either is written
-            grouped(con, "_sync_codes", [s[2] for s in sync_parts], "g.dossier_code")
         for name in tqdm(order, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
-            if name == settle:
-                _settle_sync(con, staged, sync_parts)
             part = [(i, s) for i, s in enumerate(staged) if s[0] is not None and s[0].name == name]
             table = part[0][1][0]
             cols = ", ".join(f'"{c}"' for c in table.names + ["_file", "_line"])
@@ -874,8 +885,9 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
         PROGRESS["committed"] = True
     except BaseException:
         if not PROGRESS["committed"]:
-            try:
-                run(con, "ROLLBACK")
-            except Exception:      # the transaction is gone already: nothing was written
-                pass
+            for stmt in ("ROLLBACK", "DROP TABLE IF EXISTS _sync_codes", "DROP TABLE IF EXISTS _officials_written"):
+                try:
+                    run(con, stmt)
+                except Exception:      # no transaction (it failed before it, or is gone already): nothing was written
+                    pass
         raise

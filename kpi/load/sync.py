@@ -330,31 +330,40 @@ def _catalogue_sheet(path: Path, items) -> Sheet:
 # an official already; a name on the record gives way to the official its step found. The rule is applied to
 # this load's rows before they are written (settle_staged: nothing of the store is rewritten in bulk), and once
 # more after the write, to what the store already held of the same dossiers (finish).
-NAMES = """(SELECT unit_code, lower(trim(full_name)) AS name, min(official_id) AS official_id
-            FROM officials WHERE full_name IS NOT NULL GROUP BY ALL HAVING count(*) = 1)"""
-KNOWN = "(SELECT official_id FROM officials)"
+def _names(officials: str) -> str:
+    return f"""(SELECT unit_code, lower(trim(full_name)) AS name, min(official_id) AS official_id
+            FROM {officials} WHERE full_name IS NOT NULL GROUP BY ALL HAVING count(*) = 1)"""
 
 
-def unresolved(e: str) -> str:
-    """A holder that is not an official's id (a name, to be matched)."""
-    return f"{e}.official_id IS NOT NULL AND {e}.official_id NOT IN {KNOWN}"
+def _known(officials: str) -> str:
+    return f"(SELECT official_id FROM {officials})"
 
 
-def official(found: str, current: str) -> str:
+NAMES, KNOWN = _names("officials"), _known("officials")
+
+
+def unresolved(e: str, officials: str = "officials") -> str:
+    """A holder that is not an official's id (a name, to be matched). officials: the table of officials read
+    (the store's, or the officials as this load will write them)."""
+    return f"{e}.official_id IS NOT NULL AND {e}.official_id NOT IN {_known(officials)}"
+
+
+def official(found: str, current: str, officials: str = "officials") -> str:
     """A dossier's receiving or handling official once its steps are read: `current` if it names an official,
     else the official its steps found (`found`), else what it had."""
-    return (f"CASE WHEN {current} IS NULL OR ({current} NOT IN {KNOWN} AND {found} IN {KNOWN}) "
+    known = _known(officials)
+    return (f"CASE WHEN {current} IS NULL OR ({current} NOT IN {known} AND {found} IN {known}) "
             f"THEN coalesce({found}, {current}) ELSE {current} END")
 
 
-def named_holders(events: str, units: str) -> str:
+def named_holders(events: str, units: str, officials: str = "officials") -> str:
     """`events` (a table or subquery with dossier_events' columns) with every holder named by full name
     replaced by the one official of that name in the dossier's unit (`units`: dossier_code, unit_code, one
     row a dossier); an official's id, an unknown name or a name several officials share stays as written."""
-    return f"""SELECT e.* REPLACE (CASE WHEN {unresolved('e')} THEN coalesce(n.official_id, e.official_id)
+    return f"""SELECT e.* REPLACE (CASE WHEN {unresolved('e', officials)} THEN coalesce(n.official_id, e.official_id)
                                     ELSE e.official_id END AS official_id)
                FROM {events} e LEFT JOIN {units} u USING (dossier_code)
-               LEFT JOIN {NAMES} n ON n.unit_code = u.unit_code AND n.name = lower(trim(e.official_id))"""
+               LEFT JOIN {_names(officials)} n ON n.unit_code = u.unit_code AND n.name = lower(trim(e.official_id))"""
 
 
 def first_holders(events: str) -> str:
@@ -366,12 +375,13 @@ def first_holders(events: str) -> str:
                FROM {events} WHERE event IN ('received', 'assigned', 'step_done') GROUP BY dossier_code"""
 
 
-def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: list, new, written: str) -> dict:
-    """Before the write, inside its transaction, the officials already written: this load's rows as the store
-    will hold them once finish() has run. codes: the table of the dossiers the sync payloads touched;
-    dossiers / events: every staged table of dossiers / events (sync_events: the sync payloads' own among
-    them); new(): a name for a staged table; written: SQL, true when the staged record `g` is the one written
-    over the stored `t`. A dossier's unit is its written record's. Returns {staged table: its settled copy}."""
+def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: list, new, written: str,
+                  officials: str = "officials") -> dict:
+    """Before the write: this load's rows as the store will hold them once finish() has run. codes: the table
+    of the dossiers the sync payloads touched; dossiers / events: every staged table of dossiers / events
+    (sync_events: the sync payloads' own among them); new(): a name for a staged table; written: SQL, true
+    when the staged record `g` is the one written over the stored `t`; officials: the officials as this load
+    will write them. A dossier's unit is its written record's. Returns {staged table: its settled copy}."""
     staged = " UNION ALL BY NAME ".join(f"SELECT * FROM {d}" for d in dossiers) or "SELECT * FROM dossiers WHERE false"
     run(con, f"""CREATE OR REPLACE TEMP TABLE _sync_units AS
         SELECT c.dossier_code, CASE WHEN g.dossier_code IS NOT NULL AND ({written}) THEN g.unit_code
@@ -380,7 +390,7 @@ def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: li
     copies = {}
     for name in sync_events:
         copies[name] = new()
-        run(con, f"CREATE OR REPLACE TEMP TABLE {copies[name]} AS {named_holders(name, '_sync_units')}")
+        run(con, f"CREATE OR REPLACE TEMP TABLE {copies[name]} AS {named_holders(name, '_sync_units', officials)}")
     if dossiers:
         cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
         # the events of the touched dossiers once written: this load's, and those stored it does not replace
@@ -397,13 +407,13 @@ def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: li
         after = [f"SELECT {cols} FROM {copies[e]}" for e in sync_events] or \
             [f"SELECT {cols} FROM dossier_events WHERE false"]
         if others:
-            after.append(named_holders("(" + " UNION ALL ".join(others) + ")", "_sync_units"))
+            after.append(named_holders("(" + " UNION ALL ".join(others) + ")", "_sync_units", officials))
         run(con, f"CREATE OR REPLACE TEMP TABLE _sync_firsts AS {first_holders('(' + ' UNION ALL '.join(after) + ')')}")
         for name in dossiers:
             copies[name] = new()
             run(con, f"""CREATE OR REPLACE TEMP TABLE {copies[name]} AS
-                SELECT g.* REPLACE ({official('f.recv', 'g.receiving_official_id')} AS receiving_official_id,
-                                    {official('f.handling', 'g.handling_official_id')} AS handling_official_id)
+                SELECT g.* REPLACE ({official('f.recv', 'g.receiving_official_id', officials)} AS receiving_official_id,
+                                    {official('f.handling', 'g.handling_official_id', officials)} AS handling_official_id)
                 FROM {name} g LEFT JOIN _sync_firsts f USING (dossier_code)""")
         run(con, "DROP TABLE _sync_firsts")
         run(con, "DROP TABLE _sync_stored")
