@@ -339,9 +339,6 @@ def _known(officials: str) -> str:
     return f"(SELECT official_id FROM {officials})"
 
 
-NAMES, KNOWN = _names("officials"), _known("officials")
-
-
 def unresolved(e: str, officials: str = "officials") -> str:
     """A holder that is not an official's id (a name, to be matched). officials: the table of officials read
     (the store's, or the officials as this load will write them)."""
@@ -428,9 +425,10 @@ def finish(con, codes: str) -> dict:
     stored = f"(SELECT * FROM dossier_events x SEMI JOIN {codes} USING (dossier_code) WHERE {unresolved('x')})"
     run(con, f"""UPDATE dossier_events e SET official_id = m.official_id FROM ({named_holders(stored, 'dossiers')}) m
                  WHERE e.dossier_code = m.dossier_code AND e.seq = m.seq AND e.official_id <> m.official_id""")
+    known = _known("officials")
     open_ = (f"(SELECT e.* FROM dossier_events e SEMI JOIN (SELECT dossier_code FROM dossiers "
              f"SEMI JOIN {codes} USING (dossier_code) WHERE receiving_official_id IS NULL OR handling_official_id "
-             f"IS NULL OR receiving_official_id NOT IN {KNOWN} OR handling_official_id NOT IN {KNOWN}) "
+             f"IS NULL OR receiving_official_id NOT IN {known} OR handling_official_id NOT IN {known}) "
              f"USING (dossier_code))")
     recv, handling = official("x.recv", "d.receiving_official_id"), official("x.handling", "d.handling_official_id")
     run(con, f"""UPDATE dossiers d SET receiving_official_id = {recv}, handling_official_id = {handling}
