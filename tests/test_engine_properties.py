@@ -159,7 +159,7 @@ def test_counts_kept_for_one_profile_serve_another_exactly(sample_store, second)
         e.counted = kept
         reused = e.count_periods(codes, periods, "own", True)
         recounted = {k[4] for k in set(kept) - first_keys}
-        assert (e._prepared is None) == (not recounted)      # nothing counted: no working table made
+        assert (e._ready <= set(engine_module.BASE_FILES)) == (not recounted)   # nothing counted: no working table made
     # the same limits: nothing counted again; other limits (read by the working tables): counted again
     assert bool(recounted) == (not isinstance(second, str))
     with session(sample_store, profile=second) as e:
@@ -169,3 +169,38 @@ def test_counts_kept_for_one_profile_serve_another_exactly(sample_store, second)
         pd.testing.assert_frame_equal(r.sort_values(key).reset_index(drop=True),
                                       a.sort_values(key).reset_index(drop=True), obj=p.label, check_dtype=False)
     assert sum(len(r) for r in reused) > 1000
+
+
+def test_working_tables_a_metric_reads_are_found_in_its_sql():
+    """Each metric's SQL makes the working tables it names, those they read, and the unit tree — no more:
+    checked by hand for metrics reading none, one, and two files' tables."""
+    def files(code):
+        return [f.split("/")[1][:2] for f in engine_module.files_reading(engine_module.sql_text(
+            engine_module.metric_file(code)))]
+    assert files("DOSSIER_SYNC") == ["00", "01"]
+    assert files("ON_TIME") == ["00", "01", "03"]
+    assert files("PUBLISH_ON_TIME") == ["00", "01", "02", "04"]
+    assert files("PETITION_PROCESSING_ON_TIME") == ["00", "01", "05"]
+    assert files("STAFF_CONDUCT") == ["00", "01", "03", "05"]
+
+
+def test_a_count_makes_only_the_working_tables_its_metrics_read(sample_store):
+    """Counting metrics that read no dossier judgement makes no `_dossier_eval` (the costly table); counting one
+    that does then makes it for the same periods; the counts equal those of a session that made every table."""
+    periods = [parse("2026-09"), parse("2026-10")]
+    codes = ["DOSSIER_SYNC", "ONLINE_SUBMISSION", "PAID_ONLINE"]
+    with session(sample_store) as e:
+        light = e.count_periods(codes, periods)
+        temp = {r[0] for r in e.con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'temp'").fetchall()}
+        assert "_dossier_eval" not in temp and "_feedback_eval" not in temp and "_closure" in temp
+        on_time = e.count_periods(["ON_TIME"], periods)
+        assert "_prepare/03_dossier_eval.sql" in e._ready and "_prepare/05_feedback_eval.sql" not in e._ready
+    with session(sample_store) as e:
+        e.prepare(periods)
+        assert set(e._ready) == set(engine_module._prepare_files())
+        full = e.count_periods(codes + ["ON_TIME"], periods)
+    key = ["scope_code", "metric_code"]
+    for p, a, b, f in zip(periods, light, on_time, full):
+        pd.testing.assert_frame_equal(pd.concat([a, b]).sort_values(key).reset_index(drop=True),
+                                      f.sort_values(key).reset_index(drop=True), obj=p.label, check_dtype=False)
+        assert (b.numerator > 0).any() and (a.denominator > 0).any()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from kpi import config
 from kpi.count import facts
-from kpi.count.sqlfile import statements
+from kpi.count.sqlfile import INCLUDE, judgement_sql, statements, uncommented
 from kpi.periods import Period
 from kpi.store import check_calendar, extract_info, run
 
@@ -49,6 +49,37 @@ def _prepare_text() -> str:
     return "\n".join(sql_text(name) for name in _prepare_files())
 
 
+# The working tables every count reads (the macros, the unit tree): prepared whatever the metrics
+BASE_FILES = ("_prepare/00_macros.sql", "_prepare/01_closure.sql")
+CREATES = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+TEMP\s+TABLE\s+(\w+)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=None)
+def _file_tables() -> dict[str, tuple[str, ...]]:
+    """Each working tables' file and the tables it makes."""
+    return {name: tuple(CREATES.findall(uncommented(sql_text(name)))) for name in _prepare_files()}
+
+
+def _named(text: str) -> set[str]:
+    """The working tables a SQL text names (comments aside)."""
+    code = uncommented(text).replace(INCLUDE, judgement_sql())
+    return {t for tables in _file_tables().values() for t in tables if re.search(rf"\b{t}\b", code)}
+
+
+@lru_cache(maxsize=None)
+def files_reading(text: str) -> tuple[str, ...]:
+    """The working tables' files a SQL text needs, in the order they run: those making a table it names, the
+    files those read in turn, and the base ones (BASE_FILES)."""
+    makes = {t: name for name, tables in _file_tables().items() for t in tables}
+    chosen, todo = set(BASE_FILES), _named(text)
+    while todo:
+        name = makes[todo.pop()]
+        if name not in chosen:
+            chosen.add(name)
+            todo |= _named(sql_text(name)) - set(_file_tables()[name])
+    return tuple(name for name in _prepare_files() if name in chosen)
+
+
 def _distinct(periods: list[Period]) -> dict:
     """Each period once, by its span (start, end), in the order first given."""
     out: dict = {}
@@ -63,6 +94,12 @@ def metric_file(code: str) -> str:
 
 def variant_file(code: str, variant: str) -> str:
     return f"{code.lower()}.{variant}.sql"
+
+
+def reads_of(code: str, profile: dict) -> list[str]:
+    """The metrics whose counts a metric's reading in the profile reads (its variant's `_agg_<code>`)."""
+    v = profile["metrics"].get(code, {}).get("variant")
+    return [d.upper() for d in sorted(set(AGG_REF.findall(sql_text(variant_file(code, v)))))] if v else []
 
 
 def one_row_per_entity(code: str) -> bool:
@@ -100,6 +137,7 @@ class Engine:
         self.con = con
         self.profile = profile
         self._prepared: tuple | None = None
+        self._ready: set[str] = set()             # the working tables' files run for the periods prepared
         self._period_tables: list[str] = []       # the working tables holding a row set per period (pid)
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
@@ -108,6 +146,9 @@ class Engine:
         # counts of metrics before their adjust and variant files, by period, scope kind and what the metric's
         # SQL reads of the profile: a dict the caller keeps (the explorer, across profiles) or None
         self.counted: dict | None = None
+        # metrics counted in the same pass as those asked for and kept in `counted`, not returned: what the
+        # caller will ask next under another profile (the explorer's profile control)
+        self.also: list[str] = []
         self.extract = extract_info(con)          # one unit's extract: its units are the only ones it speaks for
         check_calendar(con)        # every working-day figure reads the store's calendar: it must be the one in force
 
@@ -124,50 +165,45 @@ class Engine:
     def frame(self, sql: str, period: Period) -> pd.DataFrame:
         return self.execute(sql, period).df()
 
-    def prepare(self, period: Period | list[Period], reuse: bool = False) -> None:
+    def prepare(self, period: Period | list[Period], reuse: bool = False, reads: str | None = None) -> None:
         """The working tables (kpi/count/metrics/_prepare/) for one period, or for several at once: every
         table holds a row set per period of `_periods` (pid, ps, pe, months, period_last; pid = the
         period's place in the list). reuse: tables prepared for more periods will do (the counting reads
         its periods' rows by pid; what reads the tables directly — evidence, the named queries — needs
-        exactly its one period)."""
+        exactly its one period). reads: the SQL to be run over them — only the tables it names are made
+        (with those they read, and the base ones); None: every table."""
         periods = period if isinstance(period, list) else [period]
         distinct = _distinct(periods)
         key = tuple(distinct)
-        if self._prepared == key or reuse and self._holds(periods):
-            return
-        if not self._facts_checked:
-            facts.ensure_readable(self.con)
-            self._facts_checked = True
-        self._periods_table(list(distinct.values()))
-        for name in _prepare_files():
+        if not (self._prepared == key or reuse and self._holds(periods)):
+            if not self._facts_checked:
+                facts.ensure_readable(self.con)
+                self._facts_checked = True
+            self._periods_table(list(distinct.values()))
+            self._prepared = key
+        todo = [name for name in (_prepare_files() if reads is None else files_reading(reads))
+                if name not in self._ready]
+        for name in todo:
             for stmt in statements(sql_text(name)):
                 self.execute(stmt, periods[0]).fetchall()
-        self._period_tables = [r[0] for r in run(self.con, "SELECT DISTINCT table_name FROM duckdb_columns() WHERE "
-                                                           "database_name = 'temp' AND column_name = 'pid' "
-                                                           "AND table_name <> '_periods'")]
-        self._prepared = key
+            self._ready.add(name)
+        if set(todo) & set(BASE_FILES):
+            self._scope_key = None          # the unit tree made again: the scopes too
+        if todo:
+            self._period_tables = [r[0] for r in run(self.con, "SELECT DISTINCT table_name FROM duckdb_columns() "
+                                                               "WHERE database_name = 'temp' AND column_name = 'pid' "
+                                                               "AND table_name <> '_periods'")]
 
     def _periods_table(self, periods: list[Period]) -> None:
         """_periods: each period's pid (its place in the list) and values. The working tables prepared for
         other periods are no longer those of _periods."""
         self._prepared = None
+        self._ready = set()
         run(self.con, "CREATE OR REPLACE TEMP TABLE _periods (pid INTEGER, ps TIMESTAMP, pe TIMESTAMP, months INTEGER, "
                       "period_last TIMESTAMP)")
         self.con.executemany("INSERT INTO _periods VALUES (?, ?, ?, ?, ?)",
                              [(i, *(self.values(p)[k] for k in PERIOD_VALUES)) for i, p in enumerate(periods)])
         self._spans = [(p.start_ts, p.end_ts) for p in periods]
-
-    def _prepare_light(self, periods: list[Period]) -> None:
-        """What reworking counts needs, without the working tables: _periods, the macros and the unit tree
-        (when every count is at hand already)."""
-        distinct = _distinct(periods)
-        if self._spans == list(distinct):
-            return
-        self._periods_table(list(distinct.values()))
-        for name in ("00_macros.sql", "01_closure.sql"):
-            for stmt in statements(sql_text(f"_prepare/{name}")):
-                self.execute(stmt, periods[0]).fetchall()
-        self._scope_key = None
 
     def _counted_key(self, code: str, period: Period, mode: str, merged: bool) -> tuple:
         """What a metric's counts for a period depend on, besides the data: the period, the scopes, whether
@@ -203,8 +239,8 @@ class Engine:
 
     def query(self, name: str, period: Period) -> pd.DataFrame:
         """A named query from kpi/count/queries/ over the period's working tables."""
-        self.prepare(period)
         sql = (config.QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")
+        self.prepare(period, reads=sql)
         return self.frame(sql, period)
 
     def scope_members(self, unit: str, subtree: bool = True) -> set[str]:
@@ -216,8 +252,8 @@ class Engine:
     def evidence(self, code: str, period: Period, columns: str = "*", where: str | None = None) -> pd.DataFrame:
         """The evidence rows of a metric for the period (every unit): all of them, or those `where` (SQL over
         the rows' columns) selects, with `columns` — a question about a few rows of millions asks for those."""
-        self.prepare(period)
         sql = sql_text(metric_file(code))
+        self.prepare(period, reads=sql)
         if columns != "*" or where:
             sql = f"SELECT {columns} FROM ({sql}) ev" + (f" WHERE {where}" if where else "")
         return self.frame(sql, period)
@@ -241,7 +277,7 @@ class Engine:
         groups = self.passes(periods)
         if len(groups) > 1:
             return self._by_pass(groups, periods, lambda ps: self.count_by_codes(codes, ps, by, units, mode, merged))
-        self.prepare(periods, reuse=True)
+        self.prepare(periods, reuse=True, reads=self._texts(codes))
         self.set_scope(mode, merged)
         pids = self.pids(periods)
 
@@ -349,8 +385,8 @@ class Engine:
         groups = self.passes(periods)
         if len(groups) > 1:
             return self._by_pass(groups, periods, lambda ps: self.count_periods(codes, ps, mode, merged))
-        needed, todo = [], list(codes)
-        while todo:                      # the metrics asked for and those their variants read
+        needed, todo = [], list(codes) + (list(self.also) if self.counted is not None else [])
+        while todo:                      # the metrics asked for, those kept beside them and those their variants read
             c = todo.pop(0)
             if c not in needed:
                 needed.append(c)
@@ -359,10 +395,7 @@ class Engine:
         keys = {(c, i): self._counted_key(c, p, mode, merged) for c in needed for i, p in enumerate(periods)}
         kept = [c for c in needed if all(keys[c, i] in memo for i in range(len(periods)))]
         needed = [c for c in needed if c not in kept]
-        if needed:
-            self.prepare(periods, reuse=True)
-        else:
-            self._prepare_light(periods)
+        self.prepare(periods, reuse=True, reads=self._texts(needed))
         self.set_scope(mode, merged)
         pids = self.pids(periods)
         means = [c for c in needed if self.profile["metrics"].get(c, {}).get("rule") == "mean"]
@@ -451,10 +484,23 @@ class Engine:
         v = self.profile["metrics"].get(code, {}).get("variant")
         return variant_file(code, v) if v else None
 
+    def _texts(self, codes: list[str]) -> str:
+        """The SQL counting the metrics runs: their files, adjust files and the profile's variants (what the
+        working tables are made for), the metrics their variants read included."""
+        codes, todo = [], list(codes)
+        while todo:
+            c = todo.pop(0)
+            if c not in codes:
+                codes.append(c)
+                todo += self._variant_reads(c)
+        names = [metric_file(c) for c in codes] + [f"{c.lower()}.adjust.sql" for c in codes
+                                                  if (config.METRICS_DIR / f"{c.lower()}.adjust.sql").exists()]
+        names += [self._variant(c) for c in codes if self._variant(c)]
+        return "\n".join(sql_text(n) for n in names)
+
     def _variant_reads(self, code: str) -> list[str]:
         """The metrics whose counts the metric's variant reads (`_agg_<code>`)."""
-        name = self._variant(code)
-        return [d.upper() for d in sorted(set(AGG_REF.findall(sql_text(name))))] if name else []
+        return reads_of(code, self.profile)
 
     def _reworked(self, code: str, counted: pd.DataFrame, pids: list[int], period: Period, by: str,
                   counts_of) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from kpi.notebook.live import LiveView, error_line, extract_note, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
 from kpi.present import html as h
+from kpi.count.engine import reads_of
 from kpi.count.scoring import ProfileError, load_profile, rank_min, shipped_profiles
 
 KINDS = {"month": "Tháng", "quarter": "Quý"}
@@ -43,6 +44,7 @@ class Explorer:
         self.province = home
         self._cache: dict = {}
         self._counted: dict = {}     # the metrics' counts before the profile's reading: shared by the profiles
+        self._offer: list[str] | None = None
         self.renders = 0
         self.history: list[str] = []        # the title of every view drawn (what changed, in order)
         p = parse(period or self.last_month)
@@ -86,12 +88,22 @@ class Explorer:
         # a running period: today's figure
         ps = [parse(label, self.data_last if parse(label).last > self.data_last else None) for label in todo]
         with session(self.store, None, prof) as e:
-            e.counted = self._counted
+            e.counted, e.also = self._counted, self._offered()
             scored = [scored_only(e, s) for s in scores_many(e, ps, merged=True)] if tracked else \
                 scores_many(e, ps, merged=True, include_tracked=False)
             for label, p, s in zip(todo, ps, scored):
                 self._cache[(label, prof)] = totals_with(e, p.label, as_of=p.as_of, merged=True, compare=False,
                                                          scores=s)
+
+    def _offered(self) -> list[str]:
+        """The metrics carrying points in the shipped profiles the control offers (and what their variants
+        read): counted in the pass of the chosen one, a change of profile recounts nothing."""
+        if self._offer is None:
+            profiles = [load_profile(name) for name in shipped_profiles()]
+            self._offer = list(dict.fromkeys(c for prof in profiles for code, m in prof["metrics"].items()
+                                             if float(m.get("max", 0)) > 0 and not m.get("official_only")
+                                             for c in [code, *reads_of(code, prof)]))
+        return self._offer
 
     def warm(self, profiles: list | None = None, progress: bool = True) -> int:
         """Compute every period the views can show first (the last 12 of each kind), for each profile the
