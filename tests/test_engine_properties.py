@@ -159,7 +159,7 @@ def test_counts_kept_for_one_profile_serve_another_exactly(sample_store, second)
         e.counted = kept
         reused = e.count_periods(codes, periods, "own", True)
         recounted = {k[4] for k in set(kept) - first_keys}
-        assert (e._ready <= set(engine_module.BASE_FILES)) == (not recounted)   # nothing counted: no working table made
+        assert (set(e._ready) <= set(engine_module.BASE_FILES)) == (not recounted)   # nothing counted: no working table made
     # the same limits: nothing counted again; other limits (read by the working tables): counted again
     assert bool(recounted) == (not isinstance(second, str))
     with session(sample_store, profile=second) as e:
@@ -204,3 +204,34 @@ def test_a_count_makes_only_the_working_tables_its_metrics_read(sample_store):
         pd.testing.assert_frame_equal(pd.concat([a, b]).sort_values(key).reset_index(drop=True),
                                       f.sort_values(key).reset_index(drop=True), obj=p.label, check_dtype=False)
         assert (b.numerator > 0).any() and (a.denominator > 0).any()
+
+
+def test_counts_by_unit_from_lean_tables_equal_those_from_whole_ones(sample_store):
+    """A count by unit makes the judged dossiers without their per-step lists (`LEAN`: NULL there) — and gives
+    exactly the counts made from the whole tables, every metric of both shipped profiles; officials' figures
+    counted afterwards on the same periods remake the tables whole and equal a fresh count of them."""
+    periods = [parse("2026-08"), parse("2026-09"), parse("2026-Q3")]
+    key = ["scope_code", "metric_code"]
+    for profile in (None, "mo-ta-cong-thuc"):
+        with session(sample_store, profile=profile) as e:
+            codes = [c for c in e.profile["metrics"] if c in set(available_metrics())]
+            lean = e.count_periods(codes, periods, "own", True)
+            nulls = e.con.execute("SELECT count(*) FILTER (WHERE step_officials IS NOT NULL), count(*) "
+                                  "FROM _dossier_eval").fetchone()
+            assert nulls[0] == 0 and nulls[1] > 1000
+            official_codes = [c for c in e.profile["official"]["metrics"] if c in codes]
+            by_official = e.count_by_codes(official_codes, periods[:2], by="official")
+            assert e.con.execute("SELECT count(*) FROM _dossier_eval WHERE step_officials IS NOT NULL").fetchone()[0]
+        with session(sample_store, profile=profile) as e:
+            e.lean = False
+            whole = e.count_periods(codes, periods, "own", True)
+            assert e.con.execute("SELECT count(*) FROM _dossier_eval WHERE len(step_officials) > 0").fetchone()[0]
+        with session(sample_store, profile=profile) as e:
+            fresh = e.count_by_codes(official_codes, periods[:2], by="official")
+        for p, a, b in zip(periods, lean, whole):
+            pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
+                                          b.sort_values(key).reset_index(drop=True), obj=p.label, check_dtype=False)
+        for p, a, b in zip(periods, by_official, fresh):
+            pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
+                                          b.sort_values(key).reset_index(drop=True), obj=p.label, check_dtype=False)
+            assert (a.numerator > 0).sum() > 10

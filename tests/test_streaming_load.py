@@ -223,3 +223,10 @@ def test_round_trip_forms_and_rare_spaces_agree_with_validate(hw, tmp_path, monk
     assert ("dossiers_forms.csv", 5) in q and ("dossiers_forms.csv", 8) in q     # year 999, 30 February
     seqs = sorted(r[1] for r in fast[2]["dossier_events"] if r[0] == "R1")
     assert 1 in seqs and 7 in seqs
+
+
+def test_the_spaces_written_out_are_those_python_strips():
+    """fastcsv.SPACES, written out (not looked up at import), is exactly the characters str.isspace() takes on
+    this Python: a newer Unicode table that adds one is caught here."""
+    from kpi.load.fastcsv import SPACES
+    assert SPACES == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())

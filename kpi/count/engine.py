@@ -51,6 +51,10 @@ def _prepare_text() -> str:
 
 # The working tables every count reads (the macros, the unit tree): prepared whatever the metrics
 BASE_FILES = ("_prepare/00_macros.sql", "_prepare/01_closure.sql")
+# The columns of a working table a count by unit never reads: the judged dossiers' per-step lists (who is charged
+# or involved — officials' figures — and the steps a reason names). A count by unit makes them NULL (`lean`):
+# a quarter of the making of _dossier_eval.
+LEAN = {"_dossier_eval": ("overrun_officials", "overrun_steps", "step_officials")}
 CREATES = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+TEMP\s+TABLE\s+(\w+)", re.IGNORECASE)
 
 
@@ -64,6 +68,15 @@ def _named(text: str) -> set[str]:
     """The working tables a SQL text names (comments aside)."""
     code = uncommented(text).replace(INCLUDE, judgement_sql())
     return {t for tables in _file_tables().values() for t in tables if re.search(rf"\b{t}\b", code)}
+
+
+def lean_statement(stmt: str) -> str:
+    """A working table's statement with the columns LEAN names for it made NULL (other statements as they are)."""
+    m = re.match(r"\s*CREATE\s+OR\s+REPLACE\s+TEMP\s+TABLE\s+(\w+)\s+AS\b(.*)", stmt, re.S | re.I)
+    if not m or m.group(1) not in LEAN:
+        return stmt
+    nulls = ", ".join(f"NULL::VARCHAR[] AS {c}" for c in LEAN[m.group(1)])
+    return f"CREATE OR REPLACE TEMP TABLE {m.group(1)} AS SELECT * REPLACE ({nulls}) FROM ({m.group(2)})"
 
 
 @lru_cache(maxsize=None)
@@ -137,7 +150,7 @@ class Engine:
         self.con = con
         self.profile = profile
         self._prepared: tuple | None = None
-        self._ready: set[str] = set()             # the working tables' files run for the periods prepared
+        self._ready: dict[str, bool] = {}          # the working tables' files run for the periods prepared: lean?
         self._period_tables: list[str] = []       # the working tables holding a row set per period (pid)
         self._scope_key: tuple | None = None
         self._profile_hash: str | None = None      # kpi.cache's key for this profile
@@ -149,6 +162,10 @@ class Engine:
         # metrics counted in the same pass as those asked for and kept in `counted`, not returned: what the
         # caller will ask next under another profile (the explorer's profile control)
         self.also: list[str] = []
+        # counts by unit or procedure make the working tables without what only officials' figures and evidence
+        # read (LEAN); a caller that goes on to those for the same periods (the report's review) sets it False,
+        # and the tables are made once, whole
+        self.lean = True
         self.extract = extract_info(con)          # one unit's extract: its units are the only ones it speaks for
         check_calendar(con)        # every working-day figure reads the store's calendar: it must be the one in force
 
@@ -165,13 +182,15 @@ class Engine:
     def frame(self, sql: str, period: Period) -> pd.DataFrame:
         return self.execute(sql, period).df()
 
-    def prepare(self, period: Period | list[Period], reuse: bool = False, reads: str | None = None) -> None:
+    def prepare(self, period: Period | list[Period], reuse: bool = False, reads: str | None = None,
+                lean: bool = False) -> None:
         """The working tables (kpi/count/metrics/_prepare/) for one period, or for several at once: every
         table holds a row set per period of `_periods` (pid, ps, pe, months, period_last; pid = the
         period's place in the list). reuse: tables prepared for more periods will do (the counting reads
         its periods' rows by pid; what reads the tables directly — evidence, the named queries — needs
         exactly its one period). reads: the SQL to be run over them — only the tables it names are made
-        (with those they read, and the base ones); None: every table."""
+        (with those they read, and the base ones); None: every table. lean: what is made is read by a count by
+        unit only — the columns LEAN names are left NULL (tables made in full serve it too)."""
         periods = period if isinstance(period, list) else [period]
         distinct = _distinct(periods)
         key = tuple(distinct)
@@ -182,11 +201,11 @@ class Engine:
             self._periods_table(list(distinct.values()))
             self._prepared = key
         todo = [name for name in (_prepare_files() if reads is None else files_reading(reads))
-                if name not in self._ready]
+                if name not in self._ready or self._ready[name] and not lean]
         for name in todo:
             for stmt in statements(sql_text(name)):
-                self.execute(stmt, periods[0]).fetchall()
-            self._ready.add(name)
+                self.execute(lean_statement(stmt) if lean else stmt, periods[0]).fetchall()
+            self._ready[name] = lean
         if set(todo) & set(BASE_FILES):
             self._scope_key = None          # the unit tree made again: the scopes too
         if todo:
@@ -198,7 +217,7 @@ class Engine:
         """_periods: each period's pid (its place in the list) and values. The working tables prepared for
         other periods are no longer those of _periods."""
         self._prepared = None
-        self._ready = set()
+        self._ready = {}
         run(self.con, "CREATE OR REPLACE TEMP TABLE _periods (pid INTEGER, ps TIMESTAMP, pe TIMESTAMP, months INTEGER, "
                       "period_last TIMESTAMP)")
         self.con.executemany("INSERT INTO _periods VALUES (?, ?, ?, ?, ?)",
@@ -277,7 +296,7 @@ class Engine:
         groups = self.passes(periods)
         if len(groups) > 1:
             return self._by_pass(groups, periods, lambda ps: self.count_by_codes(codes, ps, by, units, mode, merged))
-        self.prepare(periods, reuse=True, reads=self._texts(codes))
+        self.prepare(periods, reuse=True, reads=self._texts(codes), lean=self.lean and by != "official")
         self.set_scope(mode, merged)
         pids = self.pids(periods)
 
@@ -395,7 +414,7 @@ class Engine:
         keys = {(c, i): self._counted_key(c, p, mode, merged) for c in needed for i, p in enumerate(periods)}
         kept = [c for c in needed if all(keys[c, i] in memo for i in range(len(periods)))]
         needed = [c for c in needed if c not in kept]
-        self.prepare(periods, reuse=True, reads=self._texts(needed))
+        self.prepare(periods, reuse=True, reads=self._texts(needed), lean=self.lean)
         self.set_scope(mode, merged)
         pids = self.pids(periods)
         means = [c for c in needed if self.profile["metrics"].get(c, {}).get("rule") == "mean"]

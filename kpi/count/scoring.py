@@ -282,7 +282,7 @@ def group_points(scored: pd.DataFrame, profile: dict, keys: list[str], view: str
     p = scored.points[scored.max_points > 0].astype("float").fillna(0.0)
     rounded = s.group_code.map({c: bool(spec.get("round_parts")) for c, spec in groups.items()}).to_numpy(bool)
     if rounded.any():
-        p[rounded] = p[rounded].map(lambda v: round_half_up(v, 2))
+        p[rounded] = rounded_2(p[rounded])
     g = s.assign(p=p).groupby(keys + ["group_code"], dropna=False).agg(points=("p", "sum")).reset_index()
     g["max_points"] = g.group_code.map({c: float(spec["max"]) for c, spec in groups.items()})
     cap = g.group_code.map({c: spec.get("cap") for c, spec in groups.items()})
@@ -294,7 +294,13 @@ def group_points(scored: pd.DataFrame, profile: dict, keys: list[str], view: str
     return g
 
 
+def rounded_2(values: pd.Series) -> pd.Series:
+    """Each value rounded half-up to 2 decimals (round_half_up), each distinct value worked out once: a
+    province's points repeat (full points, 0) across thousands of rows."""
+    return values.map({v: round_half_up(v, 2) for v in values.unique()})
+
+
 def rank_min(values: pd.Series) -> pd.Series:
     """Competition ranking on the displayed (2-decimal) value: ties share a rank (1, 2, 2, 4)."""
-    shown = values.astype("float").map(lambda v: round_half_up(v, 2))
+    shown = rounded_2(values.astype("float"))
     return shown.rank(method="min", ascending=False).astype("Int64")

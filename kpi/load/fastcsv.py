@@ -38,7 +38,10 @@ CONTROL_OR_LEADS = CONTROL_BYTES + LEADS     # one pass says whether either is t
 # begins most Vietnamese letters, and looking for it would cost a pass)
 ODD_SPACE = re.compile(rb"\t|\xc2\xa0|\xe2\x80[\x80-\x8a\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
 EDGE_SPACE = r"^[[:space:]\pZ]|[[:space:]\pZ]$"
-SPACES = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())   # what str.strip() and Python's \s take
+# what str.strip() and Python's \s take (every character whose str.isspace() is true; a test compares), written
+# out: looking them up over the 1,1 million code points took 0,3 s of every command that loads
+SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+          "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 # validate.HIDDEN_SPACE in RE2: a space other than ' '
 HIDDEN_SPACE_RE2 = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in SPACES if c != " ") + "]"
 MAX_LABELS = 100         # distinct texts of a column with a list of values that SQL types (more: validate() does)

@@ -2,14 +2,34 @@
 JupyterLab, live views and table browsers, the report's content (01), the explorer (02), the inspection
 drill-down (03, 04) and the reconciliation (05). May import every layer below (report, analysis, count,
 load, store, present, root); not cli. A notebook imports only from here, so a move inside the package never
-breaks an analyst's copy of a notebook."""
-from kpi.analysis.api import data_range, last_complete_month, session
-from kpi.notebook import drilldown, reconciliation
-from kpi.notebook.drilldown import Inspection
-from kpi.notebook.explore import Explorer
-from kpi.notebook.live import LiveView, NotebookError, TableBrowser, error_line, store_path, style, wrap
-from kpi.report import content
+breaks an analyst's copy of a notebook.
 
-__all__ = ["Explorer", "Inspection", "LiveView", "NotebookError", "TableBrowser", "content", "data_range",
-           "drilldown", "error_line", "last_complete_month", "reconciliation", "session", "store_path", "style",
-           "wrap"]
+Each name is imported when first asked for (PEP 562): notebook 02 opening the explorer does not pay for the
+report's content and the drill-down's imports."""
+from __future__ import annotations
+
+import importlib
+
+# a name and the module that holds it (a module itself where the name is the module's)
+WHERE = {"data_range": "kpi.analysis.api", "last_complete_month": "kpi.analysis.api", "session": "kpi.analysis.api",
+         "drilldown": None, "reconciliation": None, "Inspection": "kpi.notebook.drilldown",
+         "Explorer": "kpi.notebook.explore", "LiveView": "kpi.notebook.live", "NotebookError": "kpi.notebook.live",
+         "TableBrowser": "kpi.notebook.live", "error_line": "kpi.notebook.live", "store_path": "kpi.notebook.live",
+         "style": "kpi.notebook.live", "wrap": "kpi.notebook.live", "content": None}
+MODULES = {"drilldown": "kpi.notebook.drilldown", "reconciliation": "kpi.notebook.reconciliation",
+           "content": "kpi.report.content"}
+
+__all__ = sorted(WHERE)
+
+
+def __getattr__(name: str):
+    if name not in WHERE:
+        raise AttributeError(f"module 'kpi.notebook' has no attribute '{name}'")
+    value = importlib.import_module(MODULES[name]) if WHERE[name] is None else \
+        getattr(importlib.import_module(WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(WHERE))

@@ -90,6 +90,7 @@ def build(period: str | None = None, unit: str | None = None, profile=None, stor
     from tqdm.auto import tqdm
     with session(store, None, profile) as engine:
         con = engine.con
+        engine.lean = review is False      # the review reads officials' figures of the trend's months: made whole once
         period = period or last_complete_month(con)
         p = parse(period)
         unit = default_unit(engine, unit)        # an extract's report is its unit's
