@@ -235,3 +235,18 @@ def test_counts_by_unit_from_lean_tables_equal_those_from_whole_ones(sample_stor
             pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
                                           b.sort_values(key).reset_index(drop=True), obj=p.label, check_dtype=False)
             assert (a.numerator > 0).sum() > 10
+
+
+def test_totals_of_many_periods_at_once_equal_each_alone(sample_store):
+    """`totals_many` (the explorer's trend: the groups of every period worked out in one pass) gives, period by
+    period, exactly `totals_with` of that period alone — months, a quarter and the running month as of a day."""
+    from kpi.analysis.api import scores_many, totals_many, totals_with
+    periods = [parse(x) for x in ("2026-07", "2026-08", "2026-09", "2026-10", "2026-Q3")] + \
+        [parse("2026-11", parse("2026-11").start + pd.Timedelta(days=9))]
+    with session(sample_store) as e:
+        scored = scores_many(e, periods, merged=True, include_tracked=False)
+        many = totals_many(e, periods, scored, merged=True)
+        for p, s, t in zip(periods, scored, many):
+            alone = totals_with(e, p.label, as_of=p.as_of, merged=True, compare=False, scores=s)
+            pd.testing.assert_frame_equal(t, alone, obj=p.label)
+            assert t.total.notna().sum() > 50 and t["rank"].notna().any()

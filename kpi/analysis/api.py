@@ -315,13 +315,15 @@ def scores(period, scope: str = "unit", unit: str | None = None, subtree: bool =
 
 def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = None, subtree: bool = False,
                 as_of=None, merged: bool = False, view: str = "portal", compare: bool = True,
-                scores: pd.DataFrame | None = None, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+                scores: pd.DataFrame | None = None, previous: pd.DataFrame | None = None,
+                groups: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per unit: total, grade, ranks, change versus the previous period of the same kind, and the groups.
     scores, previous: the period's and the previous period's unit scores (`include_tracked=False`) when
-    already counted (`scores_many`)."""
+    already counted (`scores_many`); groups: the totals of `scores` by group, when worked out with other
+    periods' (`totals_many`)."""
     p = parse(period, _as_date(as_of))
     s = scores_with(engine, p, scope, unit, subtree, p.as_of, merged, include_tracked=False) if scores is None else scores
-    out = _totals_from_scores(engine, s, view)
+    out = _totals_from_scores(engine, s, view) if groups is None else groups
     levels = engine.con.execute("SELECT unit_code, level FROM units").df()
     out = out.merge(levels, on="unit_code", how="left")
     # a unit that handled no dossier in the period is not graded or ranked: "không có hồ sơ", not "Yếu"
@@ -355,6 +357,25 @@ def totals_with(engine: Engine, period, scope: str = "unit", unit: str | None = 
             "previous_total", "change"]
     return out[cols + [c for c in out.columns if c.startswith("group_")]].sort_values(
         ["rank", "unit_code"], na_position="first").reset_index(drop=True)
+
+
+def totals_many(engine: Engine, periods: list[Period], scores: list[pd.DataFrame], merged: bool = False,
+                compare: bool = False) -> list[pd.DataFrame]:
+    """`totals_with` of many periods whose unit scores are at hand (a trend's, from `scores_many`), their totals
+    by group worked out in one pass over all of them."""
+    labels_ = [p.label for p in periods]
+    if len(set(labels_)) < len(labels_) or not scores:      # one label, two as-of days: each on its own
+        return [totals_with(engine, p.label, as_of=p.as_of, merged=merged, compare=compare, scores=s)
+                for p, s in zip(periods, scores)]
+    wide = _totals_from_scores(engine, pd.concat(scores, ignore_index=True), "portal")
+    by = dict(tuple(wide.groupby("period", sort=False)))
+    out = []
+    for p, s in zip(periods, scores):
+        w = by[p.label].reset_index(drop=True)
+        # a group none of this period's metrics carries is left out, as when the period is worked out alone
+        w = w.drop(columns=[c for c in w.columns if c.startswith("group_") and w[c].isna().all()])
+        out.append(totals_with(engine, p.label, as_of=p.as_of, merged=merged, compare=compare, scores=s, groups=w))
+    return out
 
 
 def reference_ranks(engine: Engine, p: Period, view: str = "portal") -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from kpi import labels
 from kpi.analysis.api import (ScopeError, data_range, default_unit, last_complete_month, scored_only, scores_many,
-                              session, totals_with)
+                              session, totals_many)
 from kpi.notebook.live import LiveView, error_line, extract_note, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
@@ -91,9 +91,8 @@ class Explorer:
             e.counted, e.also = self._counted, self._offered()
             scored = [scored_only(e, s) for s in scores_many(e, ps, merged=True)] if tracked else \
                 scores_many(e, ps, merged=True, include_tracked=False)
-            for label, p, s in zip(todo, ps, scored):
-                self._cache[(label, prof)] = totals_with(e, p.label, as_of=p.as_of, merged=True, compare=False,
-                                                         scores=s)
+            for label, t in zip(todo, totals_many(e, ps, scored, merged=True)):
+                self._cache[(label, prof)] = t
 
     def _offered(self) -> list[str]:
         """The metrics carrying points in the shipped profiles the control offers (and what their variants
