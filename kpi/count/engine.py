@@ -72,11 +72,12 @@ def _named(text: str) -> set[str]:
 
 def lean_statement(stmt: str) -> str:
     """A working table's statement with the columns LEAN names for it made NULL (other statements as they are)."""
-    m = re.match(r"\s*CREATE\s+OR\s+REPLACE\s+TEMP\s+TABLE\s+(\w+)\s+AS\b(.*)", stmt, re.S | re.I)
+    m = CREATES.match(stmt.lstrip())
     if not m or m.group(1) not in LEAN:
         return stmt
-    nulls = ", ".join(f"NULL::VARCHAR[] AS {c}" for c in LEAN[m.group(1)])
-    return f"CREATE OR REPLACE TEMP TABLE {m.group(1)} AS SELECT * REPLACE ({nulls}) FROM ({m.group(2)})"
+    query = re.sub(r"^\s*AS\b", "", stmt.lstrip()[m.end():], flags=re.I)
+    nulls = ", ".join(f"CASE WHEN false THEN {c} END AS {c}" for c in LEAN[m.group(1)])     # NULL, of its type
+    return f"CREATE OR REPLACE TEMP TABLE {m.group(1)} AS SELECT * REPLACE ({nulls}) FROM ({query})"
 
 
 @lru_cache(maxsize=None)
