@@ -58,7 +58,11 @@ def _units_frame(engine: Engine, period: Period, merged: bool) -> pd.DataFrame:
 
 
 def _metric_codes(engine: Engine, include_tracked: bool, official: bool = False) -> list[str]:
-    prof = engine.profile
+    return metric_codes(engine.profile, include_tracked, official)
+
+
+def metric_codes(prof: dict, include_tracked: bool, official: bool = False) -> list[str]:
+    """The metrics a profile counts for units (include_tracked=False: those carrying points), or for officials."""
     codes = [c for c in prof["metrics"] if c in set(available_metrics())]
     if official:
         return [c for c in prof["official"]["metrics"] if c in codes]

@@ -9,8 +9,8 @@ import altair as alt
 import pandas as pd
 
 from kpi import labels
-from kpi.analysis.api import (ScopeError, data_range, default_unit, last_complete_month, scored_only, scores_many,
-                              session, totals_many)
+from kpi.analysis.api import (ScopeError, data_range, default_unit, last_complete_month, metric_codes, scored_only,
+                              scores_many, session, totals_many)
 from kpi.notebook.live import LiveView, error_line, extract_note, store_path
 from kpi.periods import label_vi, parse
 from kpi.present import charts
@@ -99,8 +99,7 @@ class Explorer:
         read): counted in the pass of the chosen one, a change of profile recounts nothing."""
         if self._offer is None:
             profiles = [load_profile(name) for name in shipped_profiles()]
-            self._offer = list(dict.fromkeys(c for prof in profiles for code, m in prof["metrics"].items()
-                                             if float(m.get("max", 0)) > 0 and not m.get("official_only")
+            self._offer = list(dict.fromkeys(c for prof in profiles for code in metric_codes(prof, False)
                                              for c in [code, *reads_of(code, prof)]))
         return self._offer
 
