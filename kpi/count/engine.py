@@ -110,6 +110,12 @@ def variant_file(code: str, variant: str) -> str:
     return f"{code.lower()}.{variant}.sql"
 
 
+def adjust_file(code: str) -> str | None:
+    """The file reworking a metric's counts by unit (`<code>.adjust.sql`), if it has one."""
+    name = f"{code.lower()}.adjust.sql"
+    return name if (config.METRICS_DIR / name).exists() else None
+
+
 def reads_of(code: str, profile: dict) -> list[str]:
     """The metrics whose counts a metric's reading in the profile reads (its variant's `_agg_<code>`)."""
     v = profile["metrics"].get(code, {}).get("variant")
@@ -297,7 +303,8 @@ class Engine:
         groups = self.passes(periods)
         if len(groups) > 1:
             return self._by_pass(groups, periods, lambda ps: self.count_by_codes(codes, ps, by, units, mode, merged))
-        self.prepare(periods, reuse=True, reads=self._texts(codes), lean=self.lean and by != "official")
+        self.prepare(periods, reuse=True, reads=self._texts(self._with_reads(codes)),
+                     lean=self.lean and by != "official")
         self.set_scope(mode, merged)
         pids = self.pids(periods)
 
@@ -405,12 +412,8 @@ class Engine:
         groups = self.passes(periods)
         if len(groups) > 1:
             return self._by_pass(groups, periods, lambda ps: self.count_periods(codes, ps, mode, merged))
-        needed, todo = [], list(codes) + (list(self.also) if self.counted is not None else [])
-        while todo:                      # the metrics asked for, those kept beside them and those their variants read
-            c = todo.pop(0)
-            if c not in needed:
-                needed.append(c)
-                todo += self._variant_reads(c)
+        # the metrics asked for, those kept beside them and those their variants read
+        needed = self._with_reads(list(codes) + (list(self.also) if self.counted is not None else []))
         memo = self.counted if self.counted is not None else {}
         keys = {(c, i): self._counted_key(c, p, mode, merged) for c in needed for i, p in enumerate(periods)}
         kept = [c for c in needed if all(keys[c, i] in memo for i in range(len(periods)))]
@@ -504,17 +507,20 @@ class Engine:
         v = self.profile["metrics"].get(code, {}).get("variant")
         return variant_file(code, v) if v else None
 
-    def _texts(self, codes: list[str]) -> str:
-        """The SQL counting the metrics runs: their files, adjust files and the profile's variants (what the
-        working tables are made for), the metrics their variants read included."""
-        codes, todo = [], list(codes)
+    def _with_reads(self, codes: list[str]) -> list[str]:
+        """The metrics and, after them, those their variants read (and so on), each once."""
+        out, todo = [], list(codes)
         while todo:
             c = todo.pop(0)
-            if c not in codes:
-                codes.append(c)
+            if c not in out:
+                out.append(c)
                 todo += self._variant_reads(c)
-        names = [metric_file(c) for c in codes] + [f"{c.lower()}.adjust.sql" for c in codes
-                                                  if (config.METRICS_DIR / f"{c.lower()}.adjust.sql").exists()]
+        return out
+
+    def _texts(self, codes: list[str]) -> str:
+        """The SQL counting the metrics runs: their files, adjust files and the profile's variants (what the
+        working tables are made for)."""
+        names = [metric_file(c) for c in codes] + [a for c in codes if (a := adjust_file(c))]
         names += [self._variant(c) for c in codes if self._variant(c)]
         return "\n".join(sql_text(n) for n in names)
 
@@ -527,9 +533,9 @@ class Engine:
         """A metric's counts (with pid) as its files rework them: the adjust file (units only), then the
         profile's variant, reading other metrics' counts for the same scopes as _agg_<code> (`counts_of`:
         code → their counts with pid)."""
-        adjust = config.METRICS_DIR / f"{code.lower()}.adjust.sql"
-        if by == "unit" and adjust.exists():
-            counted = self._rework(adjust.name, counted, pids, period)
+        adjust = adjust_file(code)
+        if by == "unit" and adjust:
+            counted = self._rework(adjust, counted, pids, period)
         if self._variant(code):
             counted = self._rework(self._variant(code), counted, pids, period,
                                    {d.lower(): counts_of(d) for d in self._variant_reads(code)})
