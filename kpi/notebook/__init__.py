@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import importlib
 
-# a name and the module that holds it (a module itself where the name is the module's)
+# each name and the module it comes from: a name that is its module's own (drilldown, content) is the module
 WHERE = {"data_range": "kpi.analysis.api", "last_complete_month": "kpi.analysis.api", "session": "kpi.analysis.api",
-         "drilldown": None, "reconciliation": None, "Inspection": "kpi.notebook.drilldown",
-         "Explorer": "kpi.notebook.explore", "LiveView": "kpi.notebook.live", "NotebookError": "kpi.notebook.live",
-         "TableBrowser": "kpi.notebook.live", "error_line": "kpi.notebook.live", "store_path": "kpi.notebook.live",
-         "style": "kpi.notebook.live", "wrap": "kpi.notebook.live", "content": None}
-MODULES = {"drilldown": "kpi.notebook.drilldown", "reconciliation": "kpi.notebook.reconciliation",
-           "content": "kpi.report.content"}
+         "drilldown": "kpi.notebook.drilldown", "reconciliation": "kpi.notebook.reconciliation",
+         "Inspection": "kpi.notebook.drilldown", "Explorer": "kpi.notebook.explore", "LiveView": "kpi.notebook.live",
+         "NotebookError": "kpi.notebook.live", "TableBrowser": "kpi.notebook.live", "error_line": "kpi.notebook.live",
+         "store_path": "kpi.notebook.live", "style": "kpi.notebook.live", "wrap": "kpi.notebook.live",
+         "content": "kpi.report.content"}
 
 __all__ = sorted(WHERE)
 
@@ -25,8 +24,8 @@ __all__ = sorted(WHERE)
 def __getattr__(name: str):
     if name not in WHERE:
         raise AttributeError(f"module 'kpi.notebook' has no attribute '{name}'")
-    value = importlib.import_module(MODULES[name]) if WHERE[name] is None else \
-        getattr(importlib.import_module(WHERE[name]), name)
+    module = importlib.import_module(WHERE[name])
+    value = module if WHERE[name].rsplit(".", 1)[1] == name else getattr(module, name)
     globals()[name] = value
     return value
 
