@@ -9,12 +9,16 @@ from kpi.notebook import Explorer, Inspection
 PERIOD = "2026-10"
 
 
-@pytest.fixture
-def explorer(sample_store, monkeypatch):
+def _opened(store, monkeypatch) -> Explorer:
     monkeypatch.setenv("KPI_CACHE", "memory")
-    ex = Explorer(str(sample_store), None, PERIOD, None)
+    ex = Explorer(str(store), None, PERIOD, None)
     ex.show()
     return ex
+
+
+@pytest.fixture
+def explorer(sample_store, monkeypatch):
+    return _opened(sample_store, monkeypatch)
 
 
 def _title(ex):
@@ -59,10 +63,8 @@ def test_a_profile_that_does_not_load_says_so_and_keeps_the_view(explorer):
 
 
 def test_another_shipped_profile_redraws_with_its_figures(sample_store, monkeypatch):
-    monkeypatch.setenv("KPI_CACHE", "memory")
     cache.clear()                  # nothing remembered by an earlier test: the opening pass counts
-    ex = Explorer(str(sample_store), None, PERIOD, None)
-    ex.show()
+    ex = _opened(sample_store, monkeypatch)
     before, kept = ex.view.html, len(ex._counted)
     assert kept
     ex.profile.value = "mo-ta-cong-thuc"
