@@ -60,6 +60,12 @@ def svg(chart: alt.Chart) -> str:
     return vlc.vegalite_to_svg(printable_spec(_config(chart).to_dict()), format_locale=VI_LOCALE)
 
 
+def warm() -> None:
+    """Start the renderer: its first drawing starts a JavaScript engine (~0,5 s); the ones after take
+    a few hundredths of a second."""
+    svg(alt.Chart(pd.DataFrame({"x": [0]})).mark_point().encode(x="x:Q"))
+
+
 def grade_bands(y_title: str = "Điểm") -> alt.Chart:
     return alt.Chart(BANDS).mark_rect(opacity=0.12).encode(
         y=alt.Y("from:Q", title=y_title, scale=alt.Scale(domain=[0, 100])), y2="to:Q",
@@ -154,3 +160,25 @@ def lost_points(lost: pd.DataFrame, title: str) -> alt.Chart:
         x=alt.X("lost:Q", title="Điểm bị mất (bình quân đơn vị)"),
         y=alt.Y("metric_label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
         tooltip=["metric_label", alt.Tooltip("lost:Q", format=",.2f")]).properties(width=480, height=22 * len(d))
+
+
+def unit_vs_province(d: pd.DataFrame, title: str) -> alt.Chart:
+    """Each group's points as a share of its maximum (pct), for the unit and the province side by side (who)."""
+    return alt.Chart(d, title=title).mark_bar().encode(
+        y=alt.Y("group:N", title=None), x=alt.X("pct:Q", title="% điểm tối đa của nhóm",
+                                                scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("who:N", title=None), yOffset="who:N",
+        tooltip=["who", "group", alt.Tooltip("pct:Q", format=",.2f")]).properties(width=460, height=260)
+
+
+def movers(m: pd.DataFrame, title: str, x_title: str) -> alt.Chart:
+    """The units whose value changed most (change: up green, down red), largest first."""
+    return alt.Chart(m, title=title).mark_bar().encode(
+        x=alt.X("change:Q", title=x_title), y=alt.Y("unit_name:N", sort="-x", title=None),
+        color=alt.condition("datum.change > 0", alt.value("#1a7f37"), alt.value("#cf222e")),
+        tooltip=["unit_name", alt.Tooltip("change:Q", format="+,.2f")]).properties(width=460, height=16 * len(m))
+
+
+def message(title: str) -> alt.Chart:
+    """A chart with nothing to draw but its title (no earlier period to compare with, …)."""
+    return alt.Chart(pd.DataFrame({"x": [0]}), title=title).mark_text()
