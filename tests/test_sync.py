@@ -160,6 +160,45 @@ def test_holders_named_by_officials_of_the_same_load_are_settled_before_the_writ
     assert changed == [0, 0]        # finish(): the events' holders, the dossiers' officials
 
 
+def test_a_settle_that_fails_leaves_nothing_on_the_connection(hw_copy, tmp_path, monkeypatch):
+    """A load stopped while it settles the payloads' step holders (before its transaction) writes nothing and
+    leaves none of its working tables on the connection a notebook keeps using: neither the settle's helpers
+    nor the settled copies made before the failure."""
+    import json
+
+    import duckdb
+
+    import kpi.load.sync as sync
+    from kpi.load import load_paths
+    from kpi.store import connect
+    folder = tmp_path / "load"
+    folder.mkdir()
+    (folder / "DongBoHoSoMC_b@20260901T1200.json").write_text(json.dumps(
+        {"madonvi": "D1", "service": "DongBoHoSoMC", "data": [
+            {"MaHoSo": "D1-S11", "MaTTHC": "PR1", "KenhThucHien": "1", "NgayTiepNhan": "20260901090000",
+             "NgayHenTra": "20260908090000", "TrangThaiHoSo": "4", "DuocThanhToanTrucTuyen": "0"}]}),
+        encoding="utf-8")
+    (folder / "CapNhatTienDoHoSoMC_b.jsonl").write_text(
+        '{"MaHoSo": "D1-S11", "ThoiDiemXuLy": "20260901090000", "TrangThai": "2", "NguoiXuLy": "O1", '
+        '"NoiDungXuLy": "Tiếp nhận hồ sơ"}\n', encoding="utf-8")
+    real = sync.run
+
+    def failing(con, sql, params=None):
+        if "TEMP TABLE _sync_firsts" in sql:       # after the events' copy was made
+            raise duckdb.OutOfMemoryException("Out of Memory Error: simulated")
+        return real(con, sql, params)
+    monkeypatch.setattr(sync, "run", failing)
+    before = _rows(hw_copy, "SELECT count(*) FROM dossier_events")
+    con = connect(hw_copy)
+    temp = "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY 1"
+    with pytest.raises(duckdb.OutOfMemoryException):
+        load_paths(con, [folder], progress=False)
+    assert con.execute(temp).fetchall() == []
+    con.close()
+    assert _rows(hw_copy, "SELECT count(*) FROM dossiers WHERE dossier_code = 'D1-S11'") == [(0,)]
+    assert _rows(hw_copy, "SELECT count(*) FROM dossier_events") == before
+
+
 def test_quarantined_records_and_catalogue(loaded):
     store, _ = loaded
     q = sorted(_rows(store, "SELECT regexp_extract(file, '[^/]+$'), line, column_name, reason FROM quarantine"))

@@ -885,9 +885,9 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
         PROGRESS["committed"] = True
     except BaseException:
         if not PROGRESS["committed"]:
-            for stmt in ("ROLLBACK", "DROP TABLE IF EXISTS _sync_codes", "DROP TABLE IF EXISTS _officials_written"):
-                try:
-                    run(con, stmt)
-                except Exception:      # no transaction (it failed before it, or is gone already): nothing was written
-                    pass
+            try:
+                run(con, "ROLLBACK")
+            except Exception:      # no transaction (it failed before it, or is gone already): nothing was written
+                pass
+            sync.drop_quietly(con, ["_sync_codes", "_officials_written"])
         raise

@@ -379,43 +379,57 @@ def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: li
     (sync_events: the sync payloads' own among them); new(): a name for a staged table; written: SQL, true
     when the staged record `g` is the one written over the stored `t`; officials: the officials as this load
     will write them. A dossier's unit is its written record's. Returns {staged table: its settled copy}."""
-    staged = " UNION ALL BY NAME ".join(f"SELECT * FROM {d}" for d in dossiers) or "SELECT * FROM dossiers WHERE false"
-    run(con, f"""CREATE OR REPLACE TEMP TABLE _sync_units AS
-        SELECT c.dossier_code, CASE WHEN g.dossier_code IS NOT NULL AND ({written}) THEN g.unit_code
-                                    ELSE t.unit_code END AS unit_code
-        FROM {codes} c LEFT JOIN ({staged}) g USING (dossier_code) LEFT JOIN dossiers t USING (dossier_code)""")
-    copies = {}
-    for name in sync_events:
-        copies[name] = new()
-        run(con, f"CREATE OR REPLACE TEMP TABLE {copies[name]} AS {named_holders(name, '_sync_units', officials)}")
-    if dossiers:
-        cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
-        # the events of the touched dossiers once written: this load's, and those stored it does not replace
-        # (found without a hash table of this load's events: a first load stores none, a day's few); only
-        # the sync payloads' own are settled already
-        run(con, f"CREATE OR REPLACE TEMP TABLE _sync_stored AS SELECT {cols} FROM dossier_events "
-                 f"SEMI JOIN {codes} USING (dossier_code)")
-        mine = [f"SELECT {cols} FROM {copies.get(e, e)}" for e in events]
-        others = [f"SELECT {cols} FROM {e} SEMI JOIN {codes} USING (dossier_code)" for e in events if e not in copies]
-        if run(con, "SELECT EXISTS (SELECT 1 FROM _sync_stored)")[0][0]:
-            others.append(f"SELECT s.* FROM _sync_stored s LEFT JOIN (SELECT dossier_code, seq FROM "
-                          f"({' UNION ALL '.join(mine)}) m SEMI JOIN _sync_stored USING (dossier_code, seq)) r "
-                          f"USING (dossier_code, seq) WHERE r.seq IS NULL")
-        after = [f"SELECT {cols} FROM {copies[e]}" for e in sync_events] or \
-            [f"SELECT {cols} FROM dossier_events WHERE false"]
-        if others:
-            after.append(named_holders("(" + " UNION ALL ".join(others) + ")", "_sync_units", officials))
-        run(con, f"CREATE OR REPLACE TEMP TABLE _sync_firsts AS {first_holders('(' + ' UNION ALL '.join(after) + ')')}")
-        for name in dossiers:
+    copies: dict = {}
+    try:
+        staged = (" UNION ALL BY NAME ".join(f"SELECT * FROM {d}" for d in dossiers)
+                  or "SELECT * FROM dossiers WHERE false")
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _sync_units AS
+            SELECT c.dossier_code, CASE WHEN g.dossier_code IS NOT NULL AND ({written}) THEN g.unit_code
+                                        ELSE t.unit_code END AS unit_code
+            FROM {codes} c LEFT JOIN ({staged}) g USING (dossier_code) LEFT JOIN dossiers t USING (dossier_code)""")
+        for name in sync_events:
             copies[name] = new()
-            run(con, f"""CREATE OR REPLACE TEMP TABLE {copies[name]} AS
-                SELECT g.* REPLACE ({official('f.recv', 'g.receiving_official_id', officials)} AS receiving_official_id,
-                                    {official('f.handling', 'g.handling_official_id', officials)} AS handling_official_id)
-                FROM {name} g LEFT JOIN _sync_firsts f USING (dossier_code)""")
-        run(con, "DROP TABLE _sync_firsts")
-        run(con, "DROP TABLE _sync_stored")
-    run(con, "DROP TABLE _sync_units")
+            run(con, f"CREATE OR REPLACE TEMP TABLE {copies[name]} AS {named_holders(name, '_sync_units', officials)}")
+        if dossiers:
+            cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+            # the events of the touched dossiers once written: this load's, and those stored it does not replace
+            # (found without a hash table of this load's events: a first load stores none, a day's few); only
+            # the sync payloads' own are settled already
+            run(con, f"CREATE OR REPLACE TEMP TABLE _sync_stored AS SELECT {cols} FROM dossier_events "
+                     f"SEMI JOIN {codes} USING (dossier_code)")
+            mine = [f"SELECT {cols} FROM {copies.get(e, e)}" for e in events]
+            others = [f"SELECT {cols} FROM {e} SEMI JOIN {codes} USING (dossier_code)" for e in events if e not in copies]
+            if run(con, "SELECT EXISTS (SELECT 1 FROM _sync_stored)")[0][0]:
+                others.append(f"SELECT s.* FROM _sync_stored s LEFT JOIN (SELECT dossier_code, seq FROM "
+                              f"({' UNION ALL '.join(mine)}) m SEMI JOIN _sync_stored USING (dossier_code, seq)) r "
+                              f"USING (dossier_code, seq) WHERE r.seq IS NULL")
+            after = [f"SELECT {cols} FROM {copies[e]}" for e in sync_events] or \
+                [f"SELECT {cols} FROM dossier_events WHERE false"]
+            if others:
+                after.append(named_holders("(" + " UNION ALL ".join(others) + ")", "_sync_units", officials))
+            run(con, f"CREATE OR REPLACE TEMP TABLE _sync_firsts AS {first_holders('(' + ' UNION ALL '.join(after) + ')')}")
+            for name in dossiers:
+                copies[name] = new()
+                run(con, f"""CREATE OR REPLACE TEMP TABLE {copies[name]} AS
+                    SELECT g.* REPLACE ({official('f.recv', 'g.receiving_official_id', officials)} AS receiving_official_id,
+                                        {official('f.handling', 'g.handling_official_id', officials)} AS handling_official_id)
+                    FROM {name} g LEFT JOIN _sync_firsts f USING (dossier_code)""")
+    except BaseException:        # nothing of a settle that failed stays on the connection
+        drop_quietly(con, list(copies.values()))
+        raise
+    finally:
+        drop_quietly(con, ["_sync_firsts", "_sync_stored", "_sync_units"])
     return copies
+
+
+def drop_quietly(con, tables: list) -> None:
+    """Drop these temporary tables if they exist; a connection that can no longer run anything (the reason
+    a load stops) is left as it is, the error that stopped it being the one reported."""
+    for t in tables:
+        try:
+            run(con, f"DROP TABLE IF EXISTS {t}")
+        except Exception:      # noqa: BLE001
+            pass
 
 
 def finish(con, codes: str) -> dict:
