@@ -712,6 +712,16 @@ def drop_known(con, staged: list) -> None:
         res.loaded = count(con, good)
 
 
+def _as_written(table, staged: list[str], cols: str) -> str:
+    """SQL of a table's rows (cols) as `_insert` leaves them when no row of it is older than another (every
+    table but dossiers): the stored rows whose key no staged row has, then the staged rows."""
+    assert table.name != "dossiers", "a dossier's record is replaced only by a newer one: see _insert"
+    key = ", ".join(f'"{k}"' for k in table.key)
+    keys = " UNION ALL ".join(f"SELECT {key} FROM {g}" for g in staged)
+    return (f'SELECT {cols} FROM "{table.name}" ANTI JOIN ({keys}) USING ({key}) UNION ALL '
+            + " UNION ALL ".join(f"SELECT {cols} FROM {g}" for g in staged))
+
+
 def _insert(con, table, source: str, results: dict) -> None:
     """Write one table's rows of this load, replacing the stored records of their keys (`source`: the
     staged tables with their sheet's index `_src`); per file: how many replaced a stored row (updates) and
@@ -796,11 +806,9 @@ def _settle_sync(con, staged: list, sync_parts: list) -> None:
           for name in ("dossiers", "dossier_events", "officials")}
     officials = "officials"
     if of["officials"]:       # a staged official replaces the stored one of its id (keep-latest chose among them)
-        cols = "official_id, unit_code, full_name"
-        run(con, f"""CREATE OR REPLACE TEMP TABLE _officials_written AS
-            SELECT {cols} FROM officials ANTI JOIN ({' UNION ALL '.join(f'SELECT official_id FROM {o}'
-                                                                   for o in of['officials'])}) USING (official_id)
-            UNION ALL {' UNION ALL '.join(f'SELECT {cols} FROM {o}' for o in of['officials'])}""")
+        table = next(s[0] for s in staged if s[0] is not None and s[0].name == "officials")
+        run(con, f"CREATE OR REPLACE TEMP TABLE _officials_written AS "
+                 f"{_as_written(table, of['officials'], 'official_id, unit_code, full_name')}")
         officials = "_officials_written"
     made = itertools.count()
     copies = sync.settle_staged(con, "_sync_codes", of["dossiers"], of["dossier_events"],
