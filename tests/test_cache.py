@@ -66,7 +66,7 @@ def test_another_profile_is_never_answered_from_memory(hw, monkeypatch):
 def test_one_pass_equals_one_query_per_metric(hw, period, profile, mode):
     with api.session(hw, profile=profile) as e:
         p = parse(period)
-        codes = api._metric_codes(e, True)
+        codes = api.metric_codes(e.profile, True)
         one = pd.concat([e.count(c, p, mode=mode) for c in codes], ignore_index=True)
         fused = e.count_units(codes, p, mode=mode)
     k = ["metric_code", "scope_code"]
@@ -256,7 +256,7 @@ def test_metrics_counted_together_by_official_equal_each_alone(sample_store, pro
     """An official's metrics counted in one query (`count_by_codes`, variant and all) equal each metric
     counted alone, for two months at once and for a quarter, by official and by procedure."""
     with api.session(sample_store, profile=profile) as e:
-        codes = api._metric_codes(e, True, official=True)
+        codes = api.metric_codes(e.profile, True, official=True)
         periods = [parse("2026-09"), parse("2026-10"), parse("2026-Q3")]
         together = e.count_by_codes(codes, periods, by=by)
         alone = [pd.concat([e.count_by(c, periods, by=by)[i] for c in codes], ignore_index=True)

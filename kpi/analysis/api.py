@@ -57,10 +57,6 @@ def _units_frame(engine: Engine, period: Period, merged: bool) -> pd.DataFrame:
     return u[(vf <= last) & (vt >= start)].reset_index(drop=True)
 
 
-def _metric_codes(engine: Engine, include_tracked: bool, official: bool = False) -> list[str]:
-    return metric_codes(engine.profile, include_tracked, official)
-
-
 def metric_codes(prof: dict, include_tracked: bool, official: bool = False) -> list[str]:
     """The metrics a profile counts for units (include_tracked=False: those carrying points), or for officials."""
     codes = [c for c in prof["metrics"] if c in set(available_metrics())]
@@ -173,7 +169,7 @@ def _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked, o
     if scope == "procedure" or procedure:
         return _procedure_scores(engine, p, unit, procedure, include_tracked)
     mode = "subtree" if (subtree or scope == "subtree") else "own"
-    codes = _metric_codes(engine, include_tracked)
+    codes = metric_codes(engine.profile, include_tracked)
     counts = engine.count_units(codes, p, mode=mode, merged=merged)
     return _unit_scores(engine, p, codes, counts, unit, merged)
 
@@ -193,7 +189,7 @@ def _unit_scores(engine, p: Period, codes: list[str], counts: pd.DataFrame, unit
 
 def scored_only(engine: Engine, s: pd.DataFrame) -> pd.DataFrame:
     """The rows of the metrics that carry points (`include_tracked=False`) of a unit scores frame."""
-    return s[s.metric_code.isin(_metric_codes(engine, False))].reset_index(drop=True)
+    return s[s.metric_code.isin(metric_codes(engine.profile, False))].reset_index(drop=True)
 
 
 def scores_many(engine: Engine, periods: list[Period], scope: str = "unit", unit: str | None = None,
@@ -235,11 +231,11 @@ def _scores_counted(engine: Engine, periods: list[Period], versions: list, scope
     if todo:
         chosen = [periods[i] for i in todo]
         if scope == "official":
-            codes = _metric_codes(engine, True, official=True)
+            codes = metric_codes(engine.profile, True, official=True)
             counted = _official_counts(engine, codes, chosen)
             make = _official_from_counts
         else:
-            codes = _metric_codes(engine, include_tracked)
+            codes = metric_codes(engine.profile, include_tracked)
             counted = engine.count_periods(codes, chosen, "subtree" if subtree else "own", merged)
 
             def make(engine, p, codes, counts, unit):
@@ -259,7 +255,7 @@ def _grid(entities: pd.DataFrame, key: str, codes: list[str], counts: pd.DataFra
 
 
 def _procedure_scores(engine, p, unit, procedure, include_tracked):
-    codes = [c for c in _metric_codes(engine, include_tracked)]
+    codes = metric_codes(engine.profile, include_tracked)
     counts = pd.concat([engine.count(c, p, by="procedure", units=[unit] if unit else None) for c in codes],
                        ignore_index=True)
     procs = engine.con.execute("SELECT procedure_code, procedure_name FROM procedures").df()
@@ -276,7 +272,7 @@ def _procedure_scores(engine, p, unit, procedure, include_tracked):
 
 
 def _official_scores(engine, p, official, unit):
-    codes = _metric_codes(engine, True, official=True)
+    codes = metric_codes(engine.profile, True, official=True)
     return _official_from_counts(engine, p, codes, _official_counts(engine, codes, [p])[0], unit, official)
 
 
