@@ -116,7 +116,6 @@ STEP_SHAPE = json.dumps({k: "VARCHAR" for k in ("MaHoSo", "ThoiDiemXuLy", "Trang
 
 def _dossiers_sql() -> str:
     """Every dossier record → its canonical row, the reason it is refused (or NULL), and its own events' inputs."""
-    files = "list_filter(d.TaiLieuNop, lambda f: " + f"coalesce({flag('f.IsDeleted')}, '') <> '1')"
     return f"""
     CREATE OR REPLACE TEMP TABLE _pl_d AS
     WITH base AS (
@@ -127,7 +126,9 @@ def _dossiers_sql() -> str:
         SELECT *, {s('d.MaHoSo')} AS code, {s('d.TrangThaiHoSo')} AS st, {s('d.DuocThanhToanTrucTuyen')} AS paid,
                list_filter(d.DanhSachLePhi, lambda x: json_type(x) = 'OBJECT') AS fees,
                coalesce({s('d.MaDonVi')}, {s("json_extract_string(_r, '$.madonvi')")}) AS rec_unit, {s('_env')} AS env_unit,
-               {s('d.NgayTiepNhan')} AS received
+               {s('d.NgayTiepNhan')} AS received,
+               -- the files sent (not deleted)
+               list_filter(d.TaiLieuNop, lambda f: coalesce({flag('f.IsDeleted')}, '') <> '1') AS _files
         FROM base),
     a AS (SELECT *, list_transform(fees, lambda x: {amount('x')}) AS amounts FROM m)
     SELECT _fid, _rno, _line, _dirty,
@@ -161,11 +162,11 @@ def _dossiers_sql() -> str:
         CASE WHEN paid IS NULL OR paid IN ('0', '1', '2') THEN paid ELSE '2' END AS paid_online,
         CASE WHEN coalesce(list_bool_or(list_transform(d.DanhSachGiayToKetQua,
                   lambda g: {s('g.DuongDanTepTinKetQua')} IS NOT NULL)), false) THEN '1' ELSE '0' END AS e_result,
-        CASE WHEN {flag('d.HoSoCoThanhPhanSoHoa')} = '1' OR coalesce(list_bool_or(list_transform({files},
+        CASE WHEN {flag('d.HoSoCoThanhPhanSoHoa')} = '1' OR coalesce(list_bool_or(list_transform(_files,
                   lambda f: {s('f.DuongDanTaiTepTin')} IS NOT NULL)), false) THEN '1' ELSE '0' END AS digitized_components,
-        CASE WHEN coalesce(list_bool_or(list_transform({files}, lambda f: {flag('f.DuocTaiSuDung')} = '1')), false)
+        CASE WHEN coalesce(list_bool_or(list_transform(_files, lambda f: {flag('f.DuocTaiSuDung')} = '1')), false)
              THEN '1' ELSE '0' END AS reused_digitized_data,
-        CASE WHEN coalesce(list_bool_or(list_transform({files}, lambda f: {flag('f.DuocLayTuKhoDMQG')} = '1')), false)
+        CASE WHEN coalesce(list_bool_or(list_transform(_files, lambda f: {flag('f.DuocLayTuKhoDMQG')} = '1')), false)
              THEN '1' ELSE '0' END AS from_personal_store,
         CASE WHEN {flag('d.TaiKhoanDuocXacThucVoiVNeID')} = '1' OR coalesce(list_bool_or(list_transform(d.DSKetNoiCSDL,
                   lambda c: {s('c.MaCSDL')} IS NOT NULL)), false) THEN '1' ELSE '0' END AS vneid_authenticated,
@@ -226,11 +227,11 @@ def _steps_sql() -> str:
     p AS (SELECT *, lag(st) OVER (PARTITION BY _fid, code ORDER BY _ld, _rno) AS _prev FROM k SEMI JOIN five USING (_fid, code)
           UNION ALL BY NAME
           SELECT *, NULL AS _prev FROM k ANTI JOIN five USING (_fid, code)),
-    e AS (SELECT *, CASE WHEN _prev = '5' AND st <> '5' THEN 'supplement_completed'
-                         WHEN _kind = 'step_done' AND starts_with({fold('what')}, 'phan cong') THEN 'assigned'
-                         WHEN _kind = 'step_done' AND contains({fold('what')}, 'thu xin loi') THEN 'apology_sent'
+    e AS (SELECT * EXCLUDE (_folded), CASE WHEN _prev = '5' AND st <> '5' THEN 'supplement_completed'
+                         WHEN starts_with(_folded, 'phan cong') THEN 'assigned'
+                         WHEN contains(_folded, 'thu xin loi') THEN 'apology_sent'
                          ELSE _kind END AS event
-          FROM p),
+          FROM (SELECT *, CASE WHEN _kind = 'step_done' THEN {fold('what')} END AS _folded FROM p)),  -- once
     -- the same dossier, time and kind twice in the file: numbered in time order (only those need the order)
     twice AS (SELECT _fid, code, "at", event FROM e GROUP BY ALL HAVING count(*) > 1),
     o AS (SELECT *, row_number() OVER (PARTITION BY _fid, code, "at", event ORDER BY _ld, _rno) - 1 AS _ordinal
