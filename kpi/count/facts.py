@@ -71,7 +71,7 @@ def _record_version(con) -> None:
 
 KEPT = ("dossier_facts", "dossier_spans", "facts_source")      # what a store keeps of the facts
 SPAN = "SELECT dossier_code, first_event_at FROM _spans_new"      # a row of dossier_spans
-CHUNK = 250_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
+CHUNK = 360_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
 
 
 def _write(con, where: str, replace: bool) -> None:
