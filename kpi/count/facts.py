@@ -27,7 +27,7 @@ def macros(con) -> None:
 def _build(con, where: str) -> None:
     """_facts_new, _spans_new: the facts and spans of the dossiers `where` selects (SQL over dossiers d)."""
     run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT 0 AS pid, {NEVER} AS pe, d.*, "
-        f"TIMESTAMP '-infinity' AS events_from FROM judged_dossiers() d WHERE {where}")
+        f"every_event() AS events_from FROM judged_dossiers() d WHERE {where}")
     run(con, """CREATE OR REPLACE TEMP TABLE _spans_new AS
         SELECT c.dossier_code, e.first_event_at, e.last_event_at FROM _cand c LEFT JOIN (
             SELECT dossier_code, min("at") AS first_event_at, max("at") AS last_event_at FROM dossier_events

@@ -23,7 +23,8 @@ CREATE OR REPLACE TEMP MACRO dossier_record_hash(d) AS
 
 -- From when a dossier's events are read (dossier_judgement.sql): its first event's time as the loader kept it
 -- (s: its row of dossier_spans), else all of them.
-CREATE OR REPLACE TEMP MACRO events_from(s) AS coalesce(s.first_event_at, TIMESTAMP '-infinity');
+CREATE OR REPLACE TEMP MACRO every_event() AS TIMESTAMP '-infinity';      -- no event is older
+CREATE OR REPLACE TEMP MACRO events_from(s) AS coalesce(s.first_event_at, every_event());
 
 -- The columns of a dossier's record the judgement reads (the record also holds the applicant's, never read
 -- there): the dossiers judged for a period and those the loader keeps facts of.
