@@ -5,8 +5,6 @@ Periods the data covers only in part are marked ("đến 20/11", "từ 01/08") a
 data's last day; rankings show ties as ties and the bottom as well as the top."""
 from __future__ import annotations
 
-import threading
-
 import pandas as pd
 
 from kpi import labels
@@ -14,6 +12,7 @@ from kpi.analysis.api import (ScopeError, data_range, default_unit, last_complet
                               scores_many, session, totals_many)
 from kpi.notebook.live import LiveView, error_line, extract_note, store_path
 from kpi.periods import label_vi, parse
+from kpi.present import charts
 from kpi.present import html as h
 from kpi.count.engine import reads_of
 from kpi.count.scoring import ProfileError, load_profile, rank_min, shipped_profiles
@@ -21,35 +20,12 @@ from kpi.count.scoring import ProfileError, load_profile, rank_min, shipped_prof
 KINDS = {"month": "Tháng", "quarter": "Quý"}
 OTHER_PROFILE = "__file__"
 SHOWN = 15          # units shown at the top and at the bottom of a ranking
-_warming: threading.Thread | None = None
-
-
-def _warm() -> None:
-    try:
-        from kpi.present import charts
-        charts.warm()
-    except Exception:       # noqa: BLE001 — the view imports and draws again, and says what went wrong
-        pass
-
-
-def _charts():
-    """kpi.present.charts, its renderer started. Explorer() begins both (Altair's import, the renderer's
-    JavaScript engine: ~1 s) in a thread while the first view's figures are counted — DuckDB leaves the
-    interpreter free while it counts."""
-    if _warming is not None:
-        _warming.join()
-    from kpi.present import charts
-    return charts
 
 
 class Explorer:
     """Holds the controls, one live view and a cache of totals per (period, profile)."""
 
     def __init__(self, store=None, profile=None, period=None, unit=None):
-        global _warming
-        if _warming is None:
-            _warming = threading.Thread(target=_warm, name="kpi-charts", daemon=True)
-            _warming.start()
         self.store = store_path(store)
         with session(self.store, None, profile) as e:
             self.last_month = last_complete_month(e.con)
@@ -188,7 +164,6 @@ class Explorer:
         prev = parse(st["period"]).previous()
         self.count(self.periods(st["kind"])[:12] + [st["period"]] + ([prev.label] if prev.last >= self.first else []))
         parts = [self.note + f"<h2>{h.esc(self.title())}</h2>"]
-        charts = _charts()
         tr = self.trend()
         if len(tr):
             d = tr.assign(total=self._value(tr)[0])[["period_label", "total"]]
@@ -215,7 +190,6 @@ class Explorer:
         n_first = int((t.r == 1).sum())
         ties = f" — {n_first} đơn vị đồng hạng 1" if n_first > 1 else ""
         top = t.head(SHOWN).rename(columns={"total": "_t", "value": "total"})
-        charts = _charts()
         out = [h.figure(charts.svg(charts.ranking(top, f"Xếp hạng theo {what}: {len(top)} đơn vị đầu / {len(t)}{ties}",
                                                   x_title=x_title)))]
         if len(t) > SHOWN:
@@ -235,13 +209,13 @@ class Explorer:
             for g in groups:
                 rows.append({"who": who, "group": labels.GROUPS[g[6:]],
                              "pct": 100 * float(r[g]) / float(prof["groups"][g[6:]]["max"])})
-        return _charts().unit_vs_province(pd.DataFrame(rows),
-                                          "Các nhóm chỉ số: đơn vị so với toàn tỉnh (% điểm tối đa của nhóm)")
+        return charts.unit_vs_province(pd.DataFrame(rows),
+                                       "Các nhóm chỉ số: đơn vị so với toàn tỉnh (% điểm tối đa của nhóm)")
 
     def _movers_chart(self, period):
         prev = parse(period).previous().label
         if parse(prev).last < self.first:
-            return _charts().message("Chưa có kỳ trước để so sánh")
+            return charts.message("Chưa có kỳ trước để so sánh")
         a, b = self.totals(period), self.totals(prev)
         va, x_title = self._value(a)
         m = a[["unit_code", "unit_name"]].assign(now=va)
@@ -250,7 +224,7 @@ class Explorer:
         m["change"] = m.now - m.before
         m = pd.concat([m.nlargest(8, "change"), m.nsmallest(8, "change")]).drop_duplicates("unit_code")
         unit = "điểm" if self.state["group"] == "TOTAL" else "điểm % của nhóm"
-        return _charts().movers(m, f"Thay đổi nhiều nhất so với {self.period_label(prev)} ({self._what().lower()})",
+        return charts.movers(m, f"Thay đổi nhiều nhất so với {self.period_label(prev)} ({self._what().lower()})",
                                 f"Thay đổi ({unit})")
 
     # ---------------------------------------------------------------- controls

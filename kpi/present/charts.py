@@ -60,12 +60,6 @@ def svg(chart: alt.Chart) -> str:
     return vlc.vegalite_to_svg(printable_spec(_config(chart).to_dict()), format_locale=VI_LOCALE)
 
 
-def warm() -> None:
-    """Start the renderer: its first drawing starts a JavaScript engine (~0,5 s); the ones after take
-    a few hundredths of a second."""
-    svg(alt.Chart(pd.DataFrame({"x": [0]})).mark_point().encode(x="x:Q"))
-
-
 def grade_bands(y_title: str = "Điểm") -> alt.Chart:
     return alt.Chart(BANDS).mark_rect(opacity=0.12).encode(
         y=alt.Y("from:Q", title=y_title, scale=alt.Scale(domain=[0, 100])), y2="to:Q",
