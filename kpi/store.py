@@ -251,6 +251,16 @@ def run(con, sql: str, params=None) -> list:
     return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
 
 
+def drop_quietly(con, tables: list) -> None:
+    """Drop these temporary tables if they exist; a connection that can no longer run anything (the reason
+    a load stops) is left as it is, the error that stopped it being the one reported."""
+    for t in tables:
+        try:
+            run(con, f"DROP TABLE IF EXISTS {t}")
+        except Exception:      # noqa: BLE001
+            pass
+
+
 # The large tables carry no index: the loader keeps their keys unique (a repeated key in a file is
 # quarantined, the latest record of a key wins between files and against the store), and a key index on
 # tens of millions of rows would cost more memory and time than the rest of a load. Stores made before

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from kpi.schema import LOAD_ORDER, SELF_ASSESSMENT_TOTAL, TABLES, fold
-from kpi.store import (SQL_TYPES, apply_calendar, calendar_changes, record_calendar, run, stamp_loaded,
-                       written_outside_loads)
+from kpi.store import (SQL_TYPES, apply_calendar, calendar_changes, drop_quietly, record_calendar, run,
+                       stamp_loaded, written_outside_loads)
 from kpi.count import facts
 from kpi.count.scoring import TOTAL_MAX, load_profile
 from kpi.load.errors import LoadError
@@ -897,5 +897,5 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
                 run(con, "ROLLBACK")
             except Exception:      # no transaction (it failed before it, or is gone already): nothing was written
                 pass
-            sync.drop_quietly(con, ["_sync_codes", "_officials_written"])
+            drop_quietly(con, ["_sync_codes", "_officials_written"])
         raise

@@ -39,7 +39,7 @@ import pandas as pd
 from kpi.load.errors import LoadError
 from kpi.load.readers import Sheet, clean_text, decode, json_loads, too_deep
 from kpi.load.validate import number_text
-from kpi.store import run
+from kpi.store import drop_quietly, run
 
 SERVICES = {"dongbohosomc": "dossiers", "capnhattiendohosomc": "steps", "laythutuc": "catalogue"}
 SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz", ".ndjson")
@@ -420,16 +420,6 @@ def settle_staged(con, codes: str, dossiers: list, events: list, sync_events: li
     finally:
         drop_quietly(con, ["_sync_firsts", "_sync_stored", "_sync_units"])
     return copies
-
-
-def drop_quietly(con, tables: list) -> None:
-    """Drop these temporary tables if they exist; a connection that can no longer run anything (the reason
-    a load stops) is left as it is, the error that stopped it being the one reported."""
-    for t in tables:
-        try:
-            run(con, f"DROP TABLE IF EXISTS {t}")
-        except Exception:      # noqa: BLE001
-            pass
 
 
 def finish(con, codes: str) -> dict:
