@@ -230,3 +230,87 @@ def test_facts_made_by_other_code_are_never_read_and_the_next_load_makes_them_ag
     con.close()
     pd.testing.assert_frame_equal(_facts(store), _rebuilt(store, tmp_path))
     pd.testing.assert_frame_equal(figures(), right)
+
+
+def _flip(store, codes):
+    """Facts made wrong on purpose (`late` turned over): a fact a load judges again comes back right, one it
+    leaves alone stays wrong — what shows which dossiers a load judged again."""
+    con = duckdb.connect(str(store))
+    con.execute("UPDATE dossier_facts SET late = NOT late WHERE list_contains(?, dossier_code)", [list(codes)])
+    con.close()
+
+
+def _catalogue(sample_dir, folder, change=None):
+    """The sample's procedure catalogue as a file of its own, with `change` (code → time limit) applied."""
+    folder.mkdir()
+    procs = pd.read_excel(sample_dir / "procedures.xlsx", dtype=str)
+    for code, limit in (change or {}).items():
+        procs.loc[procs["Mã TTHC"] == code, "Thời hạn giải quyết"] = f"{limit:g}"
+    procs.to_csv(folder / "procedures.csv", index=False)
+    return folder
+
+
+def test_a_catalogue_sent_again_judges_again_only_the_dossiers_of_a_changed_time_limit(sample_store, sample_dir,
+                                                                                     tmp_path):
+    """Exports often carry the whole procedure catalogue. Sent again unchanged it judges no dossier again;
+    with one procedure's time limit changed, that procedure's dossiers — and only they — are judged again:
+    the same facts as a full rebuild (before, every fact of the province was made again)."""
+    store = tmp_path / "s.duckdb"
+    shutil.copy(sample_store, store)
+    before = _facts(store)
+    # the procedure with the most dossiers, one of them, and a dossier of another procedure
+    changed = before.procedure_code.value_counts().index[0]
+    mine = before[before.procedure_code == changed].dossier_code.iloc[0]
+    other = before[before.procedure_code != changed].dossier_code.iloc[0]
+    _flip(store, [mine, other])
+    _load(store, [_catalogue(sample_dir, tmp_path / "same")])
+    after = _facts(store)
+    assert (after.late != before.late).sum() == 2          # nothing judged again: both still wrong
+    limit = float(before[before.procedure_code == changed].max_processing_time.iloc[0])
+    _load(store, [_catalogue(sample_dir, tmp_path / "shorter", {changed: limit + 3})])
+    after = _facts(store)
+    assert set(after[after.procedure_code == changed].max_processing_time) == {limit + 3}
+    assert (after.late != before.late).sum() == 1          # its dossier judged again, the other one not
+    assert after[after.dossier_code == other].late.iloc[0] != before[before.dossier_code == other].late.iloc[0]
+    _flip(store, [other])
+    pd.testing.assert_frame_equal(_facts(store), _rebuilt(store, tmp_path))
+
+
+def test_a_changed_calendar_judges_again_the_dossiers_whose_days_it_reaches(sample_store, sample_dir, tmp_path,
+                                                                          monkeypatch):
+    """A day off announced late (or a swapped day) moves the working-day index from that day on: the dossiers
+    whose receipt, end or due date falls on or after it are judged again — the same facts as a full rebuild
+    with the new calendar — and a dossier whose days are all earlier keeps its fact."""
+    import kpi.calendar as cal
+    store = tmp_path / "s.duckdb"
+    shutil.copy(sample_store, store)
+    before = _facts(store)
+    day = pd.Timestamp("2026-10-14")          # a Wednesday in the sample's months
+    last = before[["received_at", "end_at", "due_at"]].max(axis=1)
+    spanning = before[(before.received_at < day) & (before.effective_end >= day + pd.Timedelta(days=1))]
+    earlier = before[last < day].dossier_code.iloc[0]
+    inside = spanning.dossier_code.iloc[0]
+    _flip(store, [earlier, inside])
+    off = tmp_path / "lich.csv"
+    off.write_text(f"date,working\n{day:%Y-%m-%d},0\n", encoding="utf-8")
+    units = tmp_path / "units"
+    units.mkdir()
+    shutil.copy(sample_dir / "units.csv", units / "units.csv")
+    monkeypatch.setenv("KPI_CALENDAR_OVERRIDES", str(off))
+    cal._table.cache_clear()
+    try:
+        con = connect(store)
+        report = load_paths(con, [units], progress=False)
+        con.close()
+        assert report.calendar_changed == [day.date()]
+        after = _facts(store)
+        assert after[after.dossier_code == earlier].late.iloc[0] != before[before.dossier_code == earlier].late.iloc[0]
+        assert after[after.dossier_code == inside].late.iloc[0] == _rebuilt(store, tmp_path).set_index(
+            "dossier_code").late[inside]
+        moved = after.set_index("dossier_code").effective_wd[spanning.dossier_code]
+        assert (moved == spanning.set_index("dossier_code").effective_wd - 1).all()   # one working day fewer
+        _flip(store, [earlier])
+        pd.testing.assert_frame_equal(_facts(store), _rebuilt(store, tmp_path))
+    finally:
+        monkeypatch.delenv("KPI_CALENDAR_OVERRIDES")
+        cal._table.cache_clear()

@@ -1,6 +1,6 @@
 """Per-dossier facts: each dossier's ON_TIME judgement at the end of its processing (everything that does
 not depend on a period), kept in the store's `dossier_facts` by the loader, in the load's transaction, for
-the dossiers the load touched. A period reads an ended dossier that has not changed since its end from
+the dossiers the load touched and those its other changes reach (`reached`). A period reads an ended dossier that has not changed since its end from
 here, and judges at the period end only the rest (kpi/count/metrics/_prepare/03_dossier_eval.sql).
 
 A dossier still open at the data's end has no fact (the judgement of an open dossier depends on the day
@@ -10,6 +10,7 @@ from which a judgement at a period end reads its events (older row groups of eve
 from __future__ import annotations
 
 import hashlib
+import inspect
 from functools import lru_cache
 
 from kpi import config
@@ -46,12 +47,14 @@ def _build(con, where: str) -> None:
 
 @lru_cache(maxsize=1)
 def version() -> str:
-    """The facts' code: the judgement, its macros and this file. Facts kept by other code (an upgrade that
-    changes a rule) are never read, and the next load makes them again."""
+    """The facts' code: the judgement, its macros and what this file makes of them (`_build`, a row of the
+    spans, the end a fact is judged at) — not how many dossiers are judged at a time (CHUNK: the same facts).
+    Facts kept by other code (an upgrade that changes a rule) are never read, and the next load makes them
+    again."""
     h = hashlib.sha256()
-    for f in (config.PACKAGE_DIR / "count" / "dossier_judgement.sql", config.METRICS_DIR / "_prepare" / "00_macros.sql",
-              config.PACKAGE_DIR / "count" / "facts.py"):
+    for f in (config.PACKAGE_DIR / "count" / "dossier_judgement.sql", config.METRICS_DIR / "_prepare" / "00_macros.sql"):
         h.update(f.read_bytes())
+    h.update("\n".join((inspect.getsource(_build), SPAN, NEVER)).encode("utf-8"))
     return h.hexdigest()[:16]
 
 
@@ -98,9 +101,43 @@ def _write(con, where: str, replace: bool) -> None:
         _record_version(con)
 
 
+JUDGED_PROCEDURE = ("max_processing_time", "time_unit")     # what the judgement reads of a dossier's procedure
+PROCEDURES_BEFORE = "_procedures_before"
+
+
+def keep_procedures(con) -> str:
+    """What the judgement reads of every procedure, kept before a load writes the catalogue (the table's name):
+    `reached` compares it with what the load wrote."""
+    run(con, f"CREATE OR REPLACE TEMP TABLE {PROCEDURES_BEFORE} AS "
+             f"SELECT procedure_code, {', '.join(JUDGED_PROCEDURE)} FROM procedures")
+    return PROCEDURES_BEFORE
+
+
+def reached(procedures_before: str | None, calendar_from) -> list[str]:
+    """Queries (column dossier_code) of the dossiers whose facts a load's other changes reach, besides the
+    dossiers it wrote: those of a procedure whose time limit changed (`procedures_before`: the catalogue as it
+    was, `keep_procedures`), and — the calendar changed from the day `calendar_from` on — those whose judgement
+    reads a working-day index at or after it. The index counts working days from the calendar's first day: a
+    day's change moves it for that day and every later one, never before. The judgement reads it at the
+    receipt, the effective end (never after the end) and the due date, so a fact all of whose days are earlier
+    stays right; a dossier without a fact (open, or its days outside the calendar) is judged again too."""
+    out = []
+    if procedures_before:
+        cols = ", ".join(f"p.{c}" for c in JUDGED_PROCEDURE)
+        was = ", ".join(f"b.{c}" for c in JUDGED_PROCEDURE)
+        out.append(f"""(SELECT d.dossier_code FROM dossiers d WHERE d.procedure_code IN (
+            SELECT procedure_code FROM procedures p FULL JOIN {procedures_before} b USING (procedure_code)
+            WHERE ({cols}) IS DISTINCT FROM ({was})))""")
+    if calendar_from is not None:
+        out.append(f"""(SELECT dossier_code FROM dossier_facts
+            WHERE greatest(received_at, end_at, coalesce(due_at, end_at)) >= TIMESTAMP '{calendar_from:%Y-%m-%d}')""")
+        out.append("(SELECT dossier_code FROM dossiers ANTI JOIN dossier_facts USING (dossier_code))")
+    return out
+
+
 def rebuild(con) -> None:
-    """Every dossier's facts, from scratch (a store without them, a load that brings the procedure catalogue
-    or a changed calendar)."""
+    """Every dossier's facts, from scratch (a store without them or with another code's, a load whose changes
+    reach most dossiers)."""
     _write(con, "true", replace=True)
 
 

@@ -758,17 +758,21 @@ def _insert(con, table, source: str, results: dict) -> None:
     run(con, "DROP TABLE IF EXISTS _good_synced")
 
 
-def _keep_facts(con, judged: list[str], rebuild: bool) -> None:
+def _keep_facts(con, judged: list[str], procedures_before: str | None, calendar_from) -> None:
     """The facts of the dossiers this load touched (their record or their events), in the load's
-    transaction; all of them when the procedures (their time limits) or the calendar changed, or the store
-    has none yet."""
-    if rebuild or not facts.exists(con):
+    transaction, and of those its other changes reach (`facts.reached`: a procedure's time limit, the
+    calendar from a day on); all of them when the store has none yet, or when the changes reach most."""
+    if not facts.exists(con):
         facts.rebuild(con)
         return
-    if not judged:
+    sources = [f"(SELECT dossier_code FROM {t})" for t in judged] + facts.reached(procedures_before, calendar_from)
+    if not sources:
         return
-    grouped(con, "_touched", judged, "g.dossier_code")
-    facts.refresh(con, "_touched")
+    grouped(con, "_touched", sources, "g.dossier_code")
+    if 2 * count(con, "_touched") > count(con, "dossiers"):
+        facts.rebuild(con)          # (writing the table again costs less than replacing most of its rows)
+    else:
+        facts.refresh(con, "_touched")
     run(con, "DROP TABLE _touched")
 
 
@@ -840,6 +844,8 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
             _settle_sync(con, staged, sync_parts)
         run(con, "BEGIN TRANSACTION")
         writes, reach = _reach(con, staged)
+        # what the judgement reads of the catalogue, as it was: the facts of a changed procedure's dossiers again
+        procedures_before = facts.keep_procedures(con) if "procedures" in order and facts.exists(con) else None
         files = []      # rows of loaded_files
         quarantines = []
         for name in tqdm(order, desc="Ghi vào kho", unit="bảng", disable=None if progress else True):
@@ -881,10 +887,13 @@ def _write(con, staged, progress: bool, report, outside: bool = False) -> None:
             report.sync_unmatched = sync.finish(con, "_sync_codes")["unmatched"]
             run(con, "DROP TABLE _sync_codes")
         report.calendar_changed = calendar_changes(con)
-        if report.calendar_changed:      # holidays or swapped days changed: every working-day fact again
+        if report.calendar_changed:      # holidays or swapped days changed: the facts reading them again (below)
             apply_calendar(con)
         record_calendar(con)
-        _keep_facts(con, judged, rebuild="procedures" in order or bool(report.calendar_changed))
+        _keep_facts(con, judged, procedures_before,
+                    min(report.calendar_changed) if report.calendar_changed else None)
+        if procedures_before:
+            run(con, f"DROP TABLE {procedures_before}")
         if files or writes or report.calendar_changed or outside:   # which periods' kept figures this load makes old
             # a load that writes no row (every row quarantined) reaches no period
             run(con, "INSERT INTO load_reach VALUES (?, ?)",
