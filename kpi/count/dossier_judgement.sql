@@ -32,7 +32,8 @@ marks AS (
                                                          AND "at" > step_due_at))) AS overrun_officials,
            list_sort(list_distinct(list(step_name) FILTER (WHERE event = 'step_done' AND step_due_at IS NOT NULL
                                                        AND "at" > step_due_at))) AS overrun_steps,
-           list_sort(list_distinct(list(official_id) FILTER (WHERE event = 'step_done'))) AS step_officials
+           list_sort(list_distinct(list(official_id) FILTER (WHERE event = 'step_done'))) AS step_officials,
+           min("at") AS first_event_at, max("at") AS last_event_at      -- the events read: the loader's spans
     FROM ev GROUP BY pid, dossier_code
 ),
 hard AS (
@@ -43,7 +44,7 @@ hard AS (
            p.max_processing_time, p.time_unit,
            CASE WHEN d.finished_at < d.pe THEN d.finished_at ELSE m.fin_ev END AS fin_at,
            CASE WHEN d.returned_at < d.pe THEN d.returned_at ELSE m.ret_ev END AS ret_at,
-           m.other_ev, m.other_kind
+           m.other_ev, m.other_kind, m.first_event_at, m.last_event_at
     FROM _cand d
     LEFT JOIN marks m USING (pid, dossier_code)
     LEFT JOIN procedures p USING (procedure_code)

@@ -17,7 +17,10 @@ from kpi import config
 from kpi.count.sqlfile import judgement_sql, statements
 from kpi.store import run
 
-NEVER = "TIMESTAMP '9999-12-30 00:00:00'"      # a period end after every fact: the judgement at the end
+# The end of a fact's judgement: the first day after the calendar. Every time a store holds is before it (the
+# loader refuses times in the future), so an ended dossier is judged as at its end; and a dossier still open
+# is judged on days the calendar has (none would be judged past it), so it too gives the span of its events.
+NEVER = "(SELECT max(d) + INTERVAL 1 DAY FROM calendar)"
 
 
 def macros(con) -> None:
@@ -26,23 +29,17 @@ def macros(con) -> None:
 
 
 def _build(con, where: str) -> None:
-    """_facts_new, _spans_new: the facts and spans of the dossiers `where` selects (SQL over dossiers d)."""
+    """_judged_new: the dossiers `where` selects (SQL over dossiers d) judged at their end, with their record's
+    hash, the latest time the judgement reads and the span of their events (one reading of their events for
+    both): what FACT and SPAN select."""
     run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT 0 AS pid, {NEVER} AS pe, d.*, "
         f"every_event() AS events_from FROM judged_dossiers() d WHERE {where}")
-    run(con, """CREATE OR REPLACE TEMP TABLE _spans_new AS
-        SELECT c.dossier_code, e.first_event_at, e.last_event_at FROM _cand c LEFT JOIN (
-            SELECT dossier_code, min("at") AS first_event_at, max("at") AS last_event_at FROM dossier_events
-            WHERE dossier_code IN (SELECT dossier_code FROM _cand) GROUP BY dossier_code) e USING (dossier_code)""")
-    run(con, f"""CREATE OR REPLACE TEMP TABLE _facts_new AS
-        WITH j AS ({judgement_sql()}),
-        changed AS (
-            SELECT c.dossier_code, dossier_record_hash(c) AS record_hash,
-                   greatest(c.received_at, coalesce(c.finished_at, c.received_at), coalesce(c.returned_at, c.received_at),
-                            coalesce(e.last_event_at, c.received_at)) AS changed_at
-            FROM _cand c LEFT JOIN _spans_new e USING (dossier_code)
-        )
-        SELECT j.* EXCLUDE (pid, pe), ch.record_hash, ch.changed_at FROM j JOIN changed ch USING (dossier_code)
-        WHERE j.end_at IS NOT NULL""")
+    run(con, f"""CREATE OR REPLACE TEMP TABLE _judged_new AS
+        WITH j AS ({judgement_sql()})
+        SELECT j.* EXCLUDE (pid, pe), dossier_record_hash(c) AS record_hash,
+               greatest(c.received_at, coalesce(c.finished_at, c.received_at), coalesce(c.returned_at, c.received_at),
+                        coalesce(j.last_event_at, c.received_at)) AS changed_at
+        FROM j JOIN _cand c USING (dossier_code)""")
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +51,7 @@ def version() -> str:
     h = hashlib.sha256()
     for f in (config.PACKAGE_DIR / "count" / "dossier_judgement.sql", config.METRICS_DIR / "_prepare" / "00_macros.sql"):
         h.update(f.read_bytes())
-    h.update("\n".join((inspect.getsource(_build), SPAN, NEVER)).encode("utf-8"))
+    h.update("\n".join((inspect.getsource(_build), SPAN, FACT, NEVER)).encode("utf-8"))
     return h.hexdigest()[:16]
 
 
@@ -73,7 +70,8 @@ def _record_version(con) -> None:
 
 
 KEPT = ("dossier_facts", "dossier_spans", "facts_source")      # what a store keeps of the facts
-SPAN = "SELECT dossier_code, first_event_at FROM _spans_new"      # a row of dossier_spans
+SPAN = "SELECT c.dossier_code, j.first_event_at FROM _cand c LEFT JOIN _judged_new j USING (dossier_code)"  # spans
+FACT = "SELECT * EXCLUDE (first_event_at, last_event_at) FROM _judged_new WHERE end_at IS NOT NULL"     # facts
 CHUNK = 360_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
 
 
@@ -85,7 +83,7 @@ def _write(con, where: str, replace: bool) -> None:
     chunks = max(1, -(-n // CHUNK))
     if replace:
         _build(con, "false")
-        run(con, "CREATE OR REPLACE TABLE dossier_facts AS SELECT * FROM _facts_new")
+        run(con, f"CREATE OR REPLACE TABLE dossier_facts AS {FACT}")
         run(con, f"CREATE OR REPLACE TABLE dossier_spans AS {SPAN}")
     else:
         for t in ("dossier_facts", "dossier_spans"):
@@ -93,9 +91,9 @@ def _write(con, where: str, replace: bool) -> None:
     for k in range(chunks):
         part = where if chunks == 1 else f"({where}) AND hash(d.dossier_code) % {chunks} = {k}"
         _build(con, part)
-        run(con, "INSERT INTO dossier_facts BY NAME SELECT * FROM _facts_new")
+        run(con, f"INSERT INTO dossier_facts BY NAME {FACT}")
         run(con, f"INSERT INTO dossier_spans {SPAN}")
-    for t in ("_facts_new", "_spans_new", "_cand"):
+    for t in ("_judged_new", "_cand"):
         run(con, f"DROP TABLE {t}")
     if replace:
         _record_version(con)
@@ -154,5 +152,5 @@ def ensure_readable(con) -> None:
                                         "AND temporary")[0][0]:
         macros(con)
         _build(con, "false")
-        run(con, "CREATE TEMP TABLE dossier_facts AS SELECT * FROM _facts_new")
+        run(con, f"CREATE TEMP TABLE dossier_facts AS {FACT}")
         run(con, f"CREATE TEMP TABLE dossier_spans AS {SPAN}")

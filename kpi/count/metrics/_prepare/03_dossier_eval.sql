@@ -36,7 +36,7 @@ kept AS (
     JOIN (SELECT pid, dossier_code FROM _read WHERE from_facts) r USING (dossier_code)
 ),
 every AS (
-    SELECT * FROM kept UNION ALL BY NAME SELECT * EXCLUDE (pe) FROM fresh
+    SELECT * FROM kept UNION ALL BY NAME SELECT * EXCLUDE (pe, first_event_at, last_event_at) FROM fresh
 )
 SELECT e.* EXCLUDE (overdue_wd),
        e.received_at >= p.ps AS received_in_period,
