@@ -85,7 +85,6 @@ waits AS (          -- the citizen's time: each wait (requests sharing one compl
 ),
 judged AS (
     SELECT e.*, coalesce(w.supp_seconds, 0) AS supp_seconds,
-           coalesce(e.end_at, e.pe - INTERVAL 1 SECOND) AS judged_at,
            coalesce(e.end_at, e.pe - INTERVAL 1 SECOND) - to_seconds(CAST(coalesce(w.supp_seconds, 0) AS BIGINT))
                AS effective_end,
            CASE WHEN e.due_at = date_trunc('day', e.due_at) THEN e.due_at + INTERVAL 1 DAY - INTERVAL 1 SECOND
@@ -93,7 +92,7 @@ judged AS (
     FROM ended e LEFT JOIN waits w USING (pid, dossier_code)
 ),
 ruled AS (
-    SELECT j.*, cr.wd_index AS received_wd, ce.wd_index AS effective_wd, cdue.wd_index AS due_wd,
+    SELECT j.*, cr.wd_index AS received_wd, ce.wd_index AS effective_wd,
            j.n_req >= 2 AND j.end_kind IS NOT NULL AND j.end_kind NOT IN ('finished', 'returned') AS second_request_rule,
            CASE WHEN j.due_at IS NOT NULL THEN epoch(j.effective_end - j.due_limit)
                 WHEN j.max_processing_time IS NULL THEN NULL
@@ -118,7 +117,8 @@ late AS (
                 ELSE over_seconds > 0 END AS is_late
     FROM ruled
 )
-SELECT * EXCLUDE (is_late), coalesce(is_late, false) AS late,
+-- (the ends found on the way — finished, returned, other — are not given: end_at and end_kind say which came first)
+SELECT * EXCLUDE (is_late, fin_at, ret_at, other_ev, other_kind, hard_at, hard_kind), coalesce(is_late, false) AS late,
        end_at IS NULL AS is_open,
        CASE WHEN coalesce(is_late, false) AND NOT second_request_rule THEN greatest(over_wd, 0) END AS overdue_wd
 FROM late
