@@ -1,7 +1,8 @@
 """Per-dossier facts: each dossier's ON_TIME judgement at the end of its processing (everything that does
 not depend on a period), kept in the store's `dossier_facts` by the loader, in the load's transaction, for
-the dossiers the load touched and those its other changes reach (`reached`). A period reads an ended dossier that has not changed since its end from
-here, and judges at the period end only the rest (kpi/count/metrics/_prepare/03_dossier_eval.sql).
+the dossiers the load touched and those its other changes reach (`reached`). A period reads an ended
+dossier that has not changed since its end from here, and judges at the period end only the rest
+(kpi/count/metrics/_prepare/03_dossier_eval.sql).
 
 A dossier still open at the data's end has no fact (the judgement of an open dossier depends on the day
 it is judged); `changed_at` is the latest time in its record or events that the judgement reads.
