@@ -18,7 +18,9 @@ one AS (       -- each dossier once, whatever the number of periods; none that e
     LEFT JOIN dossier_facts f USING (dossier_code)
 )
 SELECT p.pid, p.pe, o.dossier_code, coalesce(o.usable AND o.changed_at < p.pe, false) AS from_facts
-FROM one o JOIN _periods p ON o.received_at < p.pe
+-- (IS TRUE: each dossier tried against the dozen periods, a nested loop — as a comparison join DuckDB sorted
+-- the million dossiers by receipt first: 0,45 → 0,35 s for twelve months at 1M, the same rows)
+FROM one o JOIN _periods p ON (o.received_at < p.pe) IS TRUE
     AND NOT coalesce(o.finished_at < p.ps AND o.received_at < p.ps, false)
     AND NOT coalesce(o.usable AND o.changed_at < p.pe AND o.end_at < p.ps AND o.received_at < p.ps, false);
 
