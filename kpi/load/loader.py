@@ -318,7 +318,8 @@ SHARE_ROWS = 8_000_000     # staged rows grouped at a time (a share of their has
 
 def grouped(con, target: str, tables: list[str], value: str, having: str = "", column: str = "dossier_code") -> None:
     """The temporary table `target` (one column, `column`): each value of `value` (SQL over a row `g` of the
-    staged `tables`) once, as `having` keeps them, grouped a share of the values' hashes at a time (one share
+    staged `tables` — tables, or parenthesised queries: `_keep_facts` adds `facts.reached`'s) once, as `having`
+    keeps them, grouped a share of the values' hashes at a time (one share
     up to SHARE_ROWS rows): the 73 million codes of a 10M province's staged payloads in one grouping ran the
     load's 1 GB out."""
     source = " UNION ALL ".join(f"SELECT {value} AS {column} FROM {t} g" for t in tables)
