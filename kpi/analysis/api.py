@@ -177,14 +177,30 @@ def _scores_computed(engine, p, scope, unit, subtree, merged, include_tracked, o
 def _unit_scores(engine, p: Period, codes: list[str], counts: pd.DataFrame, unit: str | None,
                  merged: bool) -> pd.DataFrame:
     """Every unit of the period (or `unit` alone) × every metric, scored from the counts."""
-    units = _units_frame(engine, p, merged)
-    if unit:
-        units = units[units.unit_code == unit]
-        if units.empty:
-            raise ScopeError(f"đơn vị '{unit}' không tồn tại trong kỳ {p.label}")
-    scored = score_frame(_grid(units[["unit_code", "unit_name"]], "unit_code", codes, counts), engine.profile)
-    scored.insert(0, "period", p.label)
-    return scored[SCORE_COLUMNS].reset_index(drop=True)
+    return _unit_scores_many(engine, [p], codes, [counts], unit, merged)[0]
+
+
+def _unit_scores_many(engine, periods: list[Period], codes: list[str], counted: list[pd.DataFrame],
+                      unit: str | None, merged: bool) -> list[pd.DataFrame]:
+    """`_unit_scores` of each period, scored in one frame (a trend's twelve months: half the time of twelve
+    frames; the arithmetic is row by row, the same)."""
+    grids, merged_units = [], None
+    for p, counts in zip(periods, counted):
+        if merged:       # the units in force today, whatever the period
+            merged_units = _units_frame(engine, p, merged) if merged_units is None else merged_units
+        units = merged_units if merged else _units_frame(engine, p, merged)
+        if unit:
+            units = units[units.unit_code == unit]
+            if units.empty:
+                raise ScopeError(f"đơn vị '{unit}' không tồn tại trong kỳ {p.label}")
+        grids.append(_grid(units[["unit_code", "unit_name"]], "unit_code", codes, counts))
+    scored = score_frame(pd.concat(grids, ignore_index=True), engine.profile)
+    out, at = [], 0
+    for p, g in zip(periods, grids):
+        s = scored.iloc[at:at + len(g)]
+        at += len(g)
+        out.append(s.assign(period=p.label)[SCORE_COLUMNS].reset_index(drop=True))
+    return out
 
 
 def scored_only(engine: Engine, s: pd.DataFrame) -> pd.DataFrame:
@@ -236,10 +252,12 @@ def _scores_counted(engine: Engine, periods: list[Period], versions: list, scope
             make = _official_from_counts
         else:
             codes = metric_codes(engine.profile, include_tracked)
-            counted = engine.count_periods(codes, chosen, "subtree" if subtree else "own", merged)
+            counted = _unit_scores_many(engine, chosen, codes,
+                                        engine.count_periods(codes, chosen, "subtree" if subtree else "own", merged),
+                                        unit, merged)
 
-            def make(engine, p, codes, counts, unit):
-                return _unit_scores(engine, p, codes, counts, unit, merged)
+            def make(engine, p, codes, scored, unit):       # scored already, every period in one frame
+                return scored
         for i, counts in zip(todo, counted):
             known[i] = cache.remember(keys[i], lambda: make(engine, periods[i], codes, counts, unit))
     return [known[i] for i in range(len(periods))]
