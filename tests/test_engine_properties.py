@@ -237,6 +237,24 @@ def test_counts_by_unit_from_lean_tables_equal_those_from_whole_ones(sample_stor
             assert (a.numerator > 0).sum() > 10
 
 
+@pytest.mark.parametrize("merged,unit", [(True, None), (False, None), (False, "H44.06")])
+def test_scores_of_many_periods_scored_at_once_equal_each_alone(sample_store, monkeypatch, merged, unit):
+    """`scores_many` scores its periods' counts in one frame; period by period that is exactly `scores_with` of the
+    period alone (counted and scored by itself: nothing remembered) — for today's units and the period's own,
+    every unit and one."""
+    from kpi.analysis.api import scores_many, scores_with
+    monkeypatch.setenv("KPI_CACHE", "0")
+    periods = [parse(x) for x in ("2026-08", "2026-09", "2026-10", "2026-Q3")] + \
+        [parse("2026-11", parse("2026-11").start + pd.Timedelta(days=9))]
+    with session(sample_store) as e:
+        many = scores_many(e, periods, unit=unit, merged=merged)
+    for p, s in zip(periods, many):
+        with session(sample_store) as e:
+            alone = scores_with(e, p.label, as_of=p.as_of, unit=unit, merged=merged)
+        pd.testing.assert_frame_equal(s, alone, obj=p.label)
+        assert s.numerator.fillna(0).gt(0).sum() > (5 if unit else 500)
+
+
 def test_totals_of_many_periods_at_once_equal_each_alone(sample_store):
     """`totals_many` (the explorer's trend: the groups of every period worked out in one pass) gives, period by
     period, exactly `totals_with` of that period alone — months, a quarter and the running month as of a day."""

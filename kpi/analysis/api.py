@@ -184,11 +184,10 @@ def _unit_scores_many(engine, periods: list[Period], codes: list[str], counted: 
                       unit: str | None, merged: bool) -> list[pd.DataFrame]:
     """`_unit_scores` of each period, scored in one frame (a trend's twelve months: half the time of twelve
     frames; the arithmetic is row by row, the same)."""
-    grids, merged_units = [], None
+    grids = []
+    today = _units_frame(engine, periods[0], True) if merged and periods else None    # merged: whatever the period
     for p, counts in zip(periods, counted):
-        if merged:       # the units in force today, whatever the period
-            merged_units = _units_frame(engine, p, merged) if merged_units is None else merged_units
-        units = merged_units if merged else _units_frame(engine, p, merged)
+        units = today if merged else _units_frame(engine, p, merged)
         if unit:
             units = units[units.unit_code == unit]
             if units.empty:
