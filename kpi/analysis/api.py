@@ -185,7 +185,7 @@ def _unit_scores_many(engine, periods: list[Period], codes: list[str], counted: 
     """`_unit_scores` of each period, scored in one frame (a trend's twelve months: half the time of twelve
     frames; the arithmetic is row by row, the same)."""
     grids = []
-    today = _units_frame(engine, periods[0], True) if merged and periods else None    # merged: whatever the period
+    today = _units_frame(engine, periods[0], True) if merged else None     # merged: whatever the period
     for p, counts in zip(periods, counted):
         units = today if merged else _units_frame(engine, p, merged)
         if unit:
@@ -247,18 +247,15 @@ def _scores_counted(engine: Engine, periods: list[Period], versions: list, scope
         chosen = [periods[i] for i in todo]
         if scope == "official":
             codes = metric_codes(engine.profile, True, official=True)
-            counted = _official_counts(engine, codes, chosen)
-            make = _official_from_counts
+            scored = [_official_from_counts(engine, p, codes, counts, unit)
+                      for p, counts in zip(chosen, _official_counts(engine, codes, chosen))]
         else:
             codes = metric_codes(engine.profile, include_tracked)
-            counted = _unit_scores_many(engine, chosen, codes,
-                                        engine.count_periods(codes, chosen, "subtree" if subtree else "own", merged),
-                                        unit, merged)
-
-            def make(engine, p, codes, scored, unit):       # scored already, every period in one frame
-                return scored
-        for i, counts in zip(todo, counted):
-            known[i] = cache.remember(keys[i], lambda: make(engine, periods[i], codes, counts, unit))
+            scored = _unit_scores_many(engine, chosen, codes,
+                                       engine.count_periods(codes, chosen, "subtree" if subtree else "own", merged),
+                                       unit, merged)
+        for i, frame in zip(todo, scored):
+            known[i] = cache.remember(keys[i], lambda: frame)
     return [known[i] for i in range(len(periods))]
 
 
