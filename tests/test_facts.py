@@ -199,6 +199,30 @@ def test_facts_judged_a_chunk_at_a_time_equal_one_pass(sample_store, tmp_path, m
     pd.testing.assert_frame_equal(_facts(store), _facts(sample_store))
 
 
+def test_chunks_reading_only_their_rows_of_the_events_equal_reading_every_event(sample_store, tmp_path, monkeypatch):
+    """A chunk reads only the rows of dossier_events between its dossiers' first and last event rows. With the
+    events written in another order (a dossier's events scattered over the table, as daily exports leave them)
+    and dossiers without any event, the facts are those of judging every dossier from all the events."""
+    store = tmp_path / "scattered.duckdb"
+    shutil.copy(sample_store, store)
+    con = connect(store)
+    silent = [r[0] for r in con.execute("SELECT dossier_code FROM dossiers ORDER BY dossier_code LIMIT 40").fetchall()]
+    con.execute("DELETE FROM dossier_events WHERE dossier_code IN (SELECT unnest(?))", [silent])
+    con.execute("CREATE TEMP TABLE shuffled AS SELECT * FROM dossier_events ORDER BY hash(dossier_code, seq)")
+    con.execute("DELETE FROM dossier_events")
+    con.execute("INSERT INTO dossier_events SELECT * FROM shuffled")
+    facts.macros(con)
+    facts._build(con, "true")                       # every dossier, reading all the events at once
+    every = con.execute(f"SELECT * FROM ({facts.FACT}) ORDER BY dossier_code").df()
+    monkeypatch.setattr(facts, "CHUNK", 700)
+    facts.rebuild(con)
+    con.close()
+    got = _facts(store)
+    assert len(got) > 5 * 700 and set(silent) & set(got.dossier_code)
+    pd.testing.assert_frame_equal(got[every.columns], every)
+    assert not got.equals(_facts(sample_store))         # the silent dossiers are judged without their events
+
+
 def test_facts_made_by_other_code_are_never_read_and_the_next_load_makes_them_again(sample_store, sample_dir,
                                                                                    tmp_path, monkeypatch):
     """Facts kept by another release's judgement (facts_source) are not read — every dossier is judged at
