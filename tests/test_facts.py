@@ -338,3 +338,16 @@ def test_a_changed_calendar_judges_again_the_dossiers_whose_days_it_reaches(samp
     finally:
         monkeypatch.delenv("KPI_CALENDAR_OVERRIDES")
         cal._table.cache_clear()
+
+
+def test_a_load_judging_many_chunks_keeps_the_facts_of_one_pass(sample_store, sample_dir, tmp_path, monkeypatch):
+    """A load of more dossiers than a chunk judges them a chunk at a time inside its transaction, where the rows it
+    wrote have the ids of rows not yet committed: the same facts and spans as judging them in one pass."""
+    monkeypatch.setattr(facts, "CHUNK", 700)
+    store = tmp_path / "chunked_load.duckdb"
+    con = connect(store)
+    load_paths(con, [sample_dir], progress=False)
+    assert con.execute("SELECT count(*) FROM dossiers").fetchone()[0] > 5 * 700
+    con.close()
+    pd.testing.assert_frame_equal(_facts(store), _facts(sample_store))
+    pd.testing.assert_frame_equal(_spans(store), _spans(sample_store))
