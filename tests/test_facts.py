@@ -199,10 +199,10 @@ def test_facts_judged_a_chunk_at_a_time_equal_one_pass(sample_store, tmp_path, m
     pd.testing.assert_frame_equal(_facts(store), _facts(sample_store))
 
 
-def test_chunks_reading_only_their_rows_of_the_events_equal_reading_every_event(sample_store, tmp_path, monkeypatch):
-    """A chunk reads only the rows of dossier_events between its dossiers' first and last event rows. With the
-    events written in another order (a dossier's events scattered over the table, as daily exports leave them)
-    and dossiers without any event, the facts are those of judging every dossier from all the events."""
+def test_chunks_equal_one_pass_with_events_scattered_and_dossiers_without_events(sample_store, tmp_path, monkeypatch):
+    """Judged a chunk at a time, with the events written in another order (a dossier's events scattered over the
+    table, as daily exports leave them) and dossiers without any event, the facts are those of judging every
+    dossier at once."""
     store = tmp_path / "scattered.duckdb"
     shutil.copy(sample_store, store)
     con = connect(store)
@@ -341,8 +341,8 @@ def test_a_changed_calendar_judges_again_the_dossiers_whose_days_it_reaches(samp
 
 
 def test_a_load_judging_many_chunks_keeps_the_facts_of_one_pass(sample_store, sample_dir, tmp_path, monkeypatch):
-    """A load of more dossiers than a chunk judges them a chunk at a time inside its transaction, where the rows it
-    wrote have the ids of rows not yet committed: the same facts and spans as judging them in one pass."""
+    """A load of more dossiers than a chunk judges them a chunk at a time inside its transaction, over the rows it
+    has not yet committed: the same facts and spans as judging them in one pass."""
     monkeypatch.setattr(facts, "CHUNK", 700)
     store = tmp_path / "chunked_load.duckdb"
     con = connect(store)

@@ -29,21 +29,14 @@ def macros(con) -> None:
         run(con, stmt)
 
 
-def _build(con, where: str, rows: tuple | None = None) -> None:
+def _build(con, where: str) -> None:
     """_judged_new: the dossiers `where` selects (SQL over dossiers d) judged at their end, with their record's
     hash, the latest time the judgement reads and the span of their events (one reading of their events for
-    both): what FACT and SPAN select. rows: (first, last) — their events lie between these rowids of
-    dossier_events (None: no event; not given: anywhere)."""
+    both): what FACT and SPAN select."""
     run(con, f"CREATE OR REPLACE TEMP TABLE _cand AS SELECT 0 AS pid, {NEVER} AS pe, d.*, "
         f"every_event() AS events_from FROM judged_dossiers() d WHERE {where}")
-    judgement = judgement_sql()
-    if rows is not None:       # only those rows of the events are read (the row groups of the others are skipped)
-        first, last = rows
-        within = "false" if first is None else f"rowid BETWEEN {int(first)} AND {int(last)}"
-        assert judgement.count(EVENTS) == 1, "the judgement reads the events once, as EVENTS"
-        judgement = judgement.replace(EVENTS, f"FROM (SELECT * FROM dossier_events WHERE {within}) e")
     run(con, f"""CREATE OR REPLACE TEMP TABLE _judged_new AS
-        WITH j AS ({judgement})
+        WITH j AS ({judgement_sql()})
         SELECT j.* EXCLUDE (pid, pe), dossier_record_hash(c) AS record_hash,
                greatest(c.received_at, coalesce(c.finished_at, c.received_at), coalesce(c.returned_at, c.received_at),
                         coalesce(j.last_event_at, c.received_at)) AS changed_at
@@ -81,22 +74,14 @@ KEPT = ("dossier_facts", "dossier_spans", "facts_source")      # what a store ke
 SPAN = "SELECT c.dossier_code, j.first_event_at FROM _cand c LEFT JOIN _judged_new j USING (dossier_code)"  # spans
 FACT = "SELECT * EXCLUDE (first_event_at, last_event_at) FROM _judged_new WHERE end_at IS NOT NULL"     # facts
 CHUNK = 360_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
-EVENTS = "FROM dossier_events e"      # how the judgement reads the events (`_build` narrows it to a chunk's rows)
 
 
 def _write(con, where: str, replace: bool) -> None:
-    """Judge the dossiers `where` selects (SQL over dossiers d) a chunk at a time and write their facts:
-    replacing the table, or the rows of those dossiers.
-
-    A chunk is about CHUNK dossiers whose events begin in one stretch of dossier_events (its rows as written:
-    the quantiles of each dossier's first event row cut them), and reads only the rows between its dossiers'
-    first and last event rows. A file's dossiers, each one's events together, are judged each from their own
-    part of the table, the events read about once in all; chunks by a hash of the code read them all every
-    time (a cost growing with the square of the province's size: at 10M, 112 s of judging → 72 s). Dossiers
-    without an event are judged in a chunk of their own that reads none."""
+    """Judge the dossiers `where` selects (SQL over dossiers d) a chunk at a time (by a hash of the code)
+    and write their facts: replacing the table, or the rows of those dossiers."""
     macros(con)
     n = run(con, f"SELECT count(*) FROM dossiers d WHERE {where}")[0][0]
-    cuts = max(1, -(-n // CHUNK))
+    chunks = max(1, -(-n // CHUNK))
     if replace:
         _build(con, "false")
         run(con, f"CREATE OR REPLACE TABLE dossier_facts AS {FACT}")
@@ -104,37 +89,15 @@ def _write(con, where: str, replace: bool) -> None:
     else:
         for t in ("dossier_facts", "dossier_spans"):
             run(con, f"DELETE FROM {t} WHERE dossier_code IN (SELECT dossier_code FROM dossiers d WHERE {where})")
-    # one chunk (a day's export): its events are read once, wherever they are
-    parts = [(where, None)] if cuts == 1 else _chunks(con, where, cuts)
-    for chunk, rows in parts:
-        _build(con, chunk, rows)
+    for k in range(chunks):
+        part = where if chunks == 1 else f"({where}) AND hash(d.dossier_code) % {chunks} = {k}"
+        _build(con, part)
         run(con, f"INSERT INTO dossier_facts BY NAME {FACT}")
         run(con, f"INSERT INTO dossier_spans {SPAN}")
-    for t in ("_judged_new", "_cand", "_fact_rows"):
-        run(con, f"DROP TABLE IF EXISTS {t}")
+    for t in ("_judged_new", "_cand"):
+        run(con, f"DROP TABLE {t}")
     if replace:
         _record_version(con)
-
-
-def _chunks(con, where: str, cuts: int) -> list[tuple[str, tuple]]:
-    """The dossiers `where` selects cut into `cuts` chunks by where their events begin in dossier_events (the
-    quantiles of each one's first event row), each with the rows its events lie between; and a last chunk of
-    those without an event, which reads none."""
-    chosen = "" if where == "true" else f"SEMI JOIN (SELECT d.dossier_code FROM dossiers d WHERE {where}) USING (dossier_code)"
-    run(con, f"""CREATE OR REPLACE TEMP TABLE _fact_rows AS SELECT dossier_code, min(rowid) AS r0, max(rowid) AS r1
-                 FROM dossier_events {chosen} GROUP BY dossier_code""")
-    bounds = run(con, f"SELECT approx_quantile(r0, {[k / cuts for k in range(1, cuts)]}) FROM _fact_rows")[0][0]
-    edges = [None, *sorted({int(b) for b in bounds or [] if b is not None}), None]
-    parts = []
-    for lo, hi in zip(edges, edges[1:]):
-        span = " AND ".join([*([f"r0 >= {lo}"] if lo is not None else []), *([f"r0 < {hi}"] if hi is not None else [])])
-        first, last = run(con, f"SELECT min(r0), max(r1) FROM _fact_rows WHERE {span or 'true'}")[0]
-        if first is not None:
-            parts.append((f"({where}) AND d.dossier_code IN (SELECT dossier_code FROM _fact_rows WHERE {span or 'true'})",
-                          (first, last)))
-    parts.append((f"({where}) AND NOT EXISTS (SELECT 1 FROM _fact_rows r WHERE r.dossier_code = d.dossier_code)",
-                  (None, None)))
-    return parts
 
 
 JUDGED_PROCEDURE = ("max_processing_time", "time_unit")     # what the judgement reads of a dossier's procedure
