@@ -32,6 +32,7 @@ from kpi.store import run
 
 BATCH_BYTES = 256 << 20       # payload text (decompressed) read by one statement: DuckDB spills beyond its limit
 SLICE_BYTES = 16 << 20        # payload text whose JSON one statement parses (DuckDB holds a vector's documents)
+VECTOR_ROWS = 2048            # the rows of one DuckDB vector (its STANDARD_VECTOR_SIZE)
 LARGEST_PLAIN = 64 << 20      # a larger file is read by Python (DuckDB's reader would hold it four times over)
 
 # --- SQL building blocks ------------------------------------------------------------------------------------
@@ -409,8 +410,9 @@ class Reader:
                         self._read_values(g2, f2, "_pl_vals")
                 break
         # Each value's fields: DuckDB's JSON functions hold every document of a vector (2,048 values) parsed until
-        # the vector is done — 2,048 envelopes of 400 KB are gigabytes. The values no larger than SLICE_BYTES / 2,048
-        # (bare records, small envelopes) are parsed in one statement, a vector of them holding at most SLICE_BYTES;
+        # the vector is done — 2,048 envelopes of 400 KB are gigabytes. The values no larger than SLICE_BYTES /
+        # VECTOR_ROWS (bare records, small envelopes) are parsed in one statement, a vector of them holding at most
+        # SLICE_BYTES;
         # the larger ones a slice of at most SLICE_BYTES of text at a time. (Every value in slices, as before, was
         # 2,5 times slower for the millions of bare step records: 1,3 against 3,5 s for 2,3M, and 0,1 GB more.)
         # An envelope's own text is not kept (only its records), a bare record's is. A bare object is an error reply
@@ -423,7 +425,7 @@ class Reader:
         run(self.con, "CREATE OR REPLACE TEMP TABLE _pl_env (_fid BIGINT, _array BOOLEAN, _lines BIGINT, _row BIGINT, "
                       "_type VARCHAR, _where VARCHAR, _svc VARCHAR, _envunit VARCHAR, _selfunit VARCHAR, "
                       "_error BOOLEAN, _list JSON[], _v JSON)")
-        small = SLICE_BYTES // 2048
+        small = SLICE_BYTES // VECTOR_ROWS       # (read here: a test sets SLICE_BYTES)
         slices = [f"v._len <= {small}"] + [f"v._len > {small} AND v.rowid BETWEEN {first} AND {last}"
                                            for first, last in run(self.con, f"""SELECT min(rowid), max(rowid) FROM (
             SELECT rowid, sum(_len) OVER (ORDER BY rowid ROWS UNBOUNDED PRECEDING) // {SLICE_BYTES} AS k
