@@ -255,7 +255,7 @@ def _scores_counted(engine: Engine, periods: list[Period], versions: list, scope
                                        engine.count_periods(codes, chosen, "subtree" if subtree else "own", merged),
                                        unit, merged)
         for i, frame in zip(todo, scored):
-            known[i] = cache.remember(keys[i], lambda: frame)
+            known[i] = cache.put(keys[i], frame)
     return [known[i] for i in range(len(periods))]
 
 

@@ -122,9 +122,13 @@ def remember(k, compute) -> pd.DataFrame:
     if k is None:
         return compute()
     value = peek(k)
-    if value is None:
+    return put(k, compute()) if value is None else value
+
+
+def put(k, value: pd.DataFrame) -> pd.DataFrame:
+    """A frame computed because `k` was not remembered (a miss: `peek` found nothing), remembered now; returned."""
+    if k is not None:
         stats["misses"] += 1
-        value = compute()
         _write(k, value)
         _keep(k, value)
     return value

@@ -412,9 +412,9 @@ class Reader:
         # Each value's fields: DuckDB's JSON functions hold every document of a vector (2,048 values) parsed until
         # the vector is done — 2,048 envelopes of 400 KB are gigabytes. The values no larger than SLICE_BYTES /
         # VECTOR_ROWS (bare records, small envelopes) are parsed in one statement, a vector of them holding at most
-        # SLICE_BYTES;
-        # the larger ones a slice of at most SLICE_BYTES of text at a time. (Every value in slices, as before, was
-        # 2,5 times slower for the millions of bare step records: 1,3 against 3,5 s for 2,3M, and 0,1 GB more.)
+        # SLICE_BYTES; the larger ones a slice of at most SLICE_BYTES of text at a time. (Every value in slices, as
+        # before, was 2,5 times slower for the millions of bare step records: 1,3 against 3,5 s for 2,3M, and 0,1 GB
+        # more.)
         # An envelope's own text is not kept (only its records), a bare record's is. A bare object is an error reply
         # when a key says so: only one whose text holds 'error' in any case, or an escape, has its keys read (ILIKE
         # and contains: half the time of one pattern).
