@@ -1,9 +1,14 @@
 """The notebooks' controls, driven through the objects the notebooks build (Explorer in 02, Inspection in 03):
 each control changes the view as it says, a control that cannot be applied says why and keeps the view, and
 picking a unit in 03 redraws both the drill-down and the running month for that unit."""
+import subprocess
+import sys
+
+import pandas as pd
 import pytest
 
 from kpi.analysis import cache
+from kpi.present import charts
 from kpi.notebook import Explorer, Inspection
 
 PERIOD = "2026-10"
@@ -28,6 +33,28 @@ def _title(ex):
 def test_explorer_opens_on_the_asked_month(explorer):
     assert "Tháng 10/2026" in _title(explorer) and "Tổng điểm" in _title(explorer)
     assert explorer.renders == 1 and explorer.history == [explorer.title()]
+
+
+def test_the_first_view_is_drawn_without_importing_altair(sample_store):
+    """Notebook 02's charts are Vega-Lite specs written as dicts (kpi.present.charts): the first view does not
+    pay for Altair's import (a quarter of a second of its 5 s), in a fresh process as the analyst's kernel."""
+    code = ("import os, sys; os.environ['KPI_CACHE'] = 'memory'; from kpi.notebook import Explorer; "
+            f"html = Explorer({str(sample_store)!r}, None, {PERIOD!r}).html(); "
+            "print(html.count('<svg'), sorted({m.split('.')[0] for m in sys.modules} & {'altair', 'jsonschema'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["5", "[]"]      # trend, ranking top and bottom, the groups, the movers
+
+
+def test_a_charts_tooltip_reads_each_columns_type_and_its_data_keeps_missing_values_missing():
+    d = pd.DataFrame({"unit_name": ["Sở A", "Xã B"], "total": [97.75, None], "n": [3, 4], "ok": [True, False]})
+    spec = charts.ranking(d.assign(grade_label=["Xuất sắc", None]), "Xếp hạng")
+    assert spec["encoding"]["tooltip"] == [{"field": "unit_name", "type": "nominal"},
+                                           {"field": "total", "type": "quantitative", "format": ",.2f"},
+                                           {"field": "grade_label", "type": "nominal"}]
+    assert spec["data"]["values"][1] == {"unit_name": "Xã B", "total": None, "grade_label": None}
+    assert [c["type"] for c in charts.tooltip(d, "n", "ok", "unit_name")] == ["quantitative", "nominal", "nominal"]
+    svg = charts.svg(spec)            # rendered, with the shared look and the Vietnamese number format
+    assert svg.startswith("<svg") and "Sở A" in svg and "Xã B" in svg and "Segoe UI" in svg
 
 
 def test_each_control_redraws_the_view_as_it_says(explorer):

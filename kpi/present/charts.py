@@ -1,8 +1,11 @@
-"""Charts: Altair specs rendered to SVG by vl-convert — offline, no Vega from a CDN, Vietnamese
-number format (97,75) and labels."""
+"""Charts: Vega-Lite specs rendered to SVG by vl-convert — offline, no Vega from a CDN, Vietnamese
+number format (97,75) and labels.
+
+The specs are written as the Vega-Lite JSON itself (dicts), not through Altair: importing Altair takes a
+quarter of a second — a twentieth of notebook 02's first view, which draws only these charts. A chart built
+with Altair elsewhere (the drill-down's, the phone pictures') is rendered by `svg` all the same."""
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 
 from kpi import labels
@@ -10,10 +13,16 @@ from kpi.numbers import CONTROL
 
 VI_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " đ"]}
 GRADE_ORDER = list(labels.GRADES.values())
-GRADE_SCALE = alt.Scale(domain=GRADE_ORDER, range=[labels.GRADE_COLORS[k] for k in labels.GRADES])
+GRADE_SCALE = {"domain": GRADE_ORDER, "range": [labels.GRADE_COLORS[k] for k in labels.GRADES]}
 BANDS = pd.DataFrame({"from": [0, 50, 70, 80, 90], "to": [50, 70, 80, 90, 100],
                       "grade": ["Yếu", "Trung bình", "Khá", "Tốt", "Xuất sắc"]})
 FONT = "Segoe UI, Roboto, 'Noto Sans', 'DejaVu Sans', Arial, sans-serif"
+SCHEMA = "https://vega.github.io/schema/vega-lite/v6.4.1.json"     # the Vega-Lite the pinned vl-convert renders
+# every chart's look (a chart without a width or height of its own is 300 × 300, as Altair's default theme)
+CONFIG = {"view": {"continuousWidth": 300, "continuousHeight": 300, "strokeWidth": 0},
+          "axis": {"labelFontSize": 11, "titleFontSize": 12}, "font": FONT,
+          "title": {"anchor": "start", "fontSize": 14}}
+TYPES = {"N": "nominal", "Q": "quantitative", "O": "ordinal", "T": "temporal"}
 
 
 LABEL_PX = 6.6      # one character of an 11 px axis label (DejaVu Sans, the widest font the page may fall back to)
@@ -32,14 +41,38 @@ def fit_width(texts, minimum: int) -> int:
     return max(minimum, len(texts) * label_step(texts))
 
 
-def category_axis() -> alt.Axis:
+def category_axis() -> dict:
     """Category labels horizontal, never cut, a line break in a label starting a second line."""
-    return alt.Axis(labelAngle=0, labelLimit=0, labelExpr="split(datum.label, '\\n')", labelPadding=4)
+    return {"labelAngle": 0, "labelLimit": 0, "labelExpr": "split(datum.label, '\\n')", "labelPadding": 4}
 
 
-def _config(chart: alt.Chart) -> alt.Chart:
-    return chart.configure(font=FONT).configure_view(strokeWidth=0).configure_axis(
-        labelFontSize=11, titleFontSize=12).configure_title(fontSize=14, anchor="start")
+def field(shorthand: str, **more) -> dict:
+    """An encoding channel from 'name:Q' (Q, N, O, T), with what else it says (title, scale, axis, …)."""
+    name, kind = shorthand.rsplit(":", 1)
+    return {"field": name, "type": TYPES[kind], **more}
+
+
+def tooltip(frame: pd.DataFrame, *columns) -> list[dict]:
+    """Tooltip channels: a column's name (its type read from the frame, as Altair does) or a channel dict."""
+    def one(c):
+        if isinstance(c, dict):
+            return c
+        kind = "Q" if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) else "N"
+        return field(f"{c}:{kind}")
+    return [one(c) for c in columns]
+
+
+def values(frame: pd.DataFrame) -> dict:
+    """A frame as inline data: its rows as records, a missing value null."""
+    return {"values": frame.astype(object).where(frame.notna(), None).to_dict("records")}
+
+
+def chart(frame: pd.DataFrame, mark: dict, encoding: dict, title: str | None = None, **size) -> dict:
+    """One view: its data, mark and encoding (and title, width, height)."""
+    spec = {"data": values(frame), "mark": mark, "encoding": encoding}
+    if title is not None:
+        spec["title"] = title
+    return {**spec, **size}
 
 
 def printable_spec(x):
@@ -54,125 +87,133 @@ def printable_spec(x):
     return x
 
 
-def svg(chart: alt.Chart) -> str:
+def _configured(spec) -> dict:
+    """A spec (a dict, or an Altair chart) with the look every chart shares."""
+    spec = dict(spec) if isinstance(spec, dict) else spec.to_dict()
+    config = dict(spec.get("config", {}))
+    for key, value in CONFIG.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return {"$schema": SCHEMA, **spec, "config": config}
+
+
+def svg(spec) -> str:
     """The chart as an SVG string (rendered here, so the page needs no script to show it)."""
     import vl_convert as vlc
-    return vlc.vegalite_to_svg(printable_spec(_config(chart).to_dict()), format_locale=VI_LOCALE)
+    return vlc.vegalite_to_svg(printable_spec(_configured(spec)), format_locale=VI_LOCALE)
 
 
-def grade_bands(y_title: str = "Điểm") -> alt.Chart:
-    return alt.Chart(BANDS).mark_rect(opacity=0.12).encode(
-        y=alt.Y("from:Q", title=y_title, scale=alt.Scale(domain=[0, 100])), y2="to:Q",
-        color=alt.Color("grade:N", scale=GRADE_SCALE, legend=None))
-
-
-def ranking(t: pd.DataFrame, title: str, x_title: str = "Tổng điểm") -> alt.Chart:
+def ranking(t: pd.DataFrame, title: str, x_title: str = "Tổng điểm") -> dict:
     """Horizontal bars of units' totals (or any 0–100 value), coloured by grade band."""
     d = t[["unit_name", "total", "grade_label"]].copy()
     d["total"] = d.total.astype(float)
     height = max(120, 16 * len(d))
-    return alt.Chart(d, title=title).mark_bar().encode(
-        x=alt.X("total:Q", title=x_title, scale=alt.Scale(domain=[0, 100])),
-        y=alt.Y("unit_name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),     # names never cut
-        color=alt.Color("grade_label:N", title="Xếp loại", scale=GRADE_SCALE),
-        tooltip=["unit_name", alt.Tooltip("total:Q", format=",.2f"), "grade_label"],
-    ).properties(width=520, height=height)
+    return chart(d, {"type": "bar"}, {
+        "x": field("total:Q", title=x_title, scale={"domain": [0, 100]}),
+        "y": field("unit_name:N", sort="-x", title=None, axis={"labelLimit": 0}),     # names never cut
+        "color": field("grade_label:N", title="Xếp loại", scale=GRADE_SCALE),
+        "tooltip": tooltip(d, "unit_name", field("total:Q", format=",.2f"), "grade_label")},
+        title, width=520, height=height)
 
 
-def trend(tr: pd.DataFrame, title: str, y_title: str = "Tổng điểm") -> alt.Chart:
+def trend(tr: pd.DataFrame, title: str, y_title: str = "Tổng điểm") -> dict:
     """Total (or any 0–100 value) over time with the grade bands behind it."""
     d = tr.copy()
     d["total"] = d.total.astype(float)
-    line = alt.Chart(d).mark_line(point=True, color="#1f3b73").encode(
-        x=alt.X("period_label:N", sort=list(d.period_label), title=None, axis=category_axis()),
-        y=alt.Y("total:Q", title=y_title, scale=alt.Scale(domain=[0, 100])),
-        tooltip=["period_label", alt.Tooltip("total:Q", format=",.2f")])
-    bands = alt.Chart(BANDS).mark_rect(opacity=0.12).encode(
-        y="from:Q", y2="to:Q", color=alt.Color("grade:N", scale=GRADE_SCALE, title="Xếp loại"))
-    return alt.layer(bands, line, title=title).properties(width=fit_width(d.period_label, 560), height=260)
+    line = chart(d, {"type": "line", "color": "#1f3b73", "point": True}, {
+        "x": field("period_label:N", sort=list(d.period_label), title=None, axis=category_axis()),
+        "y": field("total:Q", title=y_title, scale={"domain": [0, 100]}),
+        "tooltip": tooltip(d, "period_label", field("total:Q", format=",.2f"))})
+    bands = chart(BANDS, {"type": "rect", "opacity": 0.12}, {
+        "y": field("from:Q"), "y2": {"field": "to"}, "color": field("grade:N", scale=GRADE_SCALE, title="Xếp loại")})
+    return {"layer": [bands, line], "title": title, "width": fit_width(d.period_label, 560), "height": 260}
 
 
-def group_trend(g: pd.DataFrame, title: str) -> alt.Chart:
+def group_trend(g: pd.DataFrame, title: str) -> dict:
     """Each group's points as a share of its maximum, over time."""
     d = g.copy()
     d["pct"] = 100 * d.points.astype(float) / d.max_points.astype(float)
-    return alt.Chart(d, title=title).mark_line(point=True).encode(
-        x=alt.X("period_label:N", sort=list(dict.fromkeys(d.period_label)), title=None, axis=category_axis()),
-        y=alt.Y("pct:Q", title="% điểm tối đa của nhóm", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("group_label:N", title="Nhóm chỉ số"),
-        tooltip=["period_label", "group_label", alt.Tooltip("pct:Q", format=",.2f")],
-    ).properties(width=fit_width(d.period_label, 560), height=260)
+    return chart(d, {"type": "line", "point": True}, {
+        "x": field("period_label:N", sort=list(dict.fromkeys(d.period_label)), title=None, axis=category_axis()),
+        "y": field("pct:Q", title="% điểm tối đa của nhóm", scale={"domain": [0, 100]}),
+        "color": field("group_label:N", title="Nhóm chỉ số"),
+        "tooltip": tooltip(d, "period_label", "group_label", field("pct:Q", format=",.2f"))},
+        title, width=fit_width(d.period_label, 560), height=260)
 
 
-def groups_bar(g: pd.DataFrame, title: str) -> alt.Chart:
+def groups_bar(g: pd.DataFrame, title: str) -> dict:
     d = g.copy()
     d["points"] = d.points.astype(float)
-    base = alt.Chart(d, title=title).encode(y=alt.Y("group_label:N", title=None, sort=None,
-                                                    axis=alt.Axis(labelLimit=0)))
-    mx = base.mark_bar(color="#e5e7eb").encode(x=alt.X("max_points:Q", title="Điểm"))
-    got = base.mark_bar(color="#1f6feb").encode(x="points:Q",
-                                                 tooltip=["group_label", alt.Tooltip("points:Q", format=",.2f"),
-                                                          "max_points"])
-    text = base.mark_text(align="left", dx=4).encode(x="max_points:Q", text=alt.Text("points:Q", format=",.2f"))
-    return alt.layer(mx, got, text).properties(width=480, height=30 * len(d))
+    y = {"y": field("group_label:N", title=None, sort=None, axis={"labelLimit": 0})}
+    mx = {"mark": {"type": "bar", "color": "#e5e7eb"}, "encoding": {**y, "x": field("max_points:Q", title="Điểm")}}
+    got = {"mark": {"type": "bar", "color": "#1f6feb"}, "encoding": {
+        **y, "x": field("points:Q"), "tooltip": tooltip(d, "group_label", field("points:Q", format=",.2f"), "max_points")}}
+    text = {"mark": {"type": "text", "align": "left", "dx": 4}, "encoding": {
+        **y, "x": field("max_points:Q"), "text": field("points:Q", format=",.2f")}}
+    return {"data": values(d), "layer": [mx, got, text], "title": title, "width": 480, "height": 30 * len(d)}
 
 
-def grade_distribution(t: pd.DataFrame, title: str) -> alt.Chart:
+def grade_distribution(t: pd.DataFrame, title: str) -> dict:
     d = t.groupby(["level_label", "grade_label"]).size().reset_index(name="n")
-    return alt.Chart(d, title=title).mark_bar().encode(
-        x=alt.X("grade_label:N", sort=GRADE_ORDER, title="Xếp loại", axis=category_axis()),
-        y=alt.Y("n:Q", title="Số đơn vị"),
-        color=alt.Color("grade_label:N", scale=GRADE_SCALE, legend=None),
-        column=alt.Column("level_label:N", title=None),
-        tooltip=["level_label", "grade_label", "n"]).properties(width=fit_width(d.grade_label, 220), height=200)
+    return chart(d, {"type": "bar"}, {
+        "x": field("grade_label:N", sort=GRADE_ORDER, title="Xếp loại", axis=category_axis()),
+        "y": field("n:Q", title="Số đơn vị"),
+        "color": field("grade_label:N", scale=GRADE_SCALE, legend=None),
+        "column": field("level_label:N", title=None),
+        "tooltip": tooltip(d, "level_label", "grade_label", "n")},
+        title, width=fit_width(d.grade_label, 220), height=200)
 
 
-def grade_counts(d: pd.DataFrame, title: str, y_title: str, minimum: int = 360) -> alt.Chart:
+def grade_counts(d: pd.DataFrame, title: str, y_title: str, minimum: int = 360) -> dict:
     """How many are in each grade band (columns grade_label, n), the bands in their order and colours."""
-    return alt.Chart(d, title=title).mark_bar().encode(
-        x=alt.X("grade_label:N", sort=GRADE_ORDER, title=None, axis=category_axis()), y=alt.Y("n:Q", title=y_title),
-        color=alt.Color("grade_label:N", scale=GRADE_SCALE, legend=None),
-        tooltip=["grade_label", "n"]).properties(width=fit_width(d.grade_label, minimum), height=200)
+    return chart(d, {"type": "bar"}, {
+        "x": field("grade_label:N", sort=GRADE_ORDER, title=None, axis=category_axis()),
+        "y": field("n:Q", title=y_title),
+        "color": field("grade_label:N", scale=GRADE_SCALE, legend=None),
+        "tooltip": tooltip(d, "grade_label", "n")},
+        title, width=fit_width(d.grade_label, minimum), height=200)
 
 
-def late_vs_online(rates: pd.DataFrame, title: str) -> alt.Chart:
+def late_vs_online(rates: pd.DataFrame, title: str) -> dict:
     d = rates.copy()
     for c in ("late_rate", "online_rate"):
         d[c] = d[c].astype(float)
-    return alt.Chart(d, title=title).mark_circle(size=70, opacity=0.8).encode(
-        x=alt.X("online_rate:Q", title="Tỷ lệ hồ sơ nộp trực tuyến (%)"),
-        y=alt.Y("late_rate:Q", title="Tỷ lệ hồ sơ trễ hạn (%)"),
-        color=alt.Color("grade_label:N", scale=GRADE_SCALE, title="Xếp loại"),
-        tooltip=["unit_name", alt.Tooltip("late_rate:Q", format=",.2f"), alt.Tooltip("online_rate:Q", format=",.2f")],
-    ).properties(width=520, height=320)
+    return chart(d, {"type": "circle", "size": 70, "opacity": 0.8}, {
+        "x": field("online_rate:Q", title="Tỷ lệ hồ sơ nộp trực tuyến (%)"),
+        "y": field("late_rate:Q", title="Tỷ lệ hồ sơ trễ hạn (%)"),
+        "color": field("grade_label:N", scale=GRADE_SCALE, title="Xếp loại"),
+        "tooltip": tooltip(d, "unit_name", field("late_rate:Q", format=",.2f"), field("online_rate:Q", format=",.2f"))},
+        title, width=520, height=320)
 
 
-def lost_points(lost: pd.DataFrame, title: str) -> alt.Chart:
+def lost_points(lost: pd.DataFrame, title: str) -> dict:
     d = lost.copy()
     d["lost"] = d.lost.astype(float)
-    return alt.Chart(d, title=title).mark_bar(color="#cf222e").encode(
-        x=alt.X("lost:Q", title="Điểm bị mất (bình quân đơn vị)"),
-        y=alt.Y("metric_label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
-        tooltip=["metric_label", alt.Tooltip("lost:Q", format=",.2f")]).properties(width=480, height=22 * len(d))
+    return chart(d, {"type": "bar", "color": "#cf222e"}, {
+        "x": field("lost:Q", title="Điểm bị mất (bình quân đơn vị)"),
+        "y": field("metric_label:N", sort="-x", title=None, axis={"labelLimit": 0}),
+        "tooltip": tooltip(d, "metric_label", field("lost:Q", format=",.2f"))},
+        title, width=480, height=22 * len(d))
 
 
-def unit_vs_province(d: pd.DataFrame, title: str) -> alt.Chart:
+def unit_vs_province(d: pd.DataFrame, title: str) -> dict:
     """Each group's points as a share of its maximum (pct), for the unit and the province side by side (who)."""
-    return alt.Chart(d, title=title).mark_bar().encode(
-        y=alt.Y("group:N", title=None), x=alt.X("pct:Q", title="% điểm tối đa của nhóm",
-                                                scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("who:N", title=None), yOffset="who:N",
-        tooltip=["who", "group", alt.Tooltip("pct:Q", format=",.2f")]).properties(width=460, height=260)
+    return chart(d, {"type": "bar"}, {
+        "y": field("group:N", title=None),
+        "x": field("pct:Q", title="% điểm tối đa của nhóm", scale={"domain": [0, 100]}),
+        "color": field("who:N", title=None), "yOffset": field("who:N"),
+        "tooltip": tooltip(d, "who", "group", field("pct:Q", format=",.2f"))},
+        title, width=460, height=260)
 
 
-def movers(m: pd.DataFrame, title: str, x_title: str) -> alt.Chart:
+def movers(m: pd.DataFrame, title: str, x_title: str) -> dict:
     """The units whose value changed most (change: up green, down red), largest first."""
-    return alt.Chart(m, title=title).mark_bar().encode(
-        x=alt.X("change:Q", title=x_title), y=alt.Y("unit_name:N", sort="-x", title=None),
-        color=alt.condition("datum.change > 0", alt.value("#1a7f37"), alt.value("#cf222e")),
-        tooltip=["unit_name", alt.Tooltip("change:Q", format="+,.2f")]).properties(width=460, height=16 * len(m))
+    return chart(m, {"type": "bar"}, {
+        "x": field("change:Q", title=x_title), "y": field("unit_name:N", sort="-x", title=None),
+        "color": {"condition": {"test": "datum.change > 0", "value": "#1a7f37"}, "value": "#cf222e"},
+        "tooltip": tooltip(m, "unit_name", field("change:Q", format="+,.2f"))},
+        title, width=460, height=16 * len(m))
 
 
-def message(title: str) -> alt.Chart:
+def message(title: str) -> dict:
     """A chart with nothing to draw but its title (no earlier period to compare with, …)."""
-    return alt.Chart(pd.DataFrame({"x": [0]}), title=title).mark_text()
+    return chart(pd.DataFrame({"x": [0]}), {"type": "text"}, {}, title)
