@@ -1,5 +1,5 @@
 """The trend explorer behind notebooks/02_explore_trends.ipynb: controls (period kind and period, unit
-with search, group, scoring profile) driving one live view of Altair charts rendered offline as SVG.
+with search, group, scoring profile) driving one live view of Vega-Lite charts rendered offline as SVG.
 
 Periods the data covers only in part are marked ("đến 20/11", "từ 01/08") and are computed as of the
 data's last day; rankings show ties as ties and the bottom as well as the top."""
