@@ -2,7 +2,6 @@
 drill-down itself: pick a unit once and every view below redraws for it."""
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 
 from kpi import labels
@@ -21,10 +20,7 @@ def units_view(engine, period) -> tuple[str, pd.DataFrame]:
     d = inspection.late_by_unit(engine, period)
     top = pd.concat([d.head(15), d[d.handled >= 20].nlargest(15, "late_rate")]).drop_duplicates("unit_code")
     top = top.assign(level=top.level.map(labels.LEVELS))
-    chart = alt.Chart(top, title="Đơn vị nhiều hồ sơ trễ hạn và tỷ lệ trễ hạn cao").mark_circle(size=90).encode(
-        x=alt.X("late:Q", title="Số hồ sơ trễ hạn"), y=alt.Y("late_rate:Q", title="Tỷ lệ trễ hạn (%)"),
-        color=alt.Color("level:N", title="Khối"), tooltip=["unit_name", "late", alt.Tooltip("late_rate:Q", format=",.2f")]
-    ).properties(width=520, height=300)
+    chart = charts.late_units(top, "Đơn vị nhiều hồ sơ trễ hạn và tỷ lệ trễ hạn cao")
     body = h.figure(charts.svg(chart)) + h.table(top, {
         "unit_code": ("Mã", "text"), "unit_name": ("Đơn vị", "text"), "handled": ("Phải giải quyết", "int"),
         "late": ("Trễ hạn", "int"), "late_rate": ("Tỷ lệ trễ", "pct"), "apology": ("Có thư xin lỗi", "int"),
@@ -97,12 +93,7 @@ def officials_view(engine, period, unit=None, table: bool = True) -> str:
     worst = o.head(8).official_id
     hh = hist[hist.official_id.isin(worst)].copy()
     hh["period_label"] = hh.period.map(lambda p: label_vi(parse(p)).replace("Tháng ", ""))
-    chart = alt.Chart(hh, title="Lịch sử chỉ số cá nhân — 8 cán bộ thấp nhất kỳ này").mark_line(point=True).encode(
-        x=alt.X("period_label:N", sort=list(dict.fromkeys(hh.period_label)), title=None, axis=charts.category_axis()),
-        y=alt.Y("index:Q", title="Chỉ số cá nhân", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("full_name:N", title="Cán bộ"),
-        tooltip=["full_name", "period_label", alt.Tooltip("index:Q", format=",.2f")]
-    ).properties(width=charts.fit_width(hh.period_label, 520), height=280)
+    chart = charts.official_history(hh, "Lịch sử chỉ số cá nhân — 8 cán bộ thấp nhất kỳ này")
     dist = o.groupby("grade_label").size().reset_index(name="n")
     dchart = charts.grade_counts(dist, "Phân bố xếp loại cán bộ", "Số cán bộ")
     body = h.figure(charts.svg(dchart)) + h.figure(charts.svg(chart))

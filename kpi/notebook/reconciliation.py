@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import altair as alt
 import pandas as pd
 
 from kpi import labels
@@ -48,10 +47,7 @@ def render_agreement(r: Reconciliation) -> str:
         return r.note + h.section("Chấm lại số liệu công bố", "<p>Chưa nạp tệp JSON của Cổng DVCQG cho kỳ này.</p>")
     d = r.rates.copy()
     d["metric_label"] = d.metric_code.map(lambda c: labels.METRICS.get(c, "Tổng điểm nhóm" if c == "_GROUP" else c))
-    chart = alt.Chart(d, title="Tỷ lệ khớp điểm khi chấm lại (lệch ≤ 0,015)").mark_bar(color="#1f6feb").encode(
-        x=alt.X("match_rate:Q", title="% khớp", scale=alt.Scale(domain=[0, 100])),
-        y=alt.Y("metric_label:N", title=None, sort="x"),
-        tooltip=["metric_label", "matched", "rows"]).properties(width=420, height=18 * len(d))
+    chart = charts.match_rates(d, "Tỷ lệ khớp điểm khi chấm lại (lệch ≤ 0,015)")
     body = h.figure(charts.svg(chart)) + h.table(d, {"metric_label": ("Chỉ số", "text"), "rows": ("Số dòng", "int"),
                                                      "matched": ("Khớp", "int"), "match_rate": ("Tỷ lệ khớp", "pct")})
     return r.note + h.section(f"Chấm lại số liệu công bố — {label_vi(parse(r.period))}", body,

@@ -2,8 +2,8 @@
 number format (97,75) and labels.
 
 The specs are written as the Vega-Lite JSON itself (dicts), not through Altair: importing Altair takes a
-quarter of a second — a twentieth of notebook 02's first view, which draws only these charts. A chart built
-with Altair elsewhere (the drill-down's, the phone pictures') is rendered by `svg` all the same."""
+quarter of a second — a twentieth of notebook 02's first view, which draws only these charts. (The phone
+pictures, kpi.present.pictures, are built with Altair: they are made for the publication package only.)"""
 from __future__ import annotations
 
 import pandas as pd
@@ -87,16 +87,15 @@ def printable_spec(x):
     return x
 
 
-def _configured(spec) -> dict:
-    """A spec (a dict, or an Altair chart) with the look every chart shares."""
-    spec = dict(spec) if isinstance(spec, dict) else spec.to_dict()
+def _configured(spec: dict) -> dict:
+    """A spec with the look every chart shares."""
     config = dict(spec.get("config", {}))
     for key, value in CONFIG.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     return {"$schema": SCHEMA, **spec, "config": config}
 
 
-def svg(spec) -> str:
+def svg(spec: dict) -> str:
     """The chart as an SVG string (rendered here, so the page needs no script to show it)."""
     import vl_convert as vlc
     return vlc.vegalite_to_svg(printable_spec(_configured(spec)), format_locale=VI_LOCALE)
@@ -212,6 +211,34 @@ def movers(m: pd.DataFrame, title: str, x_title: str) -> dict:
         "color": {"condition": {"test": "datum.change > 0", "value": "#1a7f37"}, "value": "#cf222e"},
         "tooltip": tooltip(m, "unit_name", field("change:Q", format="+,.2f"))},
         title, width=460, height=16 * len(m))
+
+
+def late_units(top: pd.DataFrame, title: str) -> dict:
+    """Units by how many dossiers they let run late (late) and how large a share that is (late_rate), by level."""
+    return chart(top, {"type": "circle", "size": 90}, {
+        "x": field("late:Q", title="Số hồ sơ trễ hạn"), "y": field("late_rate:Q", title="Tỷ lệ trễ hạn (%)"),
+        "color": field("level:N", title="Khối"),
+        "tooltip": tooltip(top, "unit_name", "late", field("late_rate:Q", format=",.2f"))},
+        title, width=520, height=300)
+
+
+def official_history(hh: pd.DataFrame, title: str) -> dict:
+    """Officials' index (0–100) over the periods (period_label), a line each (full_name)."""
+    return chart(hh, {"type": "line", "point": True}, {
+        "x": field("period_label:N", sort=list(dict.fromkeys(hh.period_label)), title=None, axis=category_axis()),
+        "y": field("index:Q", title="Chỉ số cá nhân", scale={"domain": [0, 100]}),
+        "color": field("full_name:N", title="Cán bộ"),
+        "tooltip": tooltip(hh, "full_name", "period_label", field("index:Q", format=",.2f"))},
+        title, width=fit_width(hh.period_label, 520), height=280)
+
+
+def match_rates(d: pd.DataFrame, title: str) -> dict:
+    """How many of the portal's published figures our recount matches (match_rate, %), per metric."""
+    return chart(d, {"type": "bar", "color": "#1f6feb"}, {
+        "x": field("match_rate:Q", title="% khớp", scale={"domain": [0, 100]}),
+        "y": field("metric_label:N", title=None, sort="x"),
+        "tooltip": tooltip(d, "metric_label", "matched", "rows")},
+        title, width=420, height=18 * len(d))
 
 
 def message(title: str) -> dict:
