@@ -127,16 +127,23 @@ def trend(tr: pd.DataFrame, title: str, y_title: str = "Tổng điểm") -> dict
     return {"layer": [bands, line], "title": title, "width": fit_width(d.period_label, 560), "height": 260}
 
 
+def period_lines(d: pd.DataFrame, value: str, y_title: str, series: str, series_title: str, tips: list,
+                 title: str, minimum: int, height: int) -> dict:
+    """A 0–100 value over the periods (period_label, in the order given), a line for each `series`."""
+    return chart(d, {"type": "line", "point": True}, {
+        "x": field("period_label:N", sort=list(dict.fromkeys(d.period_label)), title=None, axis=category_axis()),
+        "y": field(f"{value}:Q", title=y_title, scale={"domain": [0, 100]}),
+        "color": field(f"{series}:N", title=series_title),
+        "tooltip": tooltip(d, *tips, field(f"{value}:Q", format=",.2f"))},
+        title, width=fit_width(d.period_label, minimum), height=height)
+
+
 def group_trend(g: pd.DataFrame, title: str) -> dict:
     """Each group's points as a share of its maximum, over time."""
     d = g.copy()
     d["pct"] = 100 * d.points.astype(float) / d.max_points.astype(float)
-    return chart(d, {"type": "line", "point": True}, {
-        "x": field("period_label:N", sort=list(dict.fromkeys(d.period_label)), title=None, axis=category_axis()),
-        "y": field("pct:Q", title="% điểm tối đa của nhóm", scale={"domain": [0, 100]}),
-        "color": field("group_label:N", title="Nhóm chỉ số"),
-        "tooltip": tooltip(d, "period_label", "group_label", field("pct:Q", format=",.2f"))},
-        title, width=fit_width(d.period_label, 560), height=260)
+    return period_lines(d, "pct", "% điểm tối đa của nhóm", "group_label", "Nhóm chỉ số", ["period_label", "group_label"],
+                        title, 560, 260)
 
 
 def groups_bar(g: pd.DataFrame, title: str) -> dict:
@@ -224,12 +231,7 @@ def late_units(top: pd.DataFrame, title: str) -> dict:
 
 def official_history(hh: pd.DataFrame, title: str) -> dict:
     """Officials' index (0–100) over the periods (period_label), a line each (full_name)."""
-    return chart(hh, {"type": "line", "point": True}, {
-        "x": field("period_label:N", sort=list(dict.fromkeys(hh.period_label)), title=None, axis=category_axis()),
-        "y": field("index:Q", title="Chỉ số cá nhân", scale={"domain": [0, 100]}),
-        "color": field("full_name:N", title="Cán bộ"),
-        "tooltip": tooltip(hh, "full_name", "period_label", field("index:Q", format=",.2f"))},
-        title, width=fit_width(hh.period_label, 520), height=280)
+    return period_lines(hh, "index", "Chỉ số cá nhân", "full_name", "Cán bộ", ["full_name", "period_label"], title, 520, 280)
 
 
 def match_rates(d: pd.DataFrame, title: str) -> dict:
