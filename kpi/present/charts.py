@@ -214,7 +214,8 @@ def unit_vs_province(d: pd.DataFrame, title: str) -> dict:
 def movers(m: pd.DataFrame, title: str, x_title: str) -> dict:
     """The units whose value changed most (change: up green, down red), largest first."""
     return chart(m, {"type": "bar"}, {
-        "x": field("change:Q", title=x_title), "y": field("unit_name:N", sort="-x", title=None),
+        "x": field("change:Q", title=x_title),
+        "y": field("unit_name:N", sort="-x", title=None, axis={"labelLimit": 0}),     # names never cut (as a ranking)
         "color": {"condition": {"test": "datum.change > 0", "value": "#1a7f37"}, "value": "#cf222e"},
         "tooltip": tooltip(m, "unit_name", field("change:Q", format="+,.2f"))},
         title, width=460, height=16 * len(m))
