@@ -41,7 +41,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_charts_start_without_building_the_iri_grammar():
-    """Drawing a chart imports altair, hence jsonschema, which imports rfc3987_syntax (1,3 s building a
+    """Drawing a phone picture imports altair, hence jsonschema, which imports rfc3987_syntax (1,3 s building a
     grammar): kpi defers it to the first "iri" check — which still answers."""
     code = ("import sys, kpi.explore, jsonschema\n"
             "assert 'lark' not in sys.modules, 'the iri grammar was built at import'\n"
