@@ -53,6 +53,8 @@ def test_a_charts_tooltip_reads_each_columns_type_and_its_data_keeps_missing_val
                                            {"field": "grade_label", "type": "nominal"}]
     assert spec["data"]["values"][1] == {"unit_name": "Xã B", "total": None, "grade_label": None}
     assert [c["type"] for c in charts.tooltip(d, "n", "ok", "unit_name")] == ["quantitative", "nominal", "nominal"]
+    at = pd.DataFrame({"at": pd.to_datetime(["2026-10-31 17:05:00", None]), "n": [1, 2]})
+    assert charts.values(at)["values"] == [{"at": "2026-10-31T17:05:00", "n": 1}, {"at": None, "n": 2}]
     svg = charts.svg(spec)            # rendered, with the shared look and the Vietnamese number format
     assert svg.startswith("<svg") and "Sở A" in svg and "Xã B" in svg and "Segoe UI" in svg
     # the movers' names are never cut, as a ranking's (a long board's name ended in '…' before)

@@ -63,7 +63,10 @@ def tooltip(frame: pd.DataFrame, *columns) -> list[dict]:
 
 
 def values(frame: pd.DataFrame) -> dict:
-    """A frame as inline data: its rows as records, a missing value null."""
+    """A frame as inline data: its rows as records, a missing value null, a time as ISO text (as Altair sends)."""
+    times = {c: frame[c].dt.strftime("%Y-%m-%dT%H:%M:%S") for c in frame.columns
+             if pd.api.types.is_datetime64_any_dtype(frame[c])}
+    frame = frame.assign(**times) if times else frame
     return {"values": frame.astype(object).where(frame.notna(), None).to_dict("records")}
 
 
