@@ -1,9 +1,9 @@
 """Imports deferred until used, where a dependency's import costs seconds for nothing we use.
 
-`jsonschema` (imported by altair, which builds the publication package's phone pictures) imports `rfc3987_syntax`
-at its own import to check the "iri" string format, and that package builds its grammar there: 1,3 s of every
-command that draws a picture (python-jsonschema/jsonschema#1392). Here it is imported on the first "iri" check instead — which nothing of
-ours makes — so the check still works for whoever needs it."""
+`jsonschema` (imported by altair, which builds the publication package's phone pictures) imports
+`rfc3987_syntax` at its own import to check the "iri" string format, and that package builds its grammar there:
+1,3 s of every command that draws a picture (python-jsonschema/jsonschema#1392). Here it is imported on the first
+"iri" check instead — which nothing of ours makes — so the check still works for whoever needs it."""
 from __future__ import annotations
 
 import importlib

@@ -8,7 +8,8 @@ from tests import bench
 
 PLAN = [(n, Path("raw"), Path("/tmp/x") / store) for n, store in [
     ("sample", "x"), ("duckdb_load", "baseline.duckdb"), ("load", "kpi.duckdb"), ("sample_sync", "x"),
-    ("duckdb_load_sync", "baseline-sync.duckdb"), ("load_sync", "sync.duckdb"), ("duckdb_scan", "kpi.duckdb"), ("scores_month", "kpi.duckdb"),
+    ("duckdb_load_sync", "baseline-sync.duckdb"), ("load_sync", "sync.duckdb"), ("duckdb_scan", "kpi.duckdb"),
+    ("scores_month", "kpi.duckdb"),
     ("scores_year", "kpi.duckdb"), ("warm", "kpi.duckdb"), ("explorer_open_kept", "kpi.duckdb"),
     ("split_day", "x"), ("load_day", "day.duckdb"), ("explorer_open_day", "day.duckdb")]]
 

@@ -59,7 +59,8 @@ def test_a_charts_tooltip_reads_each_columns_type_and_its_data_keeps_missing_val
     assert svg.startswith("<svg") and "Sở A" in svg and "Xã B" in svg and "Segoe UI" in svg
     # the movers' names are never cut, as a ranking's (a long board's name ended in '…' before)
     long = "Ban Quản lý các khu công nghiệp và khu kinh tế tỉnh"
-    movers = charts.svg(charts.movers(pd.DataFrame({"unit_name": [long, "Xã B"], "change": [2.5, -1.0]}), "Thay đổi", "Điểm"))
+    moved = pd.DataFrame({"unit_name": [long, "Xã B"], "change": [2.5, -1.0]})
+    movers = charts.svg(charts.movers(moved, "Thay đổi", "Điểm"))
     assert long in movers and "…" not in movers
 
 

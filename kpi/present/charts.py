@@ -90,18 +90,10 @@ def printable_spec(x):
     return x
 
 
-def _configured(spec: dict) -> dict:
-    """A spec with the look every chart shares."""
-    config = dict(spec.get("config", {}))
-    for key, value in CONFIG.items():
-        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
-    return {"$schema": SCHEMA, **spec, "config": config}
-
-
 def svg(spec: dict) -> str:
     """The chart as an SVG string (rendered here, so the page needs no script to show it)."""
     import vl_convert as vlc
-    return vlc.vegalite_to_svg(printable_spec(_configured(spec)), format_locale=VI_LOCALE)
+    return vlc.vegalite_to_svg(printable_spec({"$schema": SCHEMA, **spec, "config": CONFIG}), format_locale=VI_LOCALE)
 
 
 def ranking(t: pd.DataFrame, title: str, x_title: str = "Tổng điểm") -> dict:
@@ -126,7 +118,8 @@ def trend(tr: pd.DataFrame, title: str, y_title: str = "Tổng điểm") -> dict
         "y": field("total:Q", title=y_title, scale={"domain": [0, 100]}),
         "tooltip": tooltip(d, "period_label", field("total:Q", format=",.2f"))})
     bands = chart(BANDS, {"type": "rect", "opacity": 0.12}, {
-        "y": field("from:Q"), "y2": {"field": "to"}, "color": field("grade:N", scale=GRADE_SCALE, title="Xếp loại")})
+        "y": field("from:Q"), "y2": {"field": "to"},
+        "color": field("grade:N", scale=GRADE_SCALE, title="Xếp loại")})
     return {"layer": [bands, line], "title": title, "width": fit_width(d.period_label, 560), "height": 260}
 
 
@@ -145,8 +138,8 @@ def group_trend(g: pd.DataFrame, title: str) -> dict:
     """Each group's points as a share of its maximum, over time."""
     d = g.copy()
     d["pct"] = 100 * d.points.astype(float) / d.max_points.astype(float)
-    return period_lines(d, "pct", "% điểm tối đa của nhóm", "group_label", "Nhóm chỉ số", ["period_label", "group_label"],
-                        title, 560, 260)
+    return period_lines(d, "pct", "% điểm tối đa của nhóm", "group_label", "Nhóm chỉ số",
+                        ["period_label", "group_label"], title, 560, 260)
 
 
 def groups_bar(g: pd.DataFrame, title: str) -> dict:
@@ -155,7 +148,8 @@ def groups_bar(g: pd.DataFrame, title: str) -> dict:
     y = {"y": field("group_label:N", title=None, sort=None, axis={"labelLimit": 0})}
     mx = {"mark": {"type": "bar", "color": "#e5e7eb"}, "encoding": {**y, "x": field("max_points:Q", title="Điểm")}}
     got = {"mark": {"type": "bar", "color": "#1f6feb"}, "encoding": {
-        **y, "x": field("points:Q"), "tooltip": tooltip(d, "group_label", field("points:Q", format=",.2f"), "max_points")}}
+        **y, "x": field("points:Q"),
+        "tooltip": tooltip(d, "group_label", field("points:Q", format=",.2f"), "max_points")}}
     text = {"mark": {"type": "text", "align": "left", "dx": 4}, "encoding": {
         **y, "x": field("max_points:Q"), "text": field("points:Q", format=",.2f")}}
     return {"data": values(d), "layer": [mx, got, text], "title": title, "width": 480, "height": 30 * len(d)}
@@ -227,7 +221,8 @@ def movers(m: pd.DataFrame, title: str, x_title: str) -> dict:
 def late_units(top: pd.DataFrame, title: str) -> dict:
     """Units by how many dossiers they let run late (late) and how large a share that is (late_rate), by level."""
     return chart(top, {"type": "circle", "size": 90}, {
-        "x": field("late:Q", title="Số hồ sơ trễ hạn"), "y": field("late_rate:Q", title="Tỷ lệ trễ hạn (%)"),
+        "x": field("late:Q", title="Số hồ sơ trễ hạn"),
+        "y": field("late_rate:Q", title="Tỷ lệ trễ hạn (%)"),
         "color": field("level:N", title="Khối"),
         "tooltip": tooltip(top, "unit_name", "late", field("late_rate:Q", format=",.2f"))},
         title, width=520, height=300)
@@ -235,7 +230,8 @@ def late_units(top: pd.DataFrame, title: str) -> dict:
 
 def official_history(hh: pd.DataFrame, title: str) -> dict:
     """Officials' index (0–100) over the periods (period_label), a line each (full_name)."""
-    return period_lines(hh, "index", "Chỉ số cá nhân", "full_name", "Cán bộ", ["full_name", "period_label"], title, 520, 280)
+    return period_lines(hh, "index", "Chỉ số cá nhân", "full_name", "Cán bộ", ["full_name", "period_label"],
+                        title, 520, 280)
 
 
 def match_rates(d: pd.DataFrame, title: str) -> dict:
