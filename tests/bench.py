@@ -38,12 +38,17 @@ def _sample_sync(raw, store, per_year, months):
     generate(Path(raw), 766, months, per_year, False, fmt="sync")
 
 
+def _read_csvs(con, raw) -> None:
+    """DuckDB's plain read of a folder's CSV files: each into a table of text columns."""
+    for f in sorted(Path(raw).glob("*.csv")):
+        con.execute(f"CREATE TABLE \"{f.stem}\" AS SELECT * FROM read_csv('{f}', all_varchar=true)")
+
+
 @step("duckdb_load")
 def _duckdb_load(raw, store, per_year, months):
     import duckdb
     con = duckdb.connect(store)
-    for f in sorted(Path(raw).glob("*.csv")):
-        con.execute(f"CREATE TABLE \"{f.stem}\" AS SELECT * FROM read_csv('{f}', all_varchar=true)")
+    _read_csvs(con, raw)
     con.close()
 
 
@@ -61,8 +66,7 @@ def _duckdb_load_sync(raw, store, per_year, months):
     for (service, lines), files in payloads.items():
         con.execute(f"""CREATE TABLE "{service}{'' if lines else '_array'}" AS SELECT * FROM read_json({files!r},
                         format='{'newline_delimited' if lines else 'auto'}')""")
-    for f in sorted(Path(raw).glob("*.csv")):
-        con.execute(f"CREATE TABLE \"{f.stem}\" AS SELECT * FROM read_csv('{f}', all_varchar=true)")
+    _read_csvs(con, raw)
     con.close()
 
 
