@@ -402,3 +402,97 @@ def test_a_large_sample_as_payloads_is_the_same_province_as_its_csv(tmp_path, mo
     assert not list((tmp_path / "raw-sync").glob(".*"))
     assert len(outs[0]) > 1000
     pd.testing.assert_frame_equal(outs[0], outs[1])
+
+
+def _typed_way_files(folder):
+    """Payload files of the usual shapes, with what the mapping refuses, numbers and settles in each: and files
+    the typed way must leave to the general one."""
+    import gzip
+    import json
+    st = lambda code, at, status, who="O1", what="Thẩm định", **kw: {   # noqa: E731
+        "MaHoSo": code, "ThoiDiemXuLy": at, "TrangThai": status, "NguoiXuLy": who, "NoiDungXuLy": what, **kw}
+    files = {
+        # steps one a line: a supplement round (a step leaving status 5), the same time and kind twice, an apology,
+        # a step status the portal does not have (refused: its line in the quarantine), a number as a status
+        "CapNhatTienDoHoSoMC_t1.jsonl": [
+            st("D1-T1", "20260901090000", "2", what="Tiếp nhận"), st("D1-T1", "20260901100000", "4", what="Phân công"),
+            st("D1-T1", "20260902090000", "5"), st("D1-T1", "20260903090000", "4", NgayKetThucTheoQuyDinh="20260904"),
+            st("D1-T1", "20260903090000", "4"), st("D1-T1", "20260903100000", "4", what="Gửi thư xin lỗi"),
+            st("D1-T2", "20260905090000", "42"), {"MaHoSo": "D1-T2", "ThoiDiemXuLy": "2026-09-05T10:00:00+07:00",
+                                                  "TrangThai": 9, "NguoiXuLy": " O1 "}],
+        # steps in an array
+        "CapNhatTienDoHoSoMC_t2.json": [st("D1-T3", "20260906090000", "2"), st("D1-T3", "20260907090000", "10")],
+        # dossier records in an array: fees as texts and numbers, one too large (refused), a status not listed
+        "DongBoHoSoMC_t3.json": [
+            _rec("D1-T1", DanhSachLePhi=[{"Gia": "1.234.567,5"}, {"Gia": 20000}, "not a line"]),
+            _rec("D1-T2", TrangThaiHoSo="10"), _rec("D1-T12", DanhSachLePhi=[{"Gia": "TOO_LARGE"}]),
+            _rec("D1-T4", TrangThaiHoSo="77"), _rec("D1-T5", MaDonVi=None, DonViXuLy="Đơn vị Một"),
+            _rec("D1-T6", TaiLieuNop=[{"IsDeleted": "False", "DuongDanTaiTepTin": "a.pdf", "DuocTaiSuDung": "1"}],
+                 DanhSachHoSoBoSung=[{"NgayBoSung": "20260904090000", "NgayTiepNhanBoSung": "20260905090000",
+                                      "NguoiYeuCauBoSung": "O1", "NgayHenTraMoi": "20260912090000"}])],
+        # dossier envelopes one a line: the second line's records numbered by that line; a record of another unit
+        "DongBoHoSoMC_t4.jsonl": [
+            {"madonvi": "D1", "service": "DongBoHoSoMC", "data": [_rec("D1-T3", MaDonVi=None), _rec("D1-T7")]},
+            {"madonvi": "D1", "service": "DongBoHoSoMC", "data": [_rec("D1-T8", MaDonVi="D9"), _rec("D1-T9")]}],
+        # one envelope on its one line: its records numbered by their place in it (gzip)
+        "DongBoHoSoMC_t5.jsonl.gz": [{"madonvi": "D1", "service": "DongBoHoSoMC", "data": [_rec("D1-T10"),
+                                                                                           _rec("D1-T11")]}],
+        # the general way's: a record's own madonvi, another service's envelope, a key DuckDB finds twice
+        "DongBoHoSoMC_g1.json": [_rec("D1-G1", MaDonVi=None, madonvi="D1")],
+        "DongBoHoSoMC_g2.jsonl": [{"madonvi": "D1", "service": "CapNhatTienDoHoSoMC",
+                                   "data": [st("D1-T7", "20260906090000", "2")]}],
+        "DongBoHoSoMC_g3.json": '[{"MaHoSo": "D1-G3", "MaTTHC": "PR1", "MaDonVi": "D1", "NgayTiepNhan": '
+                                '"20260903090000", "TrangThaiHoSo": "4", "TrangThaiHoSo": "9"}]',
+        # a fee list that is not a list: DuckDB's reader refuses it, the general way reads no fee
+        "DongBoHoSoMC_g4.json": [_rec("D1-G4", DanhSachLePhi={"Gia": 5})],
+    }
+    for name, content in files.items():
+        text = content if isinstance(content, str) else (
+            json.dumps(content, ensure_ascii=False) if name.endswith(".json") else
+            "\n".join(json.dumps(r, ensure_ascii=False) for r in content) + "\n")
+        text = text.replace('"TOO_LARGE"', "1e999")
+        (folder / name).write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    return sorted(files)
+
+
+def test_the_typed_way_gives_the_general_way_s_rows_lines_and_quarantine(hw, tmp_path, monkeypatch):
+    """Files of the usual shapes are read straight into their fields (one parse): exactly the rows, lines,
+    quarantine and counts the general way gives — and the files the typed way leaves (a record's own unit,
+    another service's envelope, what DuckDB's reader refuses) are read the general way."""
+    from kpi.load import load_paths, payloads
+    from kpi.store import connect
+    folder = tmp_path / "payloads"
+    folder.mkdir()
+    names = _typed_way_files(folder)
+    typed = []
+    real = payloads.Reader._map
+    monkeypatch.setattr(payloads.Reader, "_map", lambda self, counts, t: (typed.extend(p.path.name for p in t),
+                                                                          real(self, counts, t))[1])
+    stores = []
+    for way in (True, False):
+        monkeypatch.setattr(payloads, "TYPED", way)
+        store = tmp_path / f"{way}.duckdb"
+        shutil.copy(hw, store)
+        con = connect(store)
+        report = load_paths(con, [folder], progress=False)
+        con.close()
+        stores.append((store, sorted((f.file.rsplit("/", 1)[-1], f.table, f.read, f.loaded, f.quarantined, f.superseded, f.notes)
+                                     for f in report.files)))
+    assert sorted(typed) == [n for n in names if "_t" in n]       # the second load: none
+    queries = ["SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossiers ORDER BY dossier_code",
+               "SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossier_events ORDER BY dossier_code, seq",
+               "SELECT regexp_replace(file, '.*/', ''), line, table_name, column_name, reason, raw FROM quarantine "
+               "ORDER BY ALL"]
+    for q in queries:
+        got, want = _rows(stores[0][0], q), _rows(stores[1][0], q)
+        assert got == want and len(got) >= 3, q
+    assert stores[0][1] == stores[1][1]
+    quarantine = _rows(stores[0][0], "SELECT regexp_replace(file, '.*/', ''), line, column_name, raw FROM quarantine "
+                                     "WHERE file LIKE '%\\_t%' ESCAPE '\\' ORDER BY 1, 2")
+    assert [q[:3] for q in quarantine] == [("CapNhatTienDoHoSoMC_t1.jsonl", 7, "event"),
+                                           ("DongBoHoSoMC_t3.json", 3, "fee_amount"), ("DongBoHoSoMC_t3.json", 4, "status"),
+                                           ("DongBoHoSoMC_t3.json", 5, "unit_code"),      # a name no unit has
+                                           ("DongBoHoSoMC_t4.jsonl", 2, "unit_code")]
+    assert '"MaHoSo": "D1-T8"' in quarantine[4][3] and '"TrangThaiHoSo": "77"' in quarantine[2][3]
+    assert _rows(stores[0][0], "SELECT dossier_code, _line FROM dossiers WHERE dossier_code IN ('D1-T9', 'D1-T10', "
+                               "'D1-T11') ORDER BY 1") == [("D1-T10", 1), ("D1-T11", 2), ("D1-T9", 2)]

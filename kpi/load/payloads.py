@@ -34,6 +34,7 @@ BATCH_BYTES = 256 << 20       # payload text (decompressed) read by one statemen
 SLICE_BYTES = 16 << 20        # payload text whose JSON one statement parses (DuckDB holds a vector's documents)
 VECTOR_ROWS = 2048            # the rows of one DuckDB vector (its STANDARD_VECTOR_SIZE)
 LARGEST_PLAIN = 64 << 20      # a larger file is read by Python (DuckDB's reader would hold it four times over)
+TYPED = True                  # files of the usual shapes read straight into their fields (Reader._typed)
 
 # --- SQL building blocks ------------------------------------------------------------------------------------
 # what readers.clean_text removes (RE2); a time with an offset (RE2)
@@ -74,9 +75,10 @@ def digits(at: str) -> str:
             f"ELSE {plain} END")
 
 
-def seq(at: str, event: str, ordinal: str = "0") -> str:
-    """The event's key (seq) from its local time, kind (a name, or SQL of its slot) and ordinal."""
-    d = f"left({digits(at)}, 14)"
+def seq(at: str, event: str, ordinal: str = "0", local: str | None = None) -> str:
+    """The event's key (seq) from its local time (`local`: its digits, when the SQL has them), kind (a name,
+    or SQL of its slot) and ordinal."""
+    d = f"left({local or digits(at)}, 14)"
     slot = sync.SLOT.get(event, event)
     return (f"CASE WHEN length({d}) >= 12 THEN CAST(CAST(rpad({d}, 14, '0') AS BIGINT) * 100 + {slot} "
             f"+ least({ordinal}, 9) AS VARCHAR) END")
@@ -87,32 +89,47 @@ def fold(x: str) -> str:
     return f"lower(strip_accents(replace(replace(coalesce({x}, ''), 'đ', 'd'), 'Đ', 'D')))"   # x is stripped
 
 
-def amount(x: str) -> str:
-    """A fee line x (JSON), by its JSON type: a number is that number, a text is read as the CSV
-    exports' numbers are, anything else is NaN; a number too large is +inf (refused by the caller)."""
-    t = f"regexp_replace(trim(json_extract_string({x}, '$.Gia'), {lit(SPACES)}), '[\\s\\pZ]', '', 'g')"
-    text = (f"CASE WHEN regexp_full_match({t}, {lit(VN_RE)}) THEN replace(replace({t}, '.', ''), ',', '.') "
-            f"WHEN regexp_full_match({t}, {lit(EN_RE)}) THEN replace({t}, ',', '') ELSE replace({t}, ',', '.') END")
-    return (f"CASE WHEN json_type({x}, '$.Gia') IN ('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE') "
-            f"THEN coalesce(try_cast(json_extract_string({x}, '$.Gia') AS DOUBLE), 'inf'::DOUBLE) "
-            f"WHEN json_type({x}, '$.Gia') = 'VARCHAR' THEN coalesce(try_cast({text} AS DOUBLE), 'nan'::DOUBLE) "
-            f"ELSE 'nan'::DOUBLE END")
+def amounts(fees: str) -> str:
+    """The amounts of a list of fee lines (JSON), each by its JSON type: a number is that number, a text is
+    read as the CSV exports' numbers are, anything else is NaN; a number too large is +inf (refused by the
+    caller). (Each line's price read once, its text cleaned once, a plain number taken as it is.)"""
+    g = f"list_transform({fees}, lambda x: {{'ty': json_type(x, '$.Gia'), 'g': json_extract_string(x, '$.Gia')}})"
+    t = (f"list_transform({g}, lambda x: {{'ty': x.ty, 'g': x.g, "
+         f"'t': regexp_replace(trim(x.g, {lit(SPACES)}), '[\\s\\pZ]', '', 'g')}})")
+    text = (f"CASE WHEN NOT contains(x.t, '.') AND NOT contains(x.t, ',') THEN x.t "
+            f"WHEN regexp_full_match(x.t, {lit(VN_RE)}) THEN replace(replace(x.t, '.', ''), ',', '.') "
+            f"WHEN regexp_full_match(x.t, {lit(EN_RE)}) THEN replace(x.t, ',', '') ELSE replace(x.t, ',', '.') END")
+    return (f"list_transform({t}, lambda x: CASE WHEN x.ty IN ('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE') "
+            f"THEN coalesce(try_cast(x.g AS DOUBLE), 'inf'::DOUBLE) "
+            f"WHEN x.ty = 'VARCHAR' THEN coalesce(try_cast({text} AS DOUBLE), 'nan'::DOUBLE) "
+            f"ELSE 'nan'::DOUBLE END)")
 
 
-DOSSIER_SHAPE = json.dumps({
+# the fields of a record the mapping reads, as DuckDB types: a record's JSON is transformed into them (the
+# general way), or the file read straight into them (the typed way)
+RECORD = {
     **{k: "VARCHAR" for k in ("MaHoSo", "MaTTHC", "KenhThucHien", "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra",
                               "NgayKetThucXuLy", "NgayTra", "TrangThaiHoSo", "DuocThanhToanTrucTuyen", "MaDoiTuong",
                               "HoSoCoThanhPhanSoHoa", "TaiKhoanDuocXacThucVoiVNeID", "ChuHoSo", "SoGiayToChuHoSo",
                               "SoDienThoai", "DiaChiChuHoSo", "DonViXuLy", "MaDonVi", "NgayTuChoi")},
     "DanhSachLePhi": "JSON[]", "DanhSachHoSoBoSung": "JSON[]",
-    "DanhSachGiayToKetQua": [{"DuongDanTepTinKetQua": "VARCHAR"}],
-    "TaiLieuNop": [{"IsDeleted": "VARCHAR", "DuongDanTaiTepTin": "VARCHAR", "DuocTaiSuDung": "VARCHAR",
-                    "DuocLayTuKhoDMQG": "VARCHAR"}],
-    "DSKetNoiCSDL": [{"MaCSDL": "VARCHAR"}], "DinhDanhCHS": [{"SoDinhDanh": "VARCHAR"}]}, ensure_ascii=False)
+    "DanhSachGiayToKetQua": "STRUCT(DuongDanTepTinKetQua VARCHAR)[]",
+    "TaiLieuNop": "STRUCT(IsDeleted VARCHAR, DuongDanTaiTepTin VARCHAR, DuocTaiSuDung VARCHAR, DuocLayTuKhoDMQG VARCHAR)[]",
+    "DSKetNoiCSDL": "STRUCT(MaCSDL VARCHAR)[]", "DinhDanhCHS": "STRUCT(SoDinhDanh VARCHAR)[]"}
+STEP = {k: "VARCHAR" for k in ("MaHoSo", "ThoiDiemXuLy", "TrangThai", "NguoiXuLy", "NoiDungXuLy", "NgayKetThucTheoQuyDinh")}
+DOSSIER_SHAPE, STEP_SHAPE = json.dumps(RECORD), json.dumps(STEP)
+
+
+def _struct(fields: dict) -> str:
+    return f"STRUCT({', '.join(f'{chr(34)}{k}{chr(34)} {v}' for k, v in fields.items())})"
+
+
+# what a file of each usual shape is read into (the typed way): step records, dossier records (each with an
+# envelope's or a results list's key, which the general way would read as one), dossier envelopes
+_COLUMNS = {"s": {**STEP, "data": "JSON", "result": "JSON"}, "d": {**RECORD, "data": "JSON", "result": "JSON"},
+            "e": {"service": "VARCHAR", "madonvi": "VARCHAR", "data": f"{_struct(RECORD)}[]"}}
 ROUND_SHAPE = json.dumps({k: "VARCHAR" for k in ("NgayBoSung", "NgayTiepNhanBoSung", "NguoiYeuCauBoSung",
                                                   "NoiDungBoSung", "NgayHenTraTruoc", "NgayHenTraMoi")})
-STEP_SHAPE = json.dumps({k: "VARCHAR" for k in ("MaHoSo", "ThoiDiemXuLy", "TrangThai", "NguoiXuLy", "NoiDungXuLy",
-                                                 "NgayKetThucTheoQuyDinh")})
 
 
 def _dossiers_sql() -> str:
@@ -120,18 +137,17 @@ def _dossiers_sql() -> str:
     return f"""
     CREATE OR REPLACE TEMP TABLE _pl_d AS
     WITH base AS (
-        SELECT r._fid, r._rno, r._line, r._r, f._dirty, f._captured, r._unit AS _env,
-               json_transform(r._r, {lit(DOSSIER_SHAPE)}) AS d
-        FROM _pl_recs r JOIN _pl_files f USING (_fid) WHERE r._kind = 'dossiers'),
+        SELECT r._fid, r._rno, r._line, r.d, r._env, r._own, f._dirty, f._captured
+        FROM _pl_dt r JOIN _pl_files f USING (_fid)),
     m AS (
         SELECT *, {s('d.MaHoSo')} AS code, {s('d.TrangThaiHoSo')} AS st, {s('d.DuocThanhToanTrucTuyen')} AS paid,
                list_filter(d.DanhSachLePhi, lambda x: json_type(x) = 'OBJECT') AS fees,
-               coalesce({s('d.MaDonVi')}, {s("json_extract_string(_r, '$.madonvi')")}) AS rec_unit, {s('_env')} AS env_unit,
+               coalesce({s('d.MaDonVi')}, {s('_own')}) AS rec_unit, {s('_env')} AS env_unit,
                {s('d.NgayTiepNhan')} AS received,
                -- the files sent (not deleted)
                list_filter(d.TaiLieuNop, lambda f: coalesce({flag('f.IsDeleted')}, '') <> '1') AS _files
         FROM base),
-    a AS (SELECT *, list_transform(fees, lambda x: {amount('x')}) AS amounts FROM m)
+    a AS (SELECT *, {amounts('fees')} AS amounts FROM m)
     SELECT _fid, _rno, _line, _dirty,
         CASE WHEN st IS NOT NULL AND st NOT IN ({CODES(sync.STATUS)}) THEN 'status'
              WHEN st = '1' THEN 'status'
@@ -219,8 +235,7 @@ def _steps_sql() -> str:
         SELECT _fid, _rno, _line, {s('x.MaHoSo')} AS code, {s('x.ThoiDiemXuLy')} AS "at",
                {s('x.TrangThai')} AS st, {s('x.NguoiXuLy')} AS who, {s('x.NoiDungXuLy')} AS what,
                {s('x.NgayKetThucTheoQuyDinh')} AS due
-        FROM (SELECT r._fid, r._rno, r._line, f._dirty, json_transform(r._r, {lit(STEP_SHAPE)}) AS x
-              FROM _pl_recs r JOIN _pl_files f USING (_fid) WHERE r._kind = 'steps')),
+        FROM (SELECT r._fid, r._rno, r._line, f._dirty, r.x FROM _pl_st r JOIN _pl_files f USING (_fid))),
     k AS (SELECT *, coalesce({digits('"at"')}, '') AS _ld, CASE st {STEP_CASE} END AS _kind
           FROM v WHERE st IN ({CODES(sync.STEP_EVENT)})),
     -- a step leaving status 5 is the supplement received: only dossiers with a status-5 step need the order
@@ -228,18 +243,19 @@ def _steps_sql() -> str:
     p AS (SELECT *, lag(st) OVER (PARTITION BY _fid, code ORDER BY _ld, _rno) AS _prev FROM k SEMI JOIN five USING (_fid, code)
           UNION ALL BY NAME
           SELECT *, NULL AS _prev FROM k ANTI JOIN five USING (_fid, code)),
-    e AS (SELECT * EXCLUDE (_folded), CASE WHEN _prev = '5' AND st <> '5' THEN 'supplement_completed'
+    e AS MATERIALIZED (SELECT * EXCLUDE (_folded), CASE WHEN _prev = '5' AND st <> '5' THEN 'supplement_completed'
                          WHEN starts_with(_folded, 'phan cong') THEN 'assigned'
                          WHEN contains(_folded, 'thu xin loi') THEN 'apology_sent'
                          ELSE _kind END AS event
           FROM (SELECT *, CASE WHEN _kind = 'step_done' THEN {fold('what')} END AS _folded FROM p)),  -- once
     -- the same dossier, time and kind twice in the file: numbered in time order (only those need the order)
-    twice AS (SELECT _fid, code, "at", event FROM e GROUP BY ALL HAVING count(*) > 1),
+    twice AS (SELECT hash(_fid, code, "at", event) AS _h FROM e GROUP BY 1 HAVING count(*) > 1),   -- (one key: faster;
+                                                    -- a collision only numbers a group of one: 0, as the others)
     o AS (SELECT *, row_number() OVER (PARTITION BY _fid, code, "at", event ORDER BY _ld, _rno) - 1 AS _ordinal
-          FROM e SEMI JOIN twice USING (_fid, code, "at", event)
+          FROM e WHERE hash(_fid, code, "at", event) IN (SELECT _h FROM twice)
           UNION ALL BY NAME
-          SELECT *, 0 AS _ordinal FROM e ANTI JOIN twice USING (_fid, code, "at", event))
-    SELECT _fid, _rno, _line, code AS dossier_code, event, "at", who AS official_id, _ordinal,
+          SELECT *, 0 AS _ordinal FROM e WHERE hash(_fid, code, "at", event) NOT IN (SELECT _h FROM twice))
+    SELECT _fid, _rno, _line, code AS dossier_code, event, "at", _ld, who AS official_id, _ordinal,
            CASE WHEN event = 'step_done' THEN what END AS step_name,
            CASE WHEN event = 'step_done' THEN due END AS step_due_at, NULL AS _reason
     FROM o
@@ -264,6 +280,11 @@ class Payload:
     dirty: bool = False         # its text needs cleaning (escapes, control or invisible characters, NFD)
     size: int = 0               # its text's size
     source: Path | None = None  # what DuckDB reads: the file, or its records written one a line
+    escaped: bool = False       # holds a \\u escape (a key may be spelt with one)
+    errorish: bool = False      # holds 'error' in any case (an error reply's key may)
+    madonvi: int = 0            # how many times it holds "madonvi" (an envelope's key: a record's too?)
+    envelopes: bool = False     # its first line is an envelope (a dossier file of JSON Lines)
+    typed: bool = False         # read straight into the records' fields (Reader._typed)
 
 
 BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
@@ -285,6 +306,7 @@ def look(path: Path, digest: str, kind: str | None) -> Payload:
     if not gz and path.stat().st_size > sync.MAX_PAYLOAD_BYTES:
         raise sync._too_big(path)
     head, carry, newlines, blank, tail_blank = b"", b"", 0, False, 0
+    count_madonvi = kind == "dossiers"
     try:
         fh = gzip.open(path, "rb") if gz else open(path, "rb")
         with fh:
@@ -295,7 +317,13 @@ def look(path: Path, digest: str, kind: str | None) -> Payload:
                 if len(head) < 4096:
                     head += chunk[:4096]
                 buf = carry + chunk
-                if not p.dirty and (b"\\u" in buf or len(buf.translate(None, CONTROL_BYTES)) != len(buf)
+                low = buf.lower()
+                # (a backslash looked for first: one byte is found far faster; \\U too: not JSON, DuckDB refuses it)
+                p.escaped = p.escaped or (b"\\" in buf and b"\\u" in low)
+                p.errorish = p.errorish or b"error" in low
+                if count_madonvi:        # a match across chunks starts in the last 8 bytes before this one
+                    p.madonvi += (carry[-8:] + chunk).count(b'"madonvi"')
+                if not p.dirty and (p.escaped or len(buf.translate(None, CONTROL_BYTES)) != len(buf)
                                     or (_may_hold(buf, RARE_LEADS) and RARE.search(buf))       # the lead bytes
                                     or (_may_hold(buf, b"\xcc\xcd") and NFD_MARKS.search(buf))):  # first: fast
                     p.dirty = True
@@ -310,6 +338,7 @@ def look(path: Path, digest: str, kind: str | None) -> Payload:
         text = text.lstrip(b"\xef\xbb\xbf")
     sync._refuse_non_payload(path, text[:200].decode("utf-8", errors="replace"))
     p.array = text.startswith(b"[")
+    p.envelopes = not p.array and b'"data"' in head.split(b"\n", 1)[0]
     stripped_tail = carry.rstrip(b" \t\r\n")
     tail_blank = carry[len(stripped_tail):].count(b"\n")
     p.lines = newlines - tail_blank + 1
@@ -368,7 +397,8 @@ class Reader:
             if batch:
                 counts.update(self._batch(batch))
         finally:
-            for t in ("_pl_files", "_pl_vals", "_pl_env", "_pl_unnested", "_pl_recs", "_pl_d", "_pl_re", "_pl_s", "_pl_ev"):
+            for t in ("_pl_files", "_pl_vals", "_pl_env", "_pl_unnested", "_pl_recs", "_pl_tl", "_pl_t0", "_pl_t1",
+                      "_pl_t2", "_pl_t3", "_pl_dt", "_pl_st", "_pl_d", "_pl_re", "_pl_s", "_pl_ev"):
                 run(self.con, f"DROP TABLE IF EXISTS {t}")
             for f in self.tmp.glob("*"):
                 f.unlink()
@@ -385,8 +415,9 @@ class Reader:
         """Every top-level value (a bare array's elements) of the batch's plain files into _pl_vals; a file DuckDB
         refuses, or whose values are not one a line, or that holds anything but records, is normalised."""
         run(self.con, "CREATE OR REPLACE TEMP TABLE _pl_vals (filename VARCHAR, _v JSON, _len BIGINT)")
-        for fmt, group in (("array", [p for p in batch if p.plain and p.array]),
-                           ("unstructured", [p for p in batch if p.plain and not p.array])):
+        general = [p for p in batch if not p.typed]
+        for fmt, group in (("array", [p for p in general if p.plain and p.array]),
+                           ("unstructured", [p for p in general if p.plain and not p.array])):
             if not group:
                 continue
             try:
@@ -404,8 +435,8 @@ class Reader:
                         p.plain = False
                 run(self.con, "DROP TABLE IF EXISTS _pl_one")
                 run(self.con, "DELETE FROM _pl_vals")
-                for f2, g2 in (("array", [p for p in batch if p.plain and p.array]),
-                               ("unstructured", [p for p in batch if p.plain and not p.array])):
+                for f2, g2 in (("array", [p for p in general if p.plain and p.array]),
+                               ("unstructured", [p for p in general if p.plain and not p.array])):
                     if g2:
                         self._read_values(g2, f2, "_pl_vals")
                 break
@@ -465,8 +496,116 @@ class Reader:
             p.source = _normalise(p, self.tmp)
             p.dirty = True
 
+    # --- the typed way -------------------------------------------------------------------------------------------
+    # A plain file whose name says what it holds, of the usual shape — step records one a line or in an array,
+    # dossier records in an array, or dossier envelopes one a line — is read by DuckDB straight into the fields
+    # the mapping reads: one parse of its text, where the general way parses it three times (its values, then an
+    # envelope's records, then each record's fields). DuckDB's reader is the general way's transform, strict:
+    # a value of another type, a duplicate key, anything else it refuses sends the file the general way; so does
+    # a file the general way would read otherwise — a record that is an envelope, an envelope of another service
+    # or without its unit, values not one a line —, or where the general way looks at what the fields leave
+    # out: a key that may be an error reply's ('error' anywhere), a record's own 'madonvi' (counted in the
+    # bytes: one an envelope), any key spelt with an escape.
+    def _typed(self, batch: list[Payload]) -> None:
+        """The batch's files of the usual shapes read into a table per shape; `parts` the SQL of their records,
+        numbered as the general way numbers them."""
+        con = self.con
+        cand = [p for p in batch if TYPED and p.plain and not p.escaped and not p.errorish and (
+            p.kind == "steps" or (p.kind == "dossiers" and (p.envelopes if not p.array else p.madonvi == 0)))]
+        shapes = [("s", "array", [p for p in cand if p.kind == "steps" and p.array]),
+                  ("s", "newline_delimited", [p for p in cand if p.kind == "steps" and not p.array]),
+                  ("d", "array", [p for p in cand if p.kind == "dossiers" and p.array]),
+                  ("e", "newline_delimited", [p for p in cand if p.kind == "dossiers" and not p.array])]
+        frame = pd.DataFrame({"filename": [str(p.path) for p in cand], "_fid": [p.fid for p in cand],
+                              "_lines": [p.lines for p in cand], "_madonvi": [p.madonvi for p in cand]})
+        con.register("_pl_tl_frame", frame)
+        run(con, "CREATE OR REPLACE TEMP TABLE _pl_tl AS SELECT * FROM _pl_tl_frame")
+        con.unregister("_pl_tl_frame")
+        numbered = lambda t: f"""(SELECT l._fid, t.*, t.rowid - g._first + 1 AS _vno, g._values FROM {t} t
+            JOIN (SELECT filename, min(rowid) AS _first, count(*) AS _values FROM {t} GROUP BY 1) g USING (filename)
+            JOIN _pl_tl l USING (filename))"""                                      # noqa: E731
+        pack = lambda fields: "{" + ", ".join(f"'{k}': \"{k}\"" for k in fields) + "}"     # noqa: E731
+        parts = {"s": [], "d": []}
+        for n, (shape, fmt, files) in enumerate(shapes):
+            table = f"_pl_t{n}"
+            columns = _COLUMNS[shape]
+            run(con, f"CREATE OR REPLACE TEMP TABLE {table} (filename VARCHAR, "
+                     f"{', '.join(f'{chr(34)}{k}{chr(34)} {v}' for k, v in columns.items())})")
+            if files:
+                self._typed_parts(table, shape, fmt, files)
+                self._check(table, shape, fmt, [p for p in files if p.typed])
+            if shape == "s":
+                parts["s"].append(f"SELECT _fid, _vno * 1048576 AS _rno, _vno AS _line, {pack(STEP)} AS x "
+                                  f"FROM {numbered(table)}")
+            elif shape == "d":
+                parts["d"].append(f"SELECT _fid, _vno * 1048576 AS _rno, _vno AS _line, NULL AS _env, NULL AS _own, "
+                                  f"{pack(RECORD)} AS d FROM {numbered(table)}")
+            else:         # an envelope's records: numbered by their place in it, or by the envelope's line
+                parts["d"].append(f"""SELECT _fid, _vno * 1048576 + x.i AS _rno,
+                    CASE WHEN _values = 1 THEN x.i ELSE _vno END AS _line, madonvi AS _env, NULL AS _own, x.r AS d
+                    FROM (SELECT _fid, _vno, _values, madonvi,
+                                 unnest(list_transform(data, lambda r, i: {{'r': r, 'i': i}})) AS x FROM {numbered(table)})""")
+        self.parts = parts
+
+    def _typed_parts(self, table: str, shape: str, fmt: str, files: list[Payload]) -> None:
+        """The files read into `table` together; when DuckDB refuses one, each half again: a file refused alone
+        is left to the general way."""
+        names = [str(p.path) for p in files]
+        columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _COLUMNS[shape].items()) + "}"
+        try:
+            run(self.con, f"""INSERT INTO {table} BY NAME SELECT * FROM read_json({names!r}, format='{fmt}', columns={columns},
+                filename=true, maximum_object_size={max(p.size for p in files) + 1})""")
+            for p in files:
+                p.typed = True
+        except Exception as exc:
+            if "Interrupt" in type(exc).__name__:
+                raise
+            if len(files) > 1:
+                half = len(files) // 2
+                self._typed_parts(table, shape, fmt, files[:half])
+                self._typed_parts(table, shape, fmt, files[half:])
+
+    def _check(self, table: str, shape: str, fmt: str, files: list[Payload]) -> None:
+        """A file read the typed way whose values the general way would read otherwise goes the general way."""
+        if not files:
+            return
+        kinds = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.SERVICES.items())
+        odd = "(count(*) > 1 AND count(*) <> any_value(l._lines))"        # values not one a line
+        if shape == "e":          # not an envelope, another service's, or without its unit; a record's own unit
+            odd += (f" OR bool_or(t.data IS NULL) OR bool_or(coalesce(t.madonvi, '') = '')"
+                    f" OR bool_or(coalesce(CASE lower(t.service) {kinds} END, 'dossiers') <> 'dossiers')"
+                    f" OR count(*) <> any_value(l._madonvi)")
+        else:                     # a record that is an envelope
+            odd = "bool_or(json_type(t.data) = 'ARRAY' OR json_type(t.result) = 'ARRAY')" + (
+                "" if fmt == "array" else f" OR {odd}")
+        bad = {r[0] for r in run(self.con, f"""SELECT filename FROM {table} t JOIN _pl_tl l USING (filename)
+                                               GROUP BY filename HAVING {odd}""")}
+        if bad:
+            run(self.con, f"DELETE FROM {table} WHERE filename IN ({', '.join(lit(b) for b in bad)})")
+        for p in files:
+            if str(p.path) in bad:
+                p.typed = False
+
+    def _typed_records(self, typed: list[Payload], wanted: list[tuple]) -> dict:
+        """The text of the typed files' records (fid, rno) — the refused ones, shown in the quarantine."""
+        out = {}
+        by_fid = {p.fid: p for p in typed}
+        for fid in sorted({f for f, _ in wanted}):
+            p = by_fid[fid]
+            vnos = sorted({rno // 1048576 for f, rno in wanted if f == fid})
+            values = dict(run(self.con, f"""SELECT _vno, json FROM (SELECT row_number() OVER () AS _vno, json
+                FROM read_json_objects('{p.path}', format='{"array" if p.array else "newline_delimited"}',
+                                       maximum_object_size={p.size + 1})) WHERE _vno IN ({', '.join(map(str, vnos))})"""))
+            for f, rno in wanted:
+                if f == fid:
+                    v, i = divmod(rno, 1048576)
+                    rec = json.loads(values[v])
+                    out[(f, rno)] = rec["data"][i - 1] if i else rec
+        return out
+
     def _batch(self, batch: list[Payload]) -> dict[int, Counts]:
         con = self.con
+        self._typed(batch)
         self._values(batch)
         run(con, "SET preserve_insertion_order = true")
         files = pd.DataFrame({
@@ -518,25 +657,28 @@ class Reader:
             FROM _pl_unnested r JOIN _pl_files f USING (_fid)
             WHERE regexp_matches(_r, '^\\s*[{{]')""")       # an object (valid JSON: its first brace says it)
         run(con, "DROP TABLE _pl_unnested")
+        # every record's fields: the typed ones', and those read the general way (one table each, read twice
+        # by the mapping: a view of the typed tables there was computed twice, and slower)
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_dt AS {" UNION ALL ".join(self.parts["d"])} UNION ALL
+                     SELECT _fid, _rno, _line, _unit AS _env, json_extract_string(_r, '$.madonvi') AS _own,
+                            json_transform(_r, {lit(DOSSIER_SHAPE)}) AS d FROM _pl_recs WHERE _kind = 'dossiers'""")
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_st AS {" UNION ALL ".join(self.parts["s"])} UNION ALL
+                     SELECT _fid, _rno, _line, json_transform(_r, {lit(STEP_SHAPE)}) AS x
+                     FROM _pl_recs WHERE _kind = 'steps'""")
+        for n in range(4):
+            run(con, f"DROP TABLE _pl_t{n}")
         counts = {p.fid: Counts() for p in batch}
-        for fid, kind, n in run(con, "SELECT _fid, coalesce(_kind, ''), count(*) FROM _pl_recs GROUP BY ALL"):
-            c = counts[fid]
-            if kind == "dossiers":
-                c.dossiers = n
-            elif kind == "steps":
-                c.steps = n
-            elif kind == "catalogue":
-                pass
-            else:
-                c.unknown = n
+        for fid, n in run(con, "SELECT _fid, count(*) FROM _pl_recs WHERE _kind IS NULL "
+                               "OR _kind NOT IN ('dossiers', 'steps', 'catalogue') GROUP BY 1"):
+            counts[fid].unknown = n
         for fid, line, unit, rec in run(con, "SELECT _fid, _line, _unit, _r FROM _pl_recs WHERE _kind = 'catalogue' "
                                              "ORDER BY _fid, _rno"):
             c = counts[fid]
             c.catalogue = (c.catalogue or []) + [(unit, line, json.loads(rec))]
-        self._map(counts)
+        self._map(counts, [p for p in batch if p.typed])
         return counts
 
-    def _map(self, counts: dict[int, Counts]) -> None:
+    def _map(self, counts: dict[int, Counts], typed: list[Payload]) -> None:
         con = self.con
         run(con, _dossiers_sql())
         run(con, _record_events_sql())
@@ -552,27 +694,30 @@ class Reader:
                        official_id, step_name, NULL AS step_due_at FROM _pl_re
                 UNION ALL
                 SELECT _fid, 1, _rno, '', 0, _line, dossier_code,
-                       {seq('"at"', '_slot', '_ordinal')}, event, "at", official_id,
+                       {seq('"at"', '_slot', '_ordinal', '_ld')}, event, "at", official_id,
                        step_name, step_due_at
                 FROM (SELECT *, CASE event {" ".join(f"WHEN '{k}' THEN {v}" for k, v in sync.SLOT.items())} END AS _slot
                       FROM _pl_s WHERE _reason IS NULL)) JOIN _pl_files f USING (_fid)
             ORDER BY _fid, _part, _a, _b, _c""")
         self.append("dossier_events", "_pl_rows")
         run(con, "DROP TABLE _pl_rows")
-        for fid, kept, other in run(con, "SELECT _fid, count(*) FILTER (WHERE _reason IS NULL), "
-                                         "count(*) FILTER (WHERE _other_paid) FROM _pl_d GROUP BY 1"):
-            counts[fid].kept, counts[fid].other_paid = kept, other
+        for fid, n, kept, other in run(con, "SELECT _fid, count(*), count(*) FILTER (WHERE _reason IS NULL), "
+                                            "count(*) FILTER (WHERE _other_paid) FROM _pl_d GROUP BY 1"):
+            counts[fid].dossiers, counts[fid].kept, counts[fid].other_paid = n, kept, other
         for fid, n in run(con, "SELECT _fid, count(*) FROM _pl_re GROUP BY 1"):
             counts[fid].events = n
-        for fid, n in run(con, "SELECT _fid, count(*) FROM _pl_s WHERE _reason IS NULL GROUP BY 1"):
-            counts[fid].steps_kept = n
+        for fid, n, kept in run(con, "SELECT _fid, count(*), count(*) FILTER (WHERE _reason IS NULL) FROM _pl_s "
+                                     "GROUP BY 1"):       # (a record: one row, kept or refused)
+            counts[fid].steps, counts[fid].steps_kept = n, kept
         refused = run(con, """
             SELECT d._fid, d._rno, d._line, 'dossiers', d._col, d._reason, r._r
-            FROM _pl_d d JOIN _pl_recs r USING (_fid, _rno) WHERE d._reason IS NOT NULL
+            FROM _pl_d d LEFT JOIN _pl_recs r USING (_fid, _rno) WHERE d._reason IS NOT NULL
             UNION ALL
             SELECT s._fid, s._rno, s._line, 'dossier_events', 'event', s._reason, r._r
-            FROM _pl_s s JOIN _pl_recs r USING (_fid, _rno) WHERE s._reason IS NOT NULL
+            FROM _pl_s s LEFT JOIN _pl_recs r USING (_fid, _rno) WHERE s._reason IS NOT NULL
             ORDER BY 4 DESC, 1, 2""")
-        for fid, _, line, table, col, reason, rec in refused:
+        texts = self._typed_records(typed, [(fid, rno) for fid, rno, *_, rec in refused if rec is None])
+        for fid, rno, line, table, col, reason, rec in refused:
             c = counts[fid]
-            c.refused = (c.refused or []) + [(line, table, col, reason, sync._public(json.loads(rec)))]
+            c.refused = (c.refused or []) + [(line, table, col, reason,
+                                              sync._public(texts[(fid, rno)] if rec is None else json.loads(rec)))]
