@@ -496,3 +496,29 @@ def test_the_typed_way_gives_the_general_way_s_rows_lines_and_quarantine(hw, tmp
     assert '"MaHoSo": "D1-T8"' in quarantine[4][3] and '"TrangThaiHoSo": "77"' in quarantine[2][3]
     assert _rows(stores[0][0], "SELECT dossier_code, _line FROM dossiers WHERE dossier_code IN ('D1-T9', 'D1-T10', "
                                "'D1-T11') ORDER BY 1") == [("D1-T10", 1), ("D1-T11", 2), ("D1-T9", 2)]
+
+
+def test_payloads_looked_at_in_two_processes_are_those_looked_at_in_one(tmp_path, monkeypatch):
+    """look_all gives every other file to a child process: the same Payloads in the files' order, and a file's
+    error the first raised, whichever process looked at it — with the message one process gives."""
+    from kpi.load import payloads, sync
+    from kpi.load.errors import LoadError
+    files = [(f, "x", sync.kind_of_name(f)) for f in GOOD]
+    one = payloads.look_all(files)
+    monkeypatch.setattr(payloads, "PARALLEL_FROM", 0)
+    here = []                     # the files this process looked at: every other one, the child the rest
+    real = payloads.look_or_error
+    monkeypatch.setattr(payloads, "look_or_error", lambda f: (here.append(f[0]), real(f))[1])
+    assert payloads.look_all(files) == one and [p.path for p in one] == GOOD
+    assert here == GOOD[0::2]
+    html = tmp_path / "DongBoHoSoMC_html.json"
+    html.write_text("<html><body>Phiên đăng nhập hết hạn</body></html>")
+    for at in (1, 2):             # the child's file, then this process's
+        bad = files[:at] + [(html, "y", "dossiers")] + files[at:]
+        with pytest.raises(LoadError) as err:
+            payloads.look_all(bad)
+        monkeypatch.setattr(payloads, "PARALLEL_FROM", 1 << 60)
+        with pytest.raises(LoadError) as err1:
+            payloads.look_all(bad)
+        monkeypatch.setattr(payloads, "PARALLEL_FROM", 0)
+        assert str(err.value) == str(err1.value) and "HTML" in str(err.value)

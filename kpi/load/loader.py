@@ -587,7 +587,7 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
     staged = []   # (table, FileResult, staged table, quarantine frame, hash)
     sync_parts = SyncParts(con, staging)   # the sync payload files' rows, a table at a time
     portal_staged = []   # (FileResult, published rows, hash)
-    payloads = []        # the sync payload files (payloads.py reads them together)
+    payloads = []        # the sync payload files: (path, digest, kind) — payloads.py looks at them, then reads them
     bar = tqdm(files, desc="Đọc tệp", unit="tệp", disable=None if progress else True)
     for path in bar:
         bar.set_postfix_str(path.name)
@@ -605,11 +605,11 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
                                       frame, digest))
                 continue
             if sync.looks_like_sync(payload):
-                payloads.append(pl.look(path, digest, None))
+                payloads.append((path, digest, None))
                 continue
             sheets = read_json_records(path, payload)
         elif is_sync:
-            payloads.append(pl.look(path, digest, sync.kind_of_name(path)))
+            payloads.append((path, digest, sync.kind_of_name(path)))
             continue
         else:
             fast = _stage_fast(con, staging, path, digest, now)
@@ -620,7 +620,7 @@ def _load(con, staging: Staging, files: list, report: LoadReport, progress: bool
         for sheet in sheets:
             staged.append(_stage(staging, sheet, digest, now, is_sync))
     if payloads:        # merged per table once every file is read (units named, not coded, need them)
-        sync_parts.read_payloads(payloads)
+        sync_parts.read_payloads(pl.look_all(payloads, progress))
     if sync_parts.parts:
         match = name_matcher(known_units(con, {"units": [g for t, _, g, *_ in staged if t.name == "units"]}))
         for name in sync_parts.parts:
