@@ -13,6 +13,14 @@ SYNC = ROOT / "tests" / "data" / "sync"
 GOOD = [f for f in sorted(SYNC.iterdir()) if f.name != "DongBoHoSoMC_loi.json"]
 
 
+# what two loads of the same payloads must both have written: rows with their file and line, the quarantine
+STORE_ROWS = ["SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossiers ORDER BY dossier_code",
+              "SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossier_events "
+              "ORDER BY dossier_code, seq",
+              "SELECT regexp_replace(file, '.*/', ''), line, table_name, column_name, reason, raw FROM quarantine "
+              "ORDER BY ALL"]
+
+
 def _rows(store, sql):
     con = duckdb.connect(str(store), read_only=True)
     try:
@@ -309,11 +317,7 @@ def test_payloads_read_in_small_pieces_give_the_same_store(loaded, hw, tmp_path,
     assert con.execute("SELECT list(view_name) FROM duckdb_views() WHERE temporary AND NOT internal"
                        ).fetchone()[0] in (None, [])
     con.close()
-    queries = ["SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossiers ORDER BY dossier_code",
-               "SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossier_events ORDER BY dossier_code, seq",
-               "SELECT regexp_replace(file, '.*/', ''), line, table_name, column_name, reason FROM quarantine "
-               "ORDER BY ALL"]
-    for q in queries:
+    for q in STORE_ROWS:
         got, want = _rows(small, q), _rows(store, q)
         assert got == want and len(got) >= 3, q
     assert sum(f.read for f in report.files) == sum(f.loaded + f.quarantined + f.superseded for f in report.files)
@@ -415,7 +419,8 @@ def _typed_way_files(folder):
         # steps one a line: a supplement round (a step leaving status 5), the same time and kind twice, an apology,
         # a step status the portal does not have (refused: its line in the quarantine), a number as a status
         "CapNhatTienDoHoSoMC_t1.jsonl": [
-            st("D1-T1", "20260901090000", "2", what="Tiếp nhận"), st("D1-T1", "20260901100000", "4", what="Phân công"),
+            st("D1-T1", "20260901090000", "2", what="Tiếp nhận"),
+            st("D1-T1", "20260901100000", "4", what="Phân công"),
             st("D1-T1", "20260902090000", "5"), st("D1-T1", "20260903090000", "4", NgayKetThucTheoQuyDinh="20260904"),
             st("D1-T1", "20260903090000", "4"), st("D1-T1", "20260903100000", "4", what="Gửi thư xin lỗi"),
             st("D1-T2", "20260905090000", "42"), {"MaHoSo": "D1-T2", "ThoiDiemXuLy": "2026-09-05T10:00:00+07:00",
@@ -476,21 +481,18 @@ def test_the_typed_way_gives_the_general_way_s_rows_lines_and_quarantine(hw, tmp
         con = connect(store)
         report = load_paths(con, [folder], progress=False)
         con.close()
-        stores.append((store, sorted((f.file.rsplit("/", 1)[-1], f.table, f.read, f.loaded, f.quarantined, f.superseded, f.notes)
-                                     for f in report.files)))
+        stores.append((store, sorted((f.file.rsplit("/", 1)[-1], f.table, f.read, f.loaded, f.quarantined,
+                                      f.superseded, f.notes) for f in report.files)))
     assert sorted(typed) == [n for n in names if "_t" in n]       # the second load: none
-    queries = ["SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossiers ORDER BY dossier_code",
-               "SELECT * REPLACE (regexp_replace(_file, '.*/', '') AS _file) FROM dossier_events ORDER BY dossier_code, seq",
-               "SELECT regexp_replace(file, '.*/', ''), line, table_name, column_name, reason, raw FROM quarantine "
-               "ORDER BY ALL"]
-    for q in queries:
+    for q in STORE_ROWS:
         got, want = _rows(stores[0][0], q), _rows(stores[1][0], q)
         assert got == want and len(got) >= 3, q
     assert stores[0][1] == stores[1][1]
     quarantine = _rows(stores[0][0], "SELECT regexp_replace(file, '.*/', ''), line, column_name, raw FROM quarantine "
                                      "WHERE file LIKE '%\\_t%' ESCAPE '\\' ORDER BY 1, 2")
     assert [q[:3] for q in quarantine] == [("CapNhatTienDoHoSoMC_t1.jsonl", 7, "event"),
-                                           ("DongBoHoSoMC_t3.json", 3, "fee_amount"), ("DongBoHoSoMC_t3.json", 4, "status"),
+                                           ("DongBoHoSoMC_t3.json", 3, "fee_amount"),
+                                           ("DongBoHoSoMC_t3.json", 4, "status"),
                                            ("DongBoHoSoMC_t3.json", 5, "unit_code"),      # a name no unit has
                                            ("DongBoHoSoMC_t4.jsonl", 2, "unit_code")]
     assert '"MaHoSo": "D1-T8"' in quarantine[4][3] and '"TrangThaiHoSo": "77"' in quarantine[2][3]

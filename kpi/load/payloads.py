@@ -10,6 +10,13 @@ an array, an error reply of the portal, bytes DuckDB refuses — goes through sy
 exactly what is wrong with it, or writes its records one a line (with their line numbers) for DuckDB to
 read the same way: one mapping, in SQL, whatever the file's shape.
 
+A plain file whose name says what it holds and whose shape is the usual one (step records one a line or in an
+array, dossier records in an array, dossier envelopes one a line) is read the typed way: DuckDB's read_json
+straight into the fields the mapping reads — one parse, where the general way parses its text three times (the
+values, an envelope's records, each record's fields). The general way's JSON transform is the typed reader's,
+lenient where that one is strict, so a file the typed reader refuses, or that the general way would read
+otherwise, goes the general way (Reader._typed says which); both ways give the mapping the same table.
+
 Line numbers are sync.iter_records's: a JSON Lines record its line, an envelope's records their line (or
 their place in `data` when the envelope is the whole file), a bare array's records their place in it.
 """
@@ -119,9 +126,11 @@ RECORD = {
                               "SoDienThoai", "DiaChiChuHoSo", "DonViXuLy", "MaDonVi", "NgayTuChoi")},
     "DanhSachLePhi": "JSON[]", "DanhSachHoSoBoSung": "JSON[]",
     "DanhSachGiayToKetQua": "STRUCT(DuongDanTepTinKetQua VARCHAR)[]",
-    "TaiLieuNop": "STRUCT(IsDeleted VARCHAR, DuongDanTaiTepTin VARCHAR, DuocTaiSuDung VARCHAR, DuocLayTuKhoDMQG VARCHAR)[]",
+    "TaiLieuNop": "STRUCT(IsDeleted VARCHAR, DuongDanTaiTepTin VARCHAR, DuocTaiSuDung VARCHAR, "
+                  "DuocLayTuKhoDMQG VARCHAR)[]",
     "DSKetNoiCSDL": "STRUCT(MaCSDL VARCHAR)[]", "DinhDanhCHS": "STRUCT(SoDinhDanh VARCHAR)[]"}
-STEP = {k: "VARCHAR" for k in ("MaHoSo", "ThoiDiemXuLy", "TrangThai", "NguoiXuLy", "NoiDungXuLy", "NgayKetThucTheoQuyDinh")}
+STEP = {k: "VARCHAR" for k in ("MaHoSo", "ThoiDiemXuLy", "TrangThai", "NguoiXuLy", "NoiDungXuLy",
+                               "NgayKetThucTheoQuyDinh")}
 DOSSIER_SHAPE, STEP_SHAPE = json.dumps(RECORD), json.dumps(STEP)
 
 
@@ -592,7 +601,8 @@ class Reader:
                 parts["d"].append(f"""SELECT _fid, _vno * 1048576 + x.i AS _rno,
                     CASE WHEN _values = 1 THEN x.i ELSE _vno END AS _line, madonvi AS _env, NULL AS _own, x.r AS d
                     FROM (SELECT _fid, _vno, _values, madonvi,
-                                 unnest(list_transform(data, lambda r, i: {{'r': r, 'i': i}})) AS x FROM {numbered(table)})""")
+                                 unnest(list_transform(data, lambda r, i: {{'r': r, 'i': i}})) AS x
+                          FROM {numbered(table)})""")
         self.parts = parts
 
     def _typed_parts(self, table: str, shape: str, fmt: str, files: list[Payload]) -> None:
@@ -601,8 +611,8 @@ class Reader:
         names = [str(p.path) for p in files]
         columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _COLUMNS[shape].items()) + "}"
         try:
-            run(self.con, f"""INSERT INTO {table} BY NAME SELECT * FROM read_json({names!r}, format='{fmt}', columns={columns},
-                filename=true, maximum_object_size={max(p.size for p in files) + 1})""")
+            run(self.con, f"""INSERT INTO {table} BY NAME SELECT * FROM read_json({names!r}, format='{fmt}',
+                columns={columns}, filename=true, maximum_object_size={max(p.size for p in files) + 1})""")
             for p in files:
                 p.typed = True
         except Exception as exc:
@@ -641,9 +651,10 @@ class Reader:
         for fid in sorted({f for f, _ in wanted}):
             p = by_fid[fid]
             vnos = sorted({rno // 1048576 for f, rno in wanted if f == fid})
+            fmt = "array" if p.array else "newline_delimited"
             values = dict(run(self.con, f"""SELECT _vno, json FROM (SELECT row_number() OVER () AS _vno, json
-                FROM read_json_objects('{p.path}', format='{"array" if p.array else "newline_delimited"}',
-                                       maximum_object_size={p.size + 1})) WHERE _vno IN ({', '.join(map(str, vnos))})"""))
+                FROM read_json_objects({lit(str(p.path))}, format='{fmt}', maximum_object_size={p.size + 1}))
+                WHERE _vno IN ({', '.join(map(str, vnos))})"""))
             for f, rno in wanted:
                 if f == fid:
                     v, i = divmod(rno, 1048576)
