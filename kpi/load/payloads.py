@@ -574,20 +574,19 @@ class Reader:
                   ("s", "newline_delimited", [p for p in cand if p.kind == "steps" and not p.array]),
                   ("d", "array", [p for p in cand if p.kind == "dossiers" and p.array]),
                   ("e", "newline_delimited", [p for p in cand if p.kind == "dossiers" and not p.array])]
-        frame = pd.DataFrame({"filename": [str(p.path) for p in cand], "_fid": [p.fid for p in cand],
-                              "_lines": [p.lines for p in cand], "_madonvi": [p.madonvi for p in cand]})
+        frame = pd.DataFrame({"_fid": [p.fid for p in cand], "_lines": [p.lines for p in cand],
+                              "_madonvi": [p.madonvi for p in cand]})
         con.register("_pl_tl_frame", frame)
         run(con, "CREATE OR REPLACE TEMP TABLE _pl_tl AS SELECT * FROM _pl_tl_frame")
         con.unregister("_pl_tl_frame")
-        numbered = lambda t: f"""(SELECT l._fid, t.*, t.rowid - g._first + 1 AS _vno, g._values FROM {t} t
-            JOIN (SELECT filename, min(rowid) AS _first, count(*) AS _values FROM {t} GROUP BY 1) g USING (filename)
-            JOIN _pl_tl l USING (filename))"""                                      # noqa: E731
+        numbered = lambda t: f"""(SELECT t.*, t.rowid - g._first + 1 AS _vno, g._values FROM {t} t
+            JOIN (SELECT _fid, min(rowid) AS _first, count(*) AS _values FROM {t} GROUP BY 1) g USING (_fid))"""  # noqa: E731
         pack = lambda fields: "{" + ", ".join(f"'{k}': \"{k}\"" for k in fields) + "}"     # noqa: E731
         parts = {"s": [], "d": []}
         for n, (shape, fmt, files) in enumerate(shapes):
             table = f"_pl_t{n}"
             columns = _COLUMNS[shape]
-            run(con, f"CREATE OR REPLACE TEMP TABLE {table} (filename VARCHAR, "
+            run(con, f"CREATE OR REPLACE TEMP TABLE {table} (_fid BIGINT, "
                      f"{', '.join(f'{chr(34)}{k}{chr(34)} {v}' for k, v in columns.items())})")
             if files:
                 self._typed_parts(table, shape, fmt, files)
@@ -611,9 +610,11 @@ class Reader:
         is left to the general way."""
         names = [str(p.path) for p in files]
         columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _COLUMNS[shape].items()) + "}"
-        try:
-            run(self.con, f"""INSERT INTO {table} BY NAME SELECT * FROM read_json({names!r}, format='{fmt}',
-                columns={columns}, filename=true, maximum_object_size={max(p.size for p in files) + 1})""")
+        fids = f"[{', '.join(str(p.fid) for p in files)}]"           # a file's place in the list: its fid
+        try:          # (file_index, not filename: a number, not a path, on every row)
+            run(self.con, f"""INSERT INTO {table} BY NAME SELECT *, {fids}[CAST(file_index AS BIGINT) + 1] AS _fid
+                FROM read_json({names!r}, format='{fmt}', columns={columns},
+                               maximum_object_size={max(p.size for p in files) + 1})""")
             for p in files:
                 p.typed = True
         except Exception as exc:
@@ -637,12 +638,12 @@ class Reader:
         else:                     # a record that is an envelope
             odd = "bool_or(json_type(t.data) = 'ARRAY' OR json_type(t.result) = 'ARRAY')" + (
                 "" if fmt == "array" else f" OR {odd}")
-        bad = {r[0] for r in run(self.con, f"""SELECT filename FROM {table} t JOIN _pl_tl l USING (filename)
-                                               GROUP BY filename HAVING {odd}""")}
+        bad = {r[0] for r in run(self.con, f"""SELECT _fid FROM {table} t JOIN _pl_tl l USING (_fid)
+                                               GROUP BY _fid HAVING {odd}""")}
         if bad:
-            run(self.con, f"DELETE FROM {table} WHERE filename IN ({', '.join(lit(b) for b in bad)})")
+            run(self.con, f"DELETE FROM {table} WHERE _fid IN ({', '.join(map(str, bad))})")
         for p in files:
-            if str(p.path) in bad:
+            if p.fid in bad:
                 p.typed = False
 
     def _typed_records(self, typed: list[Payload], wanted: list[tuple]) -> dict:
