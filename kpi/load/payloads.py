@@ -57,6 +57,7 @@ OFFSET_RE = (r"(\d{4})-?(\d{2})-?(\d{2})[T ](\d{2}):?(\d{2})(?::?(\d{2}))?(?:\.\
 VN_RE, EN_RE = r"-?\d{1,3}(\.\d{3})+(,\d+)?", r"-?\d{1,3}(,\d{3})+(\.\d+)?"      # validate.VN_NUMBER, EN_NUMBER
 STATUS_CASE = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.STATUS.items() if v)
 STEP_CASE = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.STEP_EVENT.items())
+SERVICE_CASE = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.SERVICES.items())     # an envelope's service
 CODES = lambda keys: ", ".join(f"'{k}'" for k in keys)      # noqa: E731
 
 
@@ -295,9 +296,9 @@ class Payload:
     dirty: bool = False         # its text needs cleaning (escapes, control or invisible characters, NFD)
     size: int = 0               # its text's size
     source: Path | None = None  # what DuckDB reads: the file, or its records written one a line
-    escaped: bool = False       # holds a \\u escape (a key may be spelt with one)
+    escaped: bool = False       # holds a \u escape (a key may be spelt with one)
     errorish: bool = False      # holds 'error' in any case (an error reply's key may)
-    madonvi: int = 0            # how many times it holds "madonvi" (an envelope's key: a record's too?)
+    madonvi: int = 0            # how many times it holds "madonvi" (once an envelope: any more, a record's own)
     envelopes: bool = False     # its first line is an envelope (a dossier file of JSON Lines)
     typed: bool = False         # read straight into the records' fields (Reader._typed)
 
@@ -510,7 +511,6 @@ class Reader:
         frame = pd.DataFrame({"filename": [str(p.path) for p in batch], "_fid": [p.fid for p in batch],
                               "_array": [p.array for p in batch], "_lines": [p.lines for p in batch]})
         self.con.register("_pl_look", frame)
-        kinds = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.SERVICES.items())
         run(self.con, "CREATE OR REPLACE TEMP TABLE _pl_env (_fid BIGINT, _array BOOLEAN, _lines BIGINT, _row BIGINT, "
                       "_type VARCHAR, _where VARCHAR, _svc VARCHAR, _envunit VARCHAR, _selfunit VARCHAR, "
                       "_error BOOLEAN, _list JSON[], _v JSON)")
@@ -532,7 +532,7 @@ class Reader:
                                      WHEN starts_with(_x[2], '[') THEN 'result'     -- valid JSON, an object when
                                      ELSE 'self' END AS _where,                     -- it starts with a brace
                              CASE WHEN regexp_matches(_v, '^\\s*[{{]') THEN 'OBJECT' END AS _type,
-                             CASE lower(_x[3] ->> '$') {kinds} END AS _svc,
+                             CASE lower(_x[3] ->> '$') {SERVICE_CASE} END AS _svc,
                              coalesce(nullif(_x[4] ->> '$', ''), _x[5] ->> '$') AS _envunit, _x[4] ->> '$' AS _selfunit
                       FROM (SELECT l._fid, l._array, l._lines, v.rowid AS _row, v._v,     -- each value parsed once
                                    json_extract(v._v, ['$.data', '$.result', '$.service', '$.madonvi', '$.MaDonVi']) AS _x
@@ -629,11 +629,10 @@ class Reader:
         """A file read the typed way whose values the general way would read otherwise goes the general way."""
         if not files:
             return
-        kinds = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sync.SERVICES.items())
         odd = "(count(*) > 1 AND count(*) <> any_value(l._lines))"        # values not one a line
         if shape == "e":          # not an envelope, another service's, or without its unit; a record's own unit
             odd += (f" OR bool_or(t.data IS NULL) OR bool_or(coalesce(t.madonvi, '') = '')"
-                    f" OR bool_or(coalesce(CASE lower(t.service) {kinds} END, 'dossiers') <> 'dossiers')"
+                    f" OR bool_or(coalesce(CASE lower(t.service) {SERVICE_CASE} END, 'dossiers') <> 'dossiers')"
                     f" OR count(*) <> any_value(l._madonvi)")
         else:                     # a record that is an envelope
             odd = "bool_or(json_type(t.data) = 'ARRAY' OR json_type(t.result) = 'ARRAY')" + (
