@@ -136,8 +136,13 @@ STEP = {k: "VARCHAR" for k in ("MaHoSo", "ThoiDiemXuLy", "TrangThai", "NguoiXuLy
 DOSSIER_SHAPE, STEP_SHAPE = json.dumps(RECORD), json.dumps(STEP)
 
 
+def _fields(fields: dict) -> str:
+    """Fields as SQL's column list: "name" TYPE, …"""
+    return ", ".join(f'"{k}" {v}' for k, v in fields.items())
+
+
 def _struct(fields: dict) -> str:
-    return f"STRUCT({', '.join(f'{chr(34)}{k}{chr(34)} {v}' for k, v in fields.items())})"
+    return f"STRUCT({_fields(fields)})"
 
 
 # what a file of each usual shape is read into (the typed way): step records, dossier records (each with an
@@ -333,10 +338,9 @@ def look(path: Path, digest: str, kind: str | None) -> Payload:
                 if len(head) < 4096:
                     head += chunk[:4096]
                 buf = carry + chunk
-                low = buf.lower()
-                # (a backslash looked for first: one byte is found far faster; \\U too: not JSON, DuckDB refuses it)
-                p.escaped = p.escaped or (b"\\" in buf and b"\\u" in low)
-                p.errorish = p.errorish or b"error" in low
+                # (a backslash looked for first: one byte is found far faster than two)
+                p.escaped = p.escaped or (b"\\" in buf and b"\\u" in buf)
+                p.errorish = p.errorish or b"error" in buf.lower()
                 if count_madonvi:        # a match across chunks starts in the last 8 bytes before this one
                     p.madonvi += (carry[-8:] + chunk).count(b'"madonvi"')
                 if not p.dirty and (p.escaped or len(buf.translate(None, CONTROL_BYTES)) != len(buf)
@@ -564,9 +568,9 @@ class Reader:
     # or without its unit, values not one a line —, or where the general way looks at what the fields leave
     # out: a key that may be an error reply's ('error' anywhere), a record's own 'madonvi' (counted in the
     # bytes: one an envelope), any key spelt with an escape.
-    def _typed(self, batch: list[Payload]) -> None:
-        """The batch's files of the usual shapes read into a table per shape; `parts` the SQL of their records,
-        numbered as the general way numbers them."""
+    def _typed(self, batch: list[Payload]) -> dict[str, list[str]]:
+        """The batch's files of the usual shapes read into a table per shape; returns the SQL of their dossier
+        ('d') and step ('s') records, numbered as the general way numbers them."""
         con = self.con
         cand = [p for p in batch if TYPED and p.plain and not p.escaped and not p.errorish and (
             p.kind == "steps" or (p.kind == "dossiers" and (p.envelopes if not p.array else p.madonvi == 0)))]
@@ -586,8 +590,7 @@ class Reader:
         for n, (shape, fmt, files) in enumerate(shapes):
             table = f"_pl_t{n}"
             columns = _COLUMNS[shape]
-            run(con, f"CREATE OR REPLACE TEMP TABLE {table} (_fid BIGINT, "
-                     f"{', '.join(f'{chr(34)}{k}{chr(34)} {v}' for k, v in columns.items())})")
+            run(con, f"CREATE OR REPLACE TEMP TABLE {table} (_fid BIGINT, {_fields(columns)})")
             if files:
                 self._typed_parts(table, shape, fmt, files)
                 self._check(table, shape, fmt, [p for p in files if p.typed])
@@ -603,7 +606,7 @@ class Reader:
                     FROM (SELECT _fid, _vno, _values, madonvi,
                                  unnest(list_transform(data, lambda r, i: {{'r': r, 'i': i}})) AS x
                           FROM {numbered(table)})""")
-        self.parts = parts
+        return parts
 
     def _typed_parts(self, table: str, shape: str, fmt: str, files: list[Payload]) -> None:
         """The files read into `table` together; when DuckDB refuses one, each half again: a file refused alone
@@ -665,7 +668,7 @@ class Reader:
 
     def _batch(self, batch: list[Payload]) -> dict[int, Counts]:
         con = self.con
-        self._typed(batch)
+        typed_sql = self._typed(batch)
         self._values(batch)
         run(con, "SET preserve_insertion_order = true")
         files = pd.DataFrame({
@@ -717,12 +720,12 @@ class Reader:
             FROM _pl_unnested r JOIN _pl_files f USING (_fid)
             WHERE regexp_matches(_r, '^\\s*[{{]')""")       # an object (valid JSON: its first brace says it)
         run(con, "DROP TABLE _pl_unnested")
-        # every record's fields: the typed ones', and those read the general way (one table each, read twice
-        # by the mapping: a view of the typed tables there was computed twice, and slower)
-        run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_dt AS {" UNION ALL ".join(self.parts["d"])} UNION ALL
+        # every record's fields: the typed ones', and those read the general way (a table each: as views, the
+        # mapping computed them inside itself — the steps' twice —, slower)
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_dt AS {" UNION ALL ".join(typed_sql["d"])} UNION ALL
                      SELECT _fid, _rno, _line, _unit AS _env, json_extract_string(_r, '$.madonvi') AS _own,
                             json_transform(_r, {lit(DOSSIER_SHAPE)}) AS d FROM _pl_recs WHERE _kind = 'dossiers'""")
-        run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_st AS {" UNION ALL ".join(self.parts["s"])} UNION ALL
+        run(con, f"""CREATE OR REPLACE TEMP TABLE _pl_st AS {" UNION ALL ".join(typed_sql["s"])} UNION ALL
                      SELECT _fid, _rno, _line, json_transform(_r, {lit(STEP_SHAPE)}) AS x
                      FROM _pl_recs WHERE _kind = 'steps'""")
         for n in range(4):
