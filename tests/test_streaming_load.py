@@ -105,6 +105,28 @@ def test_fast_lane_takes_plain_files_and_leaves_odd_ones(tmp_path):
     assert prescan(nfd)["nfd"]
 
 
+def test_prescan_plain_files_read_once_as_the_careful_way_reads_them(tmp_path, monkeypatch):
+    """A file without a control byte, a rare character's first byte or a CR is scanned chunk by chunk without
+    copies (`_plain`); what that gives is what the careful scan gives (forced here) — lines, quotes — also when
+    a quote, a line break or a BOM falls on a chunk's edge, and several chunks long."""
+    from kpi.load import fastcsv
+    chunk = 1 << 23
+    bodies = [b"a,b\n1,2\n", b"a,b\n1,2", b"\xef\xbb\xbfa,b\n1,2\n\n\n", b'a,b\n1,"x, y"\n',
+              b"a,b\n" + b"x" * (chunk - 5) + b'"\n1,2\n',             # a quote as a chunk's last byte
+              b"a,b\n" + b"x" * (chunk - 4) + b"\n1,2\n" * 3,          # a line break as a chunk's first byte
+              b"a,b\n" + b"1,2\n" * (chunk // 2) + b"3,4\n\n"]         # three chunks
+    plain = []
+    for i, body in enumerate(bodies):
+        f = tmp_path / f"p{i}.csv"
+        f.write_bytes(body)
+        plain.append((f, fastcsv.prescan(f)))
+    monkeypatch.setattr(fastcsv, "_plain", lambda fh: None)
+    for (f, got), body in zip(plain, bodies):
+        assert got == fastcsv.prescan(f) and got is not None, body[:20]
+    assert [g["lines"] for _, g in plain] == [2, 2, 2, 2, 3, 7, chunk // 2 + 2]
+    assert [g["quotes"] for _, g in plain] == [False, False, False, True, True, False, False]
+
+
 def test_mixed_file_quarantines_odd_rows_with_validate_messages(hw, tmp_path, monkeypatch):
     """Plain rows, rows only validate() reads (day-first dates with one digit, aliases, Vietnamese numbers),
     bad rows and duplicates of each, in one file: both ways agree, row by row."""

@@ -102,6 +102,13 @@ def _distinct(periods: list[Period]) -> dict:
     return out
 
 
+def per_pid(frame: pd.DataFrame, pids: list[int]) -> list[pd.DataFrame]:
+    """A frame of several periods' rows (column pid) as one frame per period of `pids`, in that order, without
+    the pid (one grouping, not a filter of every row per period)."""
+    rows, at = frame.drop(columns="pid"), frame.groupby("pid", sort=False).indices
+    return [rows.iloc[at.get(k, [])].reset_index(drop=True) for k in pids]
+
+
 def metric_file(code: str) -> str:
     return f"{code.lower()}.sql"
 
@@ -321,8 +328,7 @@ class Engine:
                 done[c] = self._reworked(c, raw[c] if c in raw else counted([c])[c], pids, periods[0], by, final)
             return done[c]
         every = pd.concat([final(c).assign(metric_code=c) for c in codes], ignore_index=True)
-        every = every[["pid", "scope_code", "metric_code", "numerator", "denominator"]]
-        return [every[every.pid == k].drop(columns="pid").reset_index(drop=True) for k in pids]
+        return per_pid(every[["pid", "scope_code", "metric_code", "numerator", "denominator"]], pids)
 
     def _by_sql(self, code: str, pids: list[int], by: str, units: list[str] | None) -> str:
         """One metric's counts (pid, scope_code, numerator, denominator) by unit, procedure or official."""
@@ -430,16 +436,21 @@ class Engine:
                 f"value::DOUBLE AS value FROM ({self.per_period(sql_text(metric_file(c)), pids)})" for c in cs) or \
                 "SELECT NULL::INTEGER AS pid, NULL AS metric_code, NULL AS entity, NULL AS unit_code, " \
                 "NULL::BOOLEAN AS in_num, NULL::BOOLEAN AS in_den, NULL::DOUBLE AS value WHERE false"
+
+        def direct(cs):     # each metric grouped by itself (one grouping of every metric's rows, keyed by the
+            # metric's code too, took a sixth longer)
+            return " UNION ALL ".join(
+                f"SELECT pid, '{c}' AS metric_code, unit_code, count(entity) FILTER (WHERE in_num AND in_den) AS n, "
+                f"count(entity) FILTER (WHERE in_den) AS d, sum(value::DOUBLE) FILTER (WHERE in_num AND in_den) AS v "
+                f"FROM ({self.per_period(sql_text(metric_file(c)), pids)}) GROUP BY pid, unit_code" for c in cs) or \
+                "SELECT NULL::INTEGER AS pid, NULL AS metric_code, NULL AS unit_code, 0::BIGINT AS n, 0::BIGINT AS d, " \
+                "NULL::DOUBLE AS v WHERE false"
         # A metric with one row per entity (nearly every row: dossiers) is counted per unit as it comes and
         # summed up the scopes. The others' rows are first folded per unit and entity; an entity counted in
         # one unit only is then summed up the scopes, and only entities found in several units (procedures,
         # services) are counted DISTINCT over the scopes — the same counts as one count(DISTINCT) over
         # every row joined to every scope, without that join.
-        sql = f"""WITH direct AS (
-                SELECT pid, metric_code, unit_code, count(entity) FILTER (WHERE in_num AND in_den) AS n,
-                       count(entity) FILTER (WHERE in_den) AS d, sum(value) FILTER (WHERE in_num AND in_den) AS v
-                FROM ({union([c for c in needed if one_row_per_entity(c)])}) GROUP BY ALL
-            ),
+        sql = f"""WITH direct AS ({direct([c for c in needed if one_row_per_entity(c)])}),
             ev AS ({union([c for c in needed if not one_row_per_entity(c)])}),
             per AS (
                 SELECT pid, metric_code, unit_code, entity, bool_or(in_num AND in_den) AS n, bool_or(in_den) AS d,
@@ -471,10 +482,11 @@ class Engine:
             columns=["pid", "scope_code", "metric_code", "numerator", "denominator"])
         agg["numerator"] = agg.numerator.astype("float64")
         if self.counted is not None:     # what was counted is kept; what was kept joins it
-            by = dict(tuple(agg.groupby(["metric_code", "pid"], sort=False)))
+            rows = agg.drop(columns=["pid", "metric_code"])      # each metric's and period's rows: a slice of them
+            at = agg.groupby(["metric_code", "pid"], sort=False).indices
             for c in needed:
                 for i, k in enumerate(pids):
-                    memo[keys[c, i]] = by.get((c, k), agg.iloc[:0]).drop(columns=["pid", "metric_code"])
+                    memo[keys[c, i]] = rows.iloc[at.get((c, k), [])]
             parts = [(c, k, memo[keys[c, i]]) for c in kept for i, k in enumerate(pids)]
             if parts:
                 sizes = [len(f) for _, _, f in parts]
@@ -492,8 +504,7 @@ class Engine:
             return done[c]
         every = pd.concat([final(c).assign(metric_code=c) for c in codes], ignore_index=True)
         first = ["scope_code", "metric_code"]
-        every = every[["pid"] + first + [c for c in every.columns if c not in first and c != "pid"]]
-        return [every[every.pid == k].drop(columns="pid").reset_index(drop=True) for k in pids]
+        return per_pid(every[["pid"] + first + [c for c in every.columns if c not in first and c != "pid"]], pids)
 
     @staticmethod
     def _by_pass(groups: list[list[int]], periods: list[Period], count) -> list[pd.DataFrame]:
