@@ -500,6 +500,51 @@ def test_the_typed_way_gives_the_general_way_s_rows_lines_and_quarantine(hw, tmp
                                "'D1-T11') ORDER BY 1") == [("D1-T10", 1), ("D1-T11", 2), ("D1-T9", 2)]
 
 
+def test_codes_are_looked_at_for_hidden_spaces_only_when_a_payload_file_can_hold_one(hw, tmp_path, monkeypatch):
+    """A space other than ' ' can be in a payload's value only as an escape or written as it is (the others are
+    control characters, refused inside a JSON string): when no file of the load holds either (Payload.spaced),
+    the codes are typed without looking for one — the same rows and quarantine as when looked for; a file that
+    holds one, written or escaped, has the code refused with validate()'s message, as always."""
+    import json
+    from kpi.load import fastcsv, load_paths, payloads
+    from kpi.store import connect
+    clean, spaced = tmp_path / "clean", tmp_path / "spaced"
+    for folder in (clean, spaced):
+        folder.mkdir()
+        _typed_way_files(folder)
+    st = {"MaHoSo": "D1-H2", "ThoiDiemXuLy": "20260901090000", "TrangThai": "2", "NoiDungXuLy": "Tiếp nhận"}
+    (spaced / "DongBoHoSoMC_h1.json").write_text(json.dumps([_rec("D1-H1"), _rec("D1-H\u00a02")], ensure_ascii=False),
+                                                 encoding="utf-8")
+    (spaced / "CapNhatTienDoHoSoMC_h2.jsonl").write_text(
+        json.dumps({**st, "NguoiXuLy": "O1"}) + "\n" + json.dumps({**st, "ThoiDiemXuLy": "20260901100000",
+                                                                   "NguoiXuLy": "O\t1"}) + "\n", encoding="utf-8")
+    assert [payloads.look(f, "x", None).spaced for f in (spaced / "DongBoHoSoMC_h1.json",
+                                                        spaced / "CapNhatTienDoHoSoMC_h2.jsonl")] == [True, True]
+    assert not any(payloads.look(f, "x", None).spaced for f in clean.iterdir())
+    split = tmp_path / "split.jsonl"            # one written across two chunks of the look: found too
+    split.write_bytes(b'{"MaHoSo": "' + b"x" * ((1 << 23) - 13) + "\u3000".encode() + b'"}\n')
+    assert payloads.look(split, "x", None).spaced
+    seen, force = [], []
+    real = fastcsv.type_rows
+    monkeypatch.setattr(fastcsv, "type_rows", lambda *a, **kw: (seen.append(kw["hidden"]), real(
+        *a, **{**kw, "hidden": kw["hidden"] or bool(force)}))[1])
+    got = {}
+    for folder in (clean, spaced):
+        for looked in (False, True):        # as the files say, then as if any could hold one
+            force[:] = [True] if looked else []
+            store = tmp_path / f"{folder.name}-{looked}.duckdb"
+            shutil.copy(hw, store)
+            con = connect(store)
+            load_paths(con, [folder], progress=False)
+            con.close()
+            got[folder.name, looked] = [_rows(store, q) for q in STORE_ROWS]
+    assert seen == [False, False, False, False, True, True, True, True]      # dossiers, events: per load
+    assert got["clean", False] == got["clean", True]
+    assert got["spaced", False] == got["spaced", True]
+    hidden = [(f, line, col) for f, line, _, col, reason, _ in got["spaced", False][2] if "khoảng trắng ẩn" in reason]
+    assert hidden == [("CapNhatTienDoHoSoMC_h2.jsonl", 2, "official_id"), ("DongBoHoSoMC_h1.json", 2, "dossier_code")]
+
+
 def test_payloads_looked_at_in_two_processes_are_those_looked_at_in_one(tmp_path, monkeypatch):
     """look_all gives every other file to a child process: the same Payloads in the files' order, and a file's
     error the first raised, whichever process looked at it — with the message one process gives."""

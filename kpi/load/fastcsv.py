@@ -286,14 +286,16 @@ def _labels(con, raw: str, c) -> dict | None:
 
 
 def type_rows(con, raw: str, table, now, target: str, *, spaces: bool, path: Path | None = None,
-              merged: bool = False) -> tuple[list, list]:
+              merged: bool = False, hidden: bool | None = None) -> tuple[list, list]:
     """The raw text rows of `raw` (every column of the table) typed into `target`: what SQL accepts directly,
     the rest through validate() a batch at a time (its good rows appended, its refusals returned with the
     keys it saw). One CSV file (`path`): a row's line is its place in the file. Rows merged from many files
     (`merged`: raw carries _file, _line and _ord, the order they were read in): each keeps its file and line,
-    and `target` keeps the order of _ord."""
+    and `target` keeps the order of _ord. hidden: whether a code may hold a space other than ' ' (default: the
+    file has odd spaces, or the rows are merged — unless their files say none can, payloads.Payload.spaced)."""
     now_ts = pd.Timestamp(now or dt.datetime.now()) + pd.Timedelta(days=1)
-    typed, accept = zip(*(_column_sql(c, now_ts, spaces, _labels(con, raw, c), hidden=spaces or merged)
+    hidden = spaces or merged if hidden is None else hidden
+    typed, accept = zip(*(_column_sql(c, now_ts, spaces, _labels(con, raw, c), hidden=hidden)
                           for c in table.columns))
     checks = [f'coalesce("{later}_t" < "{earlier}_t", false)' for later, earlier in table.checks]
     fast = " AND ".join(accept + tuple(f"NOT {x}" for x in checks))

@@ -396,6 +396,7 @@ class SyncParts:
         self.tables: dict[str, str] = {}            # sheet name → raw table
         self.parts: dict[str, list] = {}             # sheet name → [(sheet without its frame, file hash, rows)]
         self.rows: dict[str, int] = {}              # sheet name → rows so far (each row's _ord)
+        self.spaced = True          # a code may hold a space other than ' ' (False: no payload file read can)
 
     def add(self, sheet: Sheet, digest: str) -> None:
         frame = sheet.frame
@@ -439,6 +440,7 @@ class SyncParts:
         step rows appended to the tables' rows, each file's counts, refusals and notes kept as its parts."""
         for i, p in enumerate(payloads):
             p.fid = i
+        self.spaced = any(p.spaced for p in payloads)
         columns = {"dossiers": sync.DOSSIER_COLUMNS, "dossier_events": sync.EVENT_COLUMNS}
         counts = pl.Reader(self.con, lambda name, rows: self.add_rows(name, columns[name], rows)).read(payloads)
         for p in payloads:
@@ -489,7 +491,7 @@ def _stage_merged(con, staging: Staging, sync_parts: SyncParts, name: str, match
         if c not in present:
             run(con, f'ALTER TABLE {raw} ADD COLUMN "{c}" VARCHAR')
     good_name = staging.new()
-    q, _ = fastcsv.type_rows(con, raw, table, now, good_name, spaces=False, merged=True)
+    q, _ = fastcsv.type_rows(con, raw, table, now, good_name, spaces=False, merged=True, hidden=sync_parts.spaced)
     run(con, f"DROP TABLE {raw}")
     quarantine = pd.concat(q + [r.assign(table_name=table.name) for r in pre], ignore_index=True) \
         if q or pre else pd.DataFrame(columns=["file", "line", "table_name", "column_name", "reason", "raw"])

@@ -306,12 +306,18 @@ class Payload:
     madonvi: int = 0            # how many times it holds "madonvi" (once an envelope: any more, a record's own)
     envelopes: bool = False     # its first line is an envelope (a dossier file of JSON Lines)
     typed: bool = False         # read straight into the records' fields (Reader._typed)
+    spaced: bool = False        # a value may hold a space other than ' ' (an escape, or one written as it is)
 
 
 BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
 
 
 RARE_LEADS = b"\xc2\xe2\xef\xd8"     # the first bytes of every sequence RARE finds
+# The spaces other than ' ' (fastcsv.SPACES) a JSON text can hold as they are: the others are control characters,
+# refused inside a string (DuckDB's reader and Python's alike), so in a value only as an escape; and U+1680, found
+# apart (its first byte begins most Vietnamese letters)
+WRITTEN_SPACE = re.compile(rb"\xc2[\x85\xa0]|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
+WRITTEN_SPACE_LEADS = b"\xc2\xe2\xe3"
 
 
 def _may_hold(buf: bytes, leads: bytes) -> bool:
@@ -341,6 +347,8 @@ def look(path: Path, digest: str, kind: str | None) -> Payload:
                 # (a backslash looked for first: one byte is found far faster than two)
                 p.escaped = p.escaped or (b"\\" in buf and b"\\u" in buf)
                 p.errorish = p.errorish or b"error" in buf.lower()
+                p.spaced = p.spaced or b"\\" in buf or b"\xe1\x9a\x80" in buf or \
+                    (_may_hold(buf, WRITTEN_SPACE_LEADS) and bool(WRITTEN_SPACE.search(buf)))
                 if count_madonvi:        # a match across chunks starts in the last 8 bytes before this one
                     p.madonvi += (carry[-8:] + chunk).count(b'"madonvi"')
                 if not p.dirty and (p.escaped or len(buf.translate(None, CONTROL_BYTES)) != len(buf)
