@@ -80,6 +80,21 @@ def test_each_control_redraws_the_view_as_it_says(explorer):
     assert ex.renders == 5 and len(ex.history) == 5
 
 
+def test_a_change_that_counts_says_so_while_it_counts(explorer):
+    """The quarters' trend (a year of dossiers counted from the data) takes seconds at a province's size: the line
+    under the controls says so while they are counted, and is cleared once the view is drawn; a change whose
+    figures are at hand says nothing."""
+    ex, seen = explorer, []
+    ex.message.observe(lambda change: seen.append(change["new"]), names="value")
+    n = len(ex.periods("quarter")[:12])
+    ex.kind.value = "quarter"
+    assert seen == [f"⏳ Đang tính điểm {n} quý từ dữ liệu hồ sơ — chờ một chút…", ""] and ex.renders == 2
+    seen.clear()
+    ex.group.value = "TDGQ"
+    ex.kind.value = "month"                      # counted at the opening
+    assert seen == [] and ex.renders == 4 and not ex.waiting()
+
+
 def test_typing_part_of_a_unit_draws_nothing(explorer):
     before = explorer.view.html
     explorer.unit.value = "Sở"

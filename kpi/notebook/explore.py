@@ -155,14 +155,28 @@ class Explorer:
         mx = float(load_profile(self.state["profile"])["groups"][g]["max"])
         return 100 * frame[f"group_{g}"].astype(float) / mx, f"% điểm tối đa của nhóm ({mx:g} điểm)"
 
-    def html(self) -> str:
+    def shown(self) -> list[str]:
+        """The periods the view shows: the trend's, the chosen one and the one before it."""
         st = self.state
         if st["period"] not in self.periods(st["kind"]):
             st["period"] = self.periods(st["kind"])[0]
-        what = self._what()
-        # what the view shows — the trend's periods, the chosen one and the one before — counted at once
         prev = parse(st["period"]).previous()
-        self.count(self.periods(st["kind"])[:12] + [st["period"]] + ([prev.label] if prev.last >= self.first else []))
+        return list(dict.fromkeys(self.periods(st["kind"])[:12] + [st["period"]]
+                                  + ([prev.label] if prev.last >= self.first else [])))
+
+    def waiting(self) -> str:
+        """What the next view waits for, in words ('' when its figures are at hand): the periods not counted yet
+        under the chosen profile — a kind of period not shown before (a year's dossiers for the quarters'
+        trend), another profile's variants."""
+        todo = [label for label in self.shown() if (label, self.state["profile"]) not in self._cache]
+        if not todo:
+            return ""
+        return f"⏳ Đang tính điểm {len(todo)} {KINDS[self.state['kind']].lower()} từ dữ liệu hồ sơ — chờ một chút…"
+
+    def html(self) -> str:
+        st = self.state
+        self.count(self.shown())          # counted at once
+        what = self._what()
         parts = [self.note + f"<h2>{h.esc(self.title())}</h2>"]
         tr = self.trend()
         if len(tr):
@@ -311,6 +325,7 @@ class Explorer:
         try:
             if self.state["profile"]:
                 load_profile(self.state["profile"])
+            self.message.value = self.waiting()      # sent at once: seen while the figures are counted
             html = self.html()
         except (ScopeError, ProfileError, ValueError, OSError) as exc:
             self.message.value = error_line(exc)
