@@ -93,6 +93,11 @@ def test_a_change_that_counts_says_so_while_it_counts(explorer):
     ex.group.value = "TDGQ"
     ex.kind.value = "month"                      # counted at the opening
     assert seen == [] and ex.renders == 4 and not ex.waiting()
+    opened = Explorer(ex.store, None, PERIOD, None)      # the first view too, under the controls shown first
+    seen, n = [], len(opened.shown())
+    opened.controls.children[-1].observe(lambda change: seen.append(change["new"]), names="value")
+    opened.show()
+    assert seen == [f"⏳ Đang tính điểm {n} tháng từ dữ liệu hồ sơ — chờ một chút…", ""] and n >= 3
 
 
 def test_typing_part_of_a_unit_draws_nothing(explorer):

@@ -281,7 +281,9 @@ class Explorer:
         """Display the controls and the live view (in one cell)."""
         from IPython.display import display
         display(self.controls)
+        self.message.value = self.waiting()         # the first view's figures: the longest wait
         self.view = LiveView(self.html())
+        self.message.value = ""
 
     def _period_options(self):
         return [(self.period_label(p), p) for p in self.periods(self.state["kind"])]
