@@ -76,22 +76,19 @@ FACT = "SELECT * EXCLUDE (first_event_at, last_event_at) FROM _judged_new WHERE 
 CHUNK = 360_000     # dossiers judged at a time: the load's memory cap holds whatever the province's size
 
 
-def _write(con, where: str, replace: bool, codes: str | None = None) -> None:
+def _write(con, where: str, replace: bool) -> None:
     """Judge the dossiers `where` selects (SQL over dossiers d) a chunk at a time (by a hash of the code)
-    and write their facts: replacing the table, or the rows of those dossiers — `codes`: a table of their
-    codes, read instead of selecting them from every dossier again (a day's export into a 10M store: the
-    dossiers' table scanned three times more; a fact is only ever kept for a stored dossier)."""
+    and write their facts: replacing the table, or the rows of those dossiers."""
     macros(con)
-    n = run(con, f"SELECT count(*) FROM {codes}" if codes else f"SELECT count(*) FROM dossiers d WHERE {where}")[0][0]
+    n = run(con, f"SELECT count(*) FROM dossiers d WHERE {where}")[0][0]
     chunks = max(1, -(-n // CHUNK))
     if replace:
         _build(con, "false")
         run(con, f"CREATE OR REPLACE TABLE dossier_facts AS {FACT}")
         run(con, f"CREATE OR REPLACE TABLE dossier_spans AS {SPAN}")
     else:
-        chosen = f"SELECT dossier_code FROM {codes}" if codes else f"SELECT dossier_code FROM dossiers d WHERE {where}"
         for t in ("dossier_facts", "dossier_spans"):
-            run(con, f"DELETE FROM {t} WHERE dossier_code IN ({chosen})")
+            run(con, f"DELETE FROM {t} WHERE dossier_code IN (SELECT dossier_code FROM dossiers d WHERE {where})")
     for k in range(chunks):
         part = where if chunks == 1 else f"({where}) AND hash(d.dossier_code) % {chunks} = {k}"
         _build(con, part)
@@ -145,7 +142,7 @@ def rebuild(con) -> None:
 
 def refresh(con, codes_table: str) -> None:
     """The facts of the dossiers whose codes are in `codes_table` (column dossier_code), recomputed."""
-    _write(con, f"d.dossier_code IN (SELECT dossier_code FROM {codes_table})", replace=False, codes=codes_table)
+    _write(con, f"d.dossier_code IN (SELECT dossier_code FROM {codes_table})", replace=False)
 
 
 def ensure_readable(con) -> None:
