@@ -88,7 +88,7 @@ def test_a_change_that_counts_says_so_while_it_counts(explorer):
     ex.message.observe(lambda change: seen.append(change["new"]), names="value")
     n = len(ex.periods("quarter")[:12])
     ex.kind.value = "quarter"
-    assert seen == [f"⏳ Đang tính điểm {n} quý từ dữ liệu hồ sơ — chờ một chút…", ""] and ex.renders == 2
+    assert seen == [f"Đang tính điểm {n} quý từ dữ liệu hồ sơ — chờ một chút…", ""] and ex.renders == 2
     seen.clear()
     ex.group.value = "TDGQ"
     ex.kind.value = "month"                      # counted at the opening
@@ -97,7 +97,7 @@ def test_a_change_that_counts_says_so_while_it_counts(explorer):
     seen, n = [], len(opened.shown())
     opened.controls.children[-1].observe(lambda change: seen.append(change["new"]), names="value")
     opened.show()
-    assert seen == [f"⏳ Đang tính điểm {n} tháng từ dữ liệu hồ sơ — chờ một chút…", ""] and n >= 3
+    assert seen == [f"Đang tính điểm {n} tháng từ dữ liệu hồ sơ — chờ một chút…", ""] and n >= 3
 
 
 def test_typing_part_of_a_unit_draws_nothing(explorer):

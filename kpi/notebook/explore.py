@@ -171,7 +171,7 @@ class Explorer:
         todo = [label for label in self.shown() if (label, self.state["profile"]) not in self._cache]
         if not todo:
             return ""
-        return f"⏳ Đang tính điểm {len(todo)} {KINDS[self.state['kind']].lower()} từ dữ liệu hồ sơ — chờ một chút…"
+        return f"Đang tính điểm {len(todo)} {KINDS[self.state['kind']].lower()} từ dữ liệu hồ sơ — chờ một chút…"
 
     def html(self) -> str:
         st = self.state
