@@ -218,14 +218,20 @@ def test_round_trip_forms_and_rare_spaces_agree_with_validate(hw, tmp_path, monk
     prescan does not look for) sends the row to validate(). Both ways agree, row by row."""
     d = tmp_path / "dossiers_forms.csv"
     d.write_text(
-        "dossier_code,procedure_code,unit_code,channel,received_at,due_at,status\n"
-        "R1,PR1,D1,1,2026-08-03 09:00:00,2026-08-10,processing\n"
-        "R2,PR1,D1,1,2026-8-3 09:00:00,2026-08-10 9:00:00,processing\n"
-        "R3,PR1,D1,1,2026-08-03T09:00:00,2026-08-10 09:00,processing\n"
-        "R4,PR1,D1,1,0999-08-03 09:00:00,2026-08-10 09:00:00,processing\n"
-        "R5\u1680X,PR1,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing\n"
-        "R6,PR1\u1680,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing\n"
-        "R7,PR1,D1,1,2026-02-30 09:00:00,2026-08-10 09:00:00,processing\n", encoding="utf-8")
+        "dossier_code,procedure_code,unit_code,channel,received_at,due_at,status,fee_amount\n"
+        "R1,PR1,D1,1,2026-08-03 09:00:00,2026-08-10,processing,1500\n"
+        "R2,PR1,D1,1,2026-8-3 09:00:00,2026-08-10 9:00:00,processing,015\n"
+        "R3,PR1,D1,1,2026-08-03T09:00:00,2026-08-10 09:00,processing,123456789012345\n"
+        "R4,PR1,D1,1,0999-08-03 09:00:00,2026-08-10 09:00:00,processing,1234567890123456\n"
+        "R5\u1680X,PR1,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing,0\n"
+        "R6,PR1\u1680,D1,1,2026-08-03 09:00:00,2026-08-10 09:00:00,processing,0\n"
+        "R7,PR1,D1,1,2026-02-30 09:00:00,2026-08-10 09:00:00,processing,0\n"
+        "R8,PR1,D1,1,2026-08-03 09:00:00,2026-08-10T09:00:00,processing,1500.50\n"
+        "R9,PR1,D1,1,2026-08-03 09:00:00,2026-8-10,processing,+15\n"
+        "R10,PR1,D1,1,2026-08-03 09:00:00,2026/08/10,processing,1.500\n"
+        "R11,PR1,D1,1,2026-08-03 09:00:00,2026-08-10 24:00:00,processing,0\n"
+        "R12,PR1,D1,1,2026-08-03 09:00:00,0001-08-10,processing,0\n"
+        "R13,PR1,D1,1, 2026-08-03 09:00,2026-08-10 ,processing, 12\n", encoding="utf-8")
     e = tmp_path / "dossier_events_forms.csv"
     e.write_text(
         "dossier_code,seq,event,at\n"
@@ -243,6 +249,8 @@ def test_round_trip_forms_and_rare_spaces_agree_with_validate(hw, tmp_path, monk
     loaded = {r[0] for r in fast[2]["dossiers"] if r[0].startswith("R")}
     assert {"R1", "R3"} <= loaded and "R4" not in loaded and "R7" not in loaded
     assert ("dossiers_forms.csv", 5) in q and ("dossiers_forms.csv", 8) in q     # year 999, 30 February
+    fees = {r[0]: r[12] for r in fast[2]["dossiers"] if r[0].startswith("R")}
+    assert fees["R1"] == 1500.0 and fees["R3"] == 123456789012345.0 and fees["R8"] == 1500.5
     seqs = sorted(r[1] for r in fast[2]["dossier_events"] if r[0] == "R1")
     assert 1 in seqs and 7 in seqs
 

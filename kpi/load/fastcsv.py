@@ -49,6 +49,7 @@ ISO = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([ T]([01]\d|2[0-3]):[0-5]\d(
 DAY_FIRST = r"(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}( ([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
 COMPACT = r"\d{14}"
 PLAIN_TIMES = ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%d")   # the commonest forms (CSV, payloads): a round trip
+CAST_FORMS = {"%Y-%m-%d %H:%M:%S": "TIMESTAMP", "%Y-%m-%d": "DATE"}   # those DuckDB prints its values in
 BOOL_TRUE = ("1", "true", "t", "yes", "y", "co", "x", "dung")
 BOOL_FALSE = ("0", "false", "f", "no", "n", "khong")
 
@@ -167,9 +168,13 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         if c.values:
             ok.append(f"{t} IS NOT NULL" if labels else f"{v} IN ({', '.join(map(lit, c.values))})")
     elif c.type in ("ts", "date"):
-        # (a failing try_strptime is slow — ten times a succeeding one —: the text's length picks the form)
-        plain = " ".join(f"WHEN length({v}) = {len(dt.datetime(2000, 1, 1).strftime(f))} AND strftime(try_strptime("
-                         f"{v}, {lit(f)}), {lit(f)}) = {v} THEN try_strptime({v}, {lit(f)})" for f in PLAIN_TIMES)
+        # (a failing try_strptime is slow — ten times a succeeding one —: the text's length picks the form; the
+        # forms DuckDB prints a time or a day in are read by a cast both ways, a third cheaper than strptime's)
+        plain = " ".join(f"WHEN length({v}) = {len(dt.datetime(2000, 1, 1).strftime(f))} AND "
+                         + (f"CAST(try_cast({v} AS {CAST_FORMS[f]}) AS VARCHAR) = {v} "
+                            f"THEN CAST(try_cast({v} AS {CAST_FORMS[f]}) AS TIMESTAMP)" if f in CAST_FORMS else
+                            f"strftime(try_strptime({v}, {lit(f)}), {lit(f)}) = {v} THEN try_strptime({v}, {lit(f)})")
+                         for f in PLAIN_TIMES)
         typed = (f"CASE {plain} "
                  f"WHEN regexp_full_match({v}, '{ISO}') THEN try_cast(replace({v}, 'T', ' ') AS TIMESTAMP) "
                  f"WHEN regexp_full_match({v}, '{DAY_FIRST}') THEN coalesce("
@@ -189,6 +194,9 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         if c.type == "int":           # a plain whole number of up to 18 digits prints as itself
             typed = (f"CASE WHEN CAST(try_cast({v} AS BIGINT) AS VARCHAR) = {v} AND length({v}) <= 18 "
                      f"THEN try_cast({v} AS BIGINT) ELSE {typed} END")
+        else:                         # so does one of up to 15 characters, which the pattern would take as it is
+            typed = (f"CASE WHEN length({v}) <= 15 AND CAST(try_cast({v} AS BIGINT) AS VARCHAR) = {v} "
+                     f"THEN CAST(try_cast({v} AS BIGINT) AS DOUBLE) ELSE {typed} END")
         ok.append(f"{t} IS NOT NULL")
         if c.min_value is not None:
             ok.append(f"{t} >= {c.min_value}")
