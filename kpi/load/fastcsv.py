@@ -191,12 +191,12 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         plain = r"-?\d{1,18}" if c.type == "int" else r"-?\d{1,15}(\.\d{1,15})?"
         typed = (f"CASE WHEN regexp_full_match({v}, '{plain}') AND NOT regexp_full_match({v}, '-?\\d{{1,3}}(\\.\\d{{3}})+') "
                  f"THEN try_cast({v} AS {sql_type}) END")
-        if c.type == "int":           # a plain whole number of up to 18 digits prints as itself
-            typed = (f"CASE WHEN CAST(try_cast({v} AS BIGINT) AS VARCHAR) = {v} AND length({v}) <= 18 "
-                     f"THEN try_cast({v} AS BIGINT) ELSE {typed} END")
-        else:                         # so does one of up to 15 characters, which the pattern would take as it is
-            typed = (f"CASE WHEN length({v}) <= 15 AND CAST(try_cast({v} AS BIGINT) AS VARCHAR) = {v} "
-                     f"THEN CAST(try_cast({v} AS BIGINT) AS DOUBLE) ELSE {typed} END")
+        whole = f"CAST(try_cast({v} AS BIGINT) AS VARCHAR) = {v}"      # a plain whole number prints as itself
+        if c.type == "int":           # of up to 18 digits
+            typed = f"CASE WHEN {whole} AND length({v}) <= 18 THEN try_cast({v} AS BIGINT) ELSE {typed} END"
+        else:                         # of up to 15 characters, which the pattern would take as it is
+            typed = (f"CASE WHEN length({v}) <= 15 AND {whole} THEN CAST(try_cast({v} AS BIGINT) AS DOUBLE) "
+                     f"ELSE {typed} END")
         ok.append(f"{t} IS NOT NULL")
         if c.min_value is not None:
             ok.append(f"{t} >= {c.min_value}")

@@ -345,9 +345,10 @@ def look(path: Path, digest: str, kind: str | None) -> Payload:
                     head += chunk[:4096]
                 buf = carry + chunk
                 # (a backslash looked for first: one byte is found far faster than two)
-                p.escaped = p.escaped or (b"\\" in buf and b"\\u" in buf)
+                slash = b"\\" in buf
+                p.escaped = p.escaped or (slash and b"\\u" in buf)
                 p.errorish = p.errorish or b"error" in buf.lower()
-                p.spaced = p.spaced or b"\\" in buf or b"\xe1\x9a\x80" in buf or \
+                p.spaced = p.spaced or slash or b"\xe1\x9a\x80" in buf or \
                     (_may_hold(buf, WRITTEN_SPACE_LEADS) and bool(WRITTEN_SPACE.search(buf)))
                 if count_madonvi:        # a match across chunks starts in the last 8 bytes before this one
                     p.madonvi += (carry[-8:] + chunk).count(b'"madonvi"')

@@ -81,7 +81,7 @@ class Explorer:
         """The totals of the periods not yet at hand, counted in one pass over them (a trend's twelve).
         tracked: count the metrics without points too (`kpi warm`: the figures a report reads as well)."""
         prof = self.state["profile"]
-        todo = [label for label in dict.fromkeys(periods) if tracked or (label, prof) not in self._cache]
+        todo = list(dict.fromkeys(periods)) if tracked else self._uncounted(periods)
         if not todo:
             return
         # a running period: today's figure
@@ -92,6 +92,10 @@ class Explorer:
                 scores_many(e, ps, merged=True, include_tracked=False)
             for label, t in zip(todo, totals_many(e, ps, scored, merged=True)):
                 self._cache[(label, prof)] = t
+
+    def _uncounted(self, periods: list[str]) -> list[str]:
+        """The periods (each once) whose totals under the chosen profile are not at hand."""
+        return [label for label in dict.fromkeys(periods) if (label, self.state["profile"]) not in self._cache]
 
     def _offered(self) -> list[str]:
         """The metrics carrying points in the shipped profiles the control offers (and what their variants
@@ -168,7 +172,7 @@ class Explorer:
         """What the next view waits for, in words ('' when its figures are at hand): the periods not counted yet
         under the chosen profile — a kind of period not shown before (a year's dossiers for the quarters'
         trend), another profile's variants."""
-        todo = [label for label in self.shown() if (label, self.state["profile"]) not in self._cache]
+        todo = self._uncounted(self.shown())
         if not todo:
             return ""
         return f"Đang tính điểm {len(todo)} {KINDS[self.state['kind']].lower()} từ dữ liệu hồ sơ — chờ một chút…"
