@@ -100,6 +100,42 @@ def test_a_change_that_counts_says_so_while_it_counts(explorer):
     assert seen == [f"Đang tính điểm {n} tháng từ dữ liệu hồ sơ — chờ một chút…", ""] and n >= 3
 
 
+def test_a_load_while_the_notebook_is_open_is_counted_from_the_new_data(sample_dir, tmp_path, monkeypatch):
+    """A night's `kpi load` into the store while notebook 02 stays open: the next change reads the store again —
+    every figure counted from the new data (none kept from before), the periods and units offered as the store
+    has them, the view the one a notebook opened now draws — and says so under the controls."""
+    from conftest import split_exports
+    from kpi.load import load_paths
+    from kpi.store import connect
+    base, export = split_exports(sample_dir, tmp_path, "2026-11-01")
+    store = tmp_path / "kpi.duckdb"
+
+    def load(folder):
+        con = connect(store)
+        load_paths(con, [folder], progress=False)
+        con.close()
+    load(base)
+    ex = _opened(store, monkeypatch)
+    seen, november = [], ex.totals("2026-11")       # the running month, in the trend
+    assert ex.reloaded() is False             # nothing written since it was read
+    ex.message.observe(lambda change: seen.append(change["new"]), names="value")
+    load(export)                       # November's dossiers, events and ratings
+    ex.group.value = "TDGQ"
+    assert ex.state["period"] == "2026-10" and ex.period.value == "2026-10"
+    assert ex.period.options == tuple(ex._period_options())
+    now = Explorer(str(store), None, "2026-10", None)
+    now.state["group"] = "TDGQ"
+    assert ex.view.html == now.html() and ex.renders == 2
+    assert not ex.totals("2026-11").equals(november)
+    pd.testing.assert_frame_equal(ex.totals("2026-11"), now.totals("2026-11"))
+    n = len(now.shown())
+    assert seen == [f"Kho vừa được nạp dữ liệu mới (đến 20/11/2026). Đang tính điểm {n} tháng từ dữ liệu hồ sơ — "
+                    "chờ một chút…", "Đã tính lại từ dữ liệu mới nạp (đến 20/11/2026)."]
+    seen.clear()
+    ex.kind.value = "quarter"          # the kind's newest period, the running quarter of the new data
+    assert ex.state["period"] == "2026-Q4" and ex.period.value == "2026-Q4" and seen[-1] == ""
+
+
 def test_typing_part_of_a_unit_draws_nothing(explorer):
     before = explorer.view.html
     explorer.unit.value = "Sở"

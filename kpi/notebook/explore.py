@@ -5,6 +5,8 @@ Periods the data covers only in part are marked ("đến 20/11", "từ 01/08") a
 data's last day; rankings show ties as ties and the bottom as well as the top."""
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
 from kpi import labels
@@ -22,11 +24,37 @@ OTHER_PROFILE = "__file__"
 SHOWN = 15          # units shown at the top and at the bottom of a ranking
 
 
+def _stamp(path: str) -> tuple | None:
+    """The store file as the system sees it (which file, its size, its last write): a load changes it, a read
+    does not."""
+    try:
+        s = os.stat(path)
+    except OSError:
+        return None
+    return s.st_ino, s.st_size, s.st_mtime_ns
+
+
 class Explorer:
     """Holds the controls, one live view and a cache of totals per (period, profile)."""
 
     def __init__(self, store=None, profile=None, period=None, unit=None):
         self.store = store_path(store)
+        self._cache: dict = {}
+        self._counted: dict = {}     # the metrics' counts before the profile's reading: shared by the profiles
+        self._offer: list[str] | None = None
+        self._read_store(profile)
+        self.renders = 0
+        self.history: list[str] = []        # the title of every view drawn (what changed, in order)
+        p = parse(period or self.last_month)
+        self.state = {"kind": p.kind if p.kind in KINDS else "month", "period": p.label,
+                      "unit": unit or self.province, "group": "TOTAL", "profile": profile}
+        self.view: LiveView | None = None
+        self._controls = None
+
+    def _read_store(self, profile=None) -> None:
+        """What the controls offer from the store: its data's range and last complete month, its units (an
+        extract's own), the unit shown first; and the store file as it was read (`_stamp`)."""
+        self._stamp = _stamp(self.store)        # taken first: a load during the reading is seen next time
         with session(self.store, None, profile) as e:
             self.last_month = last_complete_month(e.con)
             first, last = data_range(e.con)
@@ -41,16 +69,17 @@ class Explorer:
         self.first, self.data_last = first.date(), last.date()
         self.units = pd.concat([units[units.unit_code == home], units[units.unit_code != home]], ignore_index=True)
         self.province = home
-        self._cache: dict = {}
-        self._counted: dict = {}     # the metrics' counts before the profile's reading: shared by the profiles
-        self._offer: list[str] | None = None
-        self.renders = 0
-        self.history: list[str] = []        # the title of every view drawn (what changed, in order)
-        p = parse(period or self.last_month)
-        self.state = {"kind": p.kind if p.kind in KINDS else "month", "period": p.label,
-                      "unit": unit or self.province, "group": "TOTAL", "profile": profile}
-        self.view: LiveView | None = None
-        self._controls = None
+
+    def reloaded(self) -> bool:
+        """Whether the store was written since it was read (a night's `kpi load` while the notebook stayed open):
+        then its range and units are read again and every figure at hand is dropped — the next view counts
+        from the new data, as a notebook opened now would, never old figures beside new ones."""
+        if _stamp(self.store) == self._stamp:
+            return False
+        self._read_store(self.state["profile"])
+        self._cache.clear()
+        self._counted.clear()
+        return True
 
     # ---------------------------------------------------------------- data
     def periods(self, kind: str) -> list[str]:
@@ -179,6 +208,7 @@ class Explorer:
 
     def html(self) -> str:
         st = self.state
+        self.reloaded()
         self.count(self.shown())          # counted at once
         what = self._what()
         parts = [self.note + f"<h2>{h.esc(self.title())}</h2>"]
@@ -289,6 +319,22 @@ class Explorer:
         self.view = LiveView(self.html())
         self.message.value = ""
 
+    def _offer_again(self) -> None:
+        """The periods and units the controls offer, as the store has them now (after a load the running month may
+        be a new one) and for the kind chosen; the chosen period and unit kept where still offered."""
+        if self._controls is None:
+            return
+        st = self.state
+        self.shown()                           # a period no longer offered: the newest
+        if st["unit"] not in set(self.units.unit_code):
+            st["unit"] = self.province
+        for ctl, options, value in ((self.period, self._period_options(), st["period"]),
+                                    (self.unit, [self.unit_option(c) for c in self.units.unit_code],
+                                     self.unit_option(st["unit"]))):
+            ctl.unobserve(self._changed, names="value")
+            ctl.options, ctl.value = options, value
+            ctl.observe(self._changed, names="value")
+
     def _period_options(self):
         return [(self.period_label(p), p) for p in self.periods(self.state["kind"])]
 
@@ -296,11 +342,7 @@ class Explorer:
         st, before = self.state, dict(self.state)
         owner = change["owner"]
         if owner is self.kind:
-            st["kind"] = self.kind.value
-            st["period"] = self.periods(st["kind"])[0]
-            self.period.unobserve(self._changed, names="value")
-            self.period.options, self.period.value = self._period_options(), st["period"]
-            self.period.observe(self._changed, names="value")
+            st["kind"], st["period"] = self.kind.value, None      # the kind's newest period (`shown`)
         elif owner is self.period:
             st["period"] = self.period.value
         elif owner is self.unit:
@@ -331,13 +373,17 @@ class Explorer:
         try:
             if self.state["profile"]:
                 load_profile(self.state["profile"])
-            self.message.value = self.waiting()      # sent at once: seen while the figures are counted
+            fresh = self.reloaded()
+            if fresh or before and before["kind"] != self.state["kind"]:
+                self._offer_again()
+            news = f"Kho vừa được nạp dữ liệu mới (đến {self.data_last:%d/%m/%Y}). " if fresh else ""
+            self.message.value = news + self.waiting()      # sent at once: seen while the figures are counted
             html = self.html()
         except (ScopeError, ProfileError, ValueError, OSError) as exc:
             self.message.value = error_line(exc)
             if before:
                 self.state.update(before)
             return
-        self.message.value = ""
+        self.message.value = f"Đã tính lại từ dữ liệu mới nạp (đến {self.data_last:%d/%m/%Y})." if fresh else ""
         if self.view is not None:
             self.view.update(html)
