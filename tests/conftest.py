@@ -90,6 +90,15 @@ def drawn_charts(html_path, tmp_path) -> int:
     return int(m.group(1))
 
 
+def load_into(store, folder) -> None:
+    """`kpi load` of a folder into a store (made if new), as the loader's API does it."""
+    from kpi.load import load_paths
+    from kpi.store import connect
+    con = connect(store)
+    load_paths(con, [folder], progress=False)
+    con.close()
+
+
 def split_exports(raw, out, cut: str) -> tuple:
     """The sample as a province's exports: everything received before `cut` with its events and ratings
     before it (base), then the export from `cut` on — the dossiers received since, the older ones with an

@@ -11,7 +11,7 @@ import pytest
 import kpi
 from kpi.analysis import api, cache
 from kpi.periods import parse
-from conftest import ROOT, split_exports
+from conftest import ROOT, load_into, split_exports
 
 
 def _fresh(monkeypatch, *args, **kw):
@@ -216,16 +216,11 @@ def test_a_load_refreshes_only_the_periods_its_rows_reach(sample_dir, tmp_path, 
                 pd.to_datetime(pd.read_csv(export / "dossier_events.csv")["at"]).min(),
                 pd.to_datetime(pd.read_csv(export / "ratings.csv").iloc[:, 1], dayfirst=True).min())
     store = tmp_path / "kpi.duckdb"
-
-    def load(path):
-        con = connect(store)
-        load_paths(con, [path], progress=False)
-        con.close()
-    load(base)
+    load_into(store, base)
     months = [p for p in pd.period_range(first, last, freq="M").astype(str) if parse(p).last < last.date()]
     cache.clear()
     before = {m: kpi.scores(m, store=store) for m in months}
-    load(export)
+    load_into(store, export)
     con = connect(store, read_only=True)
     assert con.execute("SELECT reach_from FROM load_reach ORDER BY loaded_at DESC LIMIT 1").fetchone()[0] == reach
     con.close()
@@ -243,7 +238,7 @@ def test_a_load_refreshes_only_the_periods_its_rows_reach(sample_dir, tmp_path, 
     units.loc[units.index[-1], units.columns[1]] += " (đổi tên)"        # a unit renamed: not dated
     (tmp_path / "units").mkdir()
     units.to_csv(tmp_path / "units" / "units.csv", index=False)
-    load(tmp_path / "units")                 # every month counted again
+    load_into(store, tmp_path / "units")                 # every month counted again
     for m in kept:
         cache.clear()
         kpi.scores(m, store=store)

@@ -104,22 +104,15 @@ def test_a_load_while_the_notebook_is_open_is_counted_from_the_new_data(sample_d
     """A night's `kpi load` into the store while notebook 02 stays open: the next change reads the store again —
     every figure counted from the new data (none kept from before), the periods and units offered as the store
     has them, the view the one a notebook opened now draws — and says so under the controls."""
-    from conftest import split_exports
-    from kpi.load import load_paths
-    from kpi.store import connect
+    from conftest import load_into, split_exports
     base, export = split_exports(sample_dir, tmp_path, "2026-11-01")
     store = tmp_path / "kpi.duckdb"
-
-    def load(folder):
-        con = connect(store)
-        load_paths(con, [folder], progress=False)
-        con.close()
-    load(base)
+    load_into(store, base)
     ex = _opened(store, monkeypatch)
     seen, november = [], ex.totals("2026-11")       # the running month, in the trend
     assert ex.reloaded() is False             # nothing written since it was read
     ex.message.observe(lambda change: seen.append(change["new"]), names="value")
-    load(export)                       # November's dossiers, events and ratings
+    load_into(store, export)           # November's dossiers, events and ratings
     ex.group.value = "TDGQ"
     assert ex.state["period"] == "2026-10" and ex.period.value == "2026-10"
     assert ex.period.options == tuple(ex._period_options())
