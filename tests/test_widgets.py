@@ -129,6 +129,28 @@ def test_a_load_while_the_notebook_is_open_is_counted_from_the_new_data(sample_d
     assert ex.state["period"] == "2026-Q4" and ex.period.value == "2026-Q4" and seen[-1] == ""
 
 
+def test_a_change_while_the_store_is_being_loaded_says_so_and_draws_once_it_is_done(store_copy, monkeypatch):
+    """A widget moved while a load holds the store (written, still locked by that process): one line naming the
+    store and the wait, the view kept as it was; once the load is over the same change draws."""
+    ex = _opened(store_copy, monkeypatch)
+    before = ex.view.html
+    code = ("import sys; from kpi.store import connect; con = connect(sys.argv[1]); "
+            "con.execute('CREATE TABLE _being_loaded AS SELECT 1 AS x'); con.execute('CHECKPOINT'); "
+            "print('ready', flush=True); sys.stdin.read(); con.close()")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(store_copy)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        ex.group.value = "TDGQ"
+        assert "đang được một tiến trình khác dùng" in ex.message.value and str(store_copy) in ex.message.value
+        assert ex.view.html == before and ex.renders == 1 and ex.state["group"] == "TOTAL"
+    finally:
+        writer.communicate("")
+    ex.group.value = "CKMB"
+    assert "Nhóm Công khai, minh bạch" in _title(ex) and ex.renders == 2
+    assert ex.message.value == "Đã tính lại từ dữ liệu mới nạp (đến 20/11/2026)."
+
+
 def test_typing_part_of_a_unit_draws_nothing(explorer):
     before = explorer.view.html
     explorer.unit.value = "Sở"

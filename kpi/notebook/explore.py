@@ -18,6 +18,7 @@ from kpi.present import charts
 from kpi.present import html as h
 from kpi.count.engine import reads_of
 from kpi.count.scoring import ProfileError, load_profile, rank_min, shipped_profiles
+from kpi.store import StoreError
 
 KINDS = {"month": "Tháng", "quarter": "Quý"}
 OTHER_PROFILE = "__file__"
@@ -54,7 +55,7 @@ class Explorer:
     def _read_store(self, profile=None) -> None:
         """What the controls offer from the store: its data's range and last complete month, its units (an
         extract's own), the unit shown first; and the store file as it was read (`_stamp`)."""
-        self._stamp = _stamp(self.store)        # taken first: a load during the reading is seen next time
+        stamp = _stamp(self.store)        # taken first: a load during the reading is seen next time
         with session(self.store, None, profile) as e:
             self.last_month = last_complete_month(e.con)
             first, last = data_range(e.con)
@@ -69,6 +70,7 @@ class Explorer:
         self.first, self.data_last = first.date(), last.date()
         self.units = pd.concat([units[units.unit_code == home], units[units.unit_code != home]], ignore_index=True)
         self.province = home
+        self._stamp = stamp               # set once read: a reading that failed is tried again at the next view
 
     def reloaded(self) -> bool:
         """Whether the store was written since it was read (a night's `kpi load` while the notebook stayed open):
@@ -379,7 +381,7 @@ class Explorer:
             news = f"Kho vừa được nạp dữ liệu mới (đến {self.data_last:%d/%m/%Y}). " if fresh else ""
             self.message.value = news + self.waiting()      # sent at once: seen while the figures are counted
             html = self.html()
-        except (ScopeError, ProfileError, ValueError, OSError) as exc:
+        except (ScopeError, ProfileError, StoreError, ValueError, OSError) as exc:    # a store being loaded: locked
             self.message.value = error_line(exc)
             if before:
                 self.state.update(before)
