@@ -200,7 +200,9 @@ def cache_folder(path) -> Path:
     return Path(str(path) + ".cache")
 
 
-def _file_state(path) -> list:
+def file_state(path) -> list:
+    """The store file and its write-ahead log as the system sees them (size, last write; None: absent): any write
+    changes it, a read does not."""
     return [[os.stat(f).st_size, os.stat(f).st_mtime_ns] if os.path.exists(f) else None
             for f in (str(path), str(path) + ".wal")]
 
@@ -217,7 +219,7 @@ def stamp_loaded(con) -> None:
     try:
         folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
         tmp = folder / f".store-state.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(_file_state(path)), encoding="utf-8")
+        tmp.write_text(json.dumps(file_state(path)), encoding="utf-8")
         os.replace(tmp, folder / "store-state")
     except OSError:          # a folder that cannot be written: every figure is then keyed by the file's state
         pass
@@ -229,7 +231,7 @@ def written_outside_loads(con) -> list | None:
     path = path_of(con)
     if not path:
         return None
-    state = _file_state(path)
+    state = file_state(path)
     try:
         kept = json.loads((cache_folder(path) / "store-state").read_text(encoding="utf-8"))
     except (OSError, ValueError):

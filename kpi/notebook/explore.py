@@ -5,8 +5,6 @@ Periods the data covers only in part are marked ("đến 20/11", "từ 01/08") a
 data's last day; rankings show ties as ties and the bottom as well as the top."""
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 
 from kpi import labels
@@ -18,21 +16,11 @@ from kpi.present import charts
 from kpi.present import html as h
 from kpi.count.engine import reads_of
 from kpi.count.scoring import ProfileError, load_profile, rank_min, shipped_profiles
-from kpi.store import StoreError
+from kpi.store import StoreError, file_state
 
 KINDS = {"month": "Tháng", "quarter": "Quý"}
 OTHER_PROFILE = "__file__"
 SHOWN = 15          # units shown at the top and at the bottom of a ranking
-
-
-def _stamp(path: str) -> tuple | None:
-    """The store file as the system sees it (which file, its size, its last write): a load changes it, a read
-    does not."""
-    try:
-        s = os.stat(path)
-    except OSError:
-        return None
-    return s.st_ino, s.st_size, s.st_mtime_ns
 
 
 class Explorer:
@@ -54,8 +42,8 @@ class Explorer:
 
     def _read_store(self, profile=None) -> None:
         """What the controls offer from the store: its data's range and last complete month, its units (an
-        extract's own), the unit shown first; and the store file as it was read (`_stamp`)."""
-        stamp = _stamp(self.store)        # taken first: a load during the reading is seen next time
+        extract's own), the unit shown first; and the store file's state as it was read (`_stamp`)."""
+        stamp = file_state(self.store)        # taken first: a load during the reading is seen next time
         with session(self.store, None, profile) as e:
             self.last_month = last_complete_month(e.con)
             first, last = data_range(e.con)
@@ -76,7 +64,7 @@ class Explorer:
         """Whether the store was written since it was read (a night's `kpi load` while the notebook stayed open):
         then its range and units are read again and every figure at hand is dropped — the next view counts
         from the new data, as a notebook opened now would, never old figures beside new ones."""
-        if _stamp(self.store) == self._stamp:
+        if file_state(self.store) == self._stamp:
             return False
         self._read_store(self.state["profile"])
         self._cache.clear()
