@@ -138,6 +138,12 @@ def lit(v) -> str:
     return "'" + str(v).replace("'", "''") + "'"
 
 
+def _prints_as_itself(v: str, sql_type: str) -> str:
+    """SQL: the text `v` read as `sql_type` prints back as itself — typed by a cast, with nothing a cast would
+    change unsaid (a leading zero, a sign, a one-digit month)."""
+    return f"CAST(try_cast({v} AS {sql_type}) AS VARCHAR) = {v}"
+
+
 def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = None,
                 hidden: bool = True) -> tuple[str, str]:
     """(SQL of the typed value of the raw value v — NULL where SQL does not read it —, SQL that accepts the
@@ -171,7 +177,7 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         # (a failing try_strptime is slow — ten times a succeeding one —: the text's length picks the form; the
         # forms DuckDB prints a time or a day in are read by a cast both ways, a third cheaper than strptime's)
         plain = " ".join(f"WHEN length({v}) = {len(dt.datetime(2000, 1, 1).strftime(f))} AND "
-                         + (f"CAST(try_cast({v} AS {CAST_FORMS[f]}) AS VARCHAR) = {v} "
+                         + (f"{_prints_as_itself(v, CAST_FORMS[f])} "
                             f"THEN CAST(try_cast({v} AS {CAST_FORMS[f]}) AS TIMESTAMP)" if f in CAST_FORMS else
                             f"strftime(try_strptime({v}, {lit(f)}), {lit(f)}) = {v} THEN try_strptime({v}, {lit(f)})")
                          for f in PLAIN_TIMES)
@@ -191,7 +197,7 @@ def _column_sql(c, now_ts: pd.Timestamp, spaces: bool, labels: dict | None = Non
         plain = r"-?\d{1,18}" if c.type == "int" else r"-?\d{1,15}(\.\d{1,15})?"
         typed = (f"CASE WHEN regexp_full_match({v}, '{plain}') AND NOT regexp_full_match({v}, '-?\\d{{1,3}}(\\.\\d{{3}})+') "
                  f"THEN try_cast({v} AS {sql_type}) END")
-        whole = f"CAST(try_cast({v} AS BIGINT) AS VARCHAR) = {v}"      # a plain whole number prints as itself
+        whole = _prints_as_itself(v, "BIGINT")      # a plain whole number
         if c.type == "int":           # of up to 18 digits
             typed = f"CASE WHEN {whole} AND length({v}) <= 18 THEN try_cast({v} AS BIGINT) ELSE {typed} END"
         else:                         # of up to 15 characters, which the pattern would take as it is
